@@ -1,0 +1,101 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/callbrief/callbrief/asr"
+	asropenai "github.com/callbrief/callbrief/asr/openai"
+	"github.com/callbrief/callbrief/asr/sphinx"
+	"github.com/callbrief/callbrief/config"
+	"github.com/callbrief/callbrief/media/vad"
+	"github.com/callbrief/callbrief/models"
+)
+
+// engines is the one place where configuration picks each stage's engine:
+// an embedded default unless a remote backend is configured.
+type engines struct {
+	cfg   config.Config
+	log   *slog.Logger
+	cache *models.Cache
+
+	once   sync.Once
+	silero *vad.SileroModel
+	vadErr error
+}
+
+func newEngines(cfg config.Config, log *slog.Logger) (*engines, error) {
+	dir := cfg.CacheDir
+	if dir == "" {
+		dir = models.DefaultCacheDir()
+	}
+	cache, err := models.NewCache(dir, log)
+	if err != nil {
+		return nil, err
+	}
+	return &engines{cfg: cfg, log: log, cache: cache}, nil
+}
+
+// loadSilero loads the Silero model once.
+func (e *engines) loadSilero() (*vad.SileroModel, error) {
+	e.once.Do(func() {
+		rt, err := e.cache.Path("onnxruntime", "libonnxruntime.so")
+		if err != nil {
+			e.vadErr = err
+			return
+		}
+		m, err := e.cache.Path("silero-vad", "silero_vad_v5.onnx")
+		if err != nil {
+			e.vadErr = err
+			return
+		}
+		e.silero, e.vadErr = vad.LoadSilero(rt, m, e.cfg.VAD.Threads)
+	})
+	return e.silero, e.vadErr
+}
+
+// newDetector returns a fresh detector for one stream.
+func (e *engines) newDetector() (vad.Detector, error) {
+	switch e.cfg.VAD.Engine {
+	case "energy":
+		return vad.NewEnergy(vad.EnergyConfig{}), nil
+	case "silero":
+		m, err := e.loadSilero()
+		if err != nil {
+			return nil, fmt.Errorf("vad.engine silero: %w", err)
+		}
+		return m.NewDetector()
+	case "auto":
+		m, err := e.loadSilero()
+		if err != nil {
+			e.log.Warn("Silero VAD unavailable, using the energy detector", "err", err)
+			return vad.NewEnergy(vad.EnergyConfig{}), nil
+		}
+		return m.NewDetector()
+	}
+	return nil, fmt.Errorf("vad.engine %q unknown", e.cfg.VAD.Engine)
+}
+
+// recognizer builds the configured ASR engine.
+func (e *engines) recognizer() (asr.Recognizer, error) {
+	switch e.cfg.ASR.Engine {
+	case "sphinx":
+		c := sphinx.DefaultConfig()
+		c.ModelDir = e.cfg.ASR.Sphinx.ModelDir
+		return sphinx.New(c, e.log)
+	case "openai":
+		o := e.cfg.ASR.OpenAI
+		return asropenai.New(asropenai.Config{BaseURL: o.BaseURL, APIKey: o.APIKey, Model: o.Model, Timeout: o.Timeout, Retries: o.Retries}, e.log)
+	}
+	return nil, fmt.Errorf("asr.engine %q unknown", e.cfg.ASR.Engine)
+}
+
+func (e *engines) Close() error {
+	var errs []error
+	if e.silero != nil {
+		errs = append(errs, e.silero.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,142 @@
+// Command callbrief is the voice front-end of a customer-service hotline:
+// it listens to callers, transcribes, classifies and verifies them, and
+// hands each call to an agent with a brief.
+//
+//	callbrief serve                      run the service (health, metrics, calls)
+//	callbrief transcribe FILE.wav        print the final segments of a recording
+//	callbrief eval asr --data DIR        WER/CER, real-time factor and latency
+//	callbrief models fetch|verify|list   the model cache
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/callbrief/callbrief/config"
+)
+
+const usage = `callbrief: the voice front-end of a customer-service hotline
+
+Usage:
+  callbrief serve [flags]                      run the service
+  callbrief transcribe [flags] FILE.wav        transcribe a recording
+  callbrief eval asr --data DIR [flags]        evaluate speech recognition
+  callbrief models fetch|verify|list           manage the model cache
+  callbrief config keys                        list configuration keys
+
+Common flags (every command):
+  --config FILE     YAML configuration (unknown keys are errors)
+  --set KEY=VALUE   override one key, e.g. --set asr.engine=openai (repeatable)
+Environment: CALLBRIEF_<KEY> with dots as underscores, e.g. CALLBRIEF_HTTP_ADDR.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// errUsage marks a command line mistake (exit code 2).
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = cmdServe(ctx, args[1:], stdout, stderr)
+	case "transcribe":
+		err = cmdTranscribe(ctx, args[1:], stdout, stderr)
+	case "eval":
+		err = cmdEval(ctx, args[1:], stdout, stderr)
+	case "models":
+		err = cmdModels(ctx, args[1:], stdout, stderr)
+	case "config":
+		err = cmdConfig(args[1:], stdout)
+	default:
+		err = fmt.Errorf("%w: unknown command %q (see callbrief --help)", errUsage, args[0])
+	}
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "callbrief: %v\n", err)
+	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+		return 2
+	}
+	return 1
+}
+
+// common holds the flags every command takes.
+type common struct {
+	configPath string
+	sets       multiFlag
+	cfg        config.Config
+	log        *slog.Logger
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func newFlagSet(name string, c *common, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.configPath, "config", "", "YAML configuration file")
+	fs.Var(&c.sets, "set", "override a configuration key: KEY=VALUE (repeatable)")
+	return fs
+}
+
+// parse parses flags (allowing them after positional arguments) and loads
+// the configuration.
+func (c *common) parse(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, fmt.Errorf("%w: %w", errUsage, err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	cfg, err := config.Load(c.configPath, os.Environ(), c.sets)
+	if err != nil {
+		return nil, err
+	}
+	c.cfg = cfg
+	c.log = newLogger(cfg.Log, stderr)
+	return pos, nil
+}
+
+func newLogger(l config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(l.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if l.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func cmdConfig(args []string, stdout io.Writer) error {
+	if len(args) != 1 || args[0] != "keys" {
+		return fmt.Errorf("%w: callbrief config keys", errUsage)
+	}
+	for _, k := range config.Keys() {
+		fmt.Fprintf(stdout, "%s\tCALLBRIEF_%s\n", k, strings.ToUpper(strings.ReplaceAll(k, ".", "_")))
+	}
+	return nil
+}

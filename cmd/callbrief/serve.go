@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/callbrief/callbrief/asr"
+	"github.com/callbrief/callbrief/config"
+	"github.com/callbrief/callbrief/models/ort"
+	"github.com/callbrief/callbrief/obs"
+)
+
+// server is the HTTP face of `callbrief serve`.
+type server struct {
+	eng      *engines
+	rec      asr.Recognizer
+	cfg      config.Config
+	log      *slog.Logger
+	calls    atomic.Int64
+	metrics  *obs.Metrics
+	draining atomic.Bool
+	started  time.Time
+	asrName  string
+	vadName  string
+}
+
+func (s *server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "uptime_s": time.Since(s.started).Seconds()})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		// A draining node says so, so the load balancer stops sending calls
+		// while the ones in progress finish.
+		if s.draining.Load() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "draining"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "asr": s.asrName, "vad": s.vadName, "onnxruntime": ort.Version()})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("POST /v1/transcribe", s.handleTranscribe)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "callbrief: asr=%s vad=%s\nendpoints: GET /healthz /readyz /metrics, POST /v1/transcribe (body: a WAV file)\n", s.asrName, s.vadName)
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c common
+	fs := newFlagSet("serve", &c, stderr)
+	addr := fs.String("addr", "", "listen address (overrides http.addr)")
+	if _, err := c.parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *addr != "" {
+		c.cfg.HTTP.Addr = *addr
+	}
+	eng, err := newEngines(c.cfg, c.log)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	// Load the engines now so a missing model fails at start, not on the
+	// first call.
+	rec, err := eng.recognizer()
+	if err != nil {
+		return fmt.Errorf("asr: %w", err)
+	}
+	defer rec.Close()
+	det, err := eng.newDetector()
+	if err != nil {
+		return fmt.Errorf("vad: %w", err)
+	}
+	vadName := det.Name()
+	det.Close()
+
+	s := &server{eng: eng, rec: rec, cfg: c.cfg, log: c.log, metrics: obs.New(), started: time.Now(), asrName: rec.Name(), vadName: vadName}
+	ln, err := net.Listen("tcp", c.cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("http.addr %s: %w", c.cfg.HTTP.Addr, err)
+	}
+	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	c.log.Info("callbrief serving", "addr", ln.Addr().String(), "asr", rec.Name(), "vad", vadName)
+	fmt.Fprintf(stdout, "callbrief listening on http://%s (health: /healthz, metrics: /metrics)\n", ln.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Two-phase shutdown: stop taking calls and drain; a second signal
+	// (or the drain deadline) forces it.
+	s.draining.Store(true)
+	c.log.Info("draining", "deadline", c.cfg.Shutdown.Drain)
+	force := make(chan os.Signal, 1)
+	signal.Notify(force, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(force)
+	dctx, cancel := context.WithTimeout(context.Background(), c.cfg.Shutdown.Drain)
+	defer cancel()
+	go func() {
+		select {
+		case <-force:
+			c.log.Warn("second signal: forcing shutdown")
+			cancel()
+		case <-dctx.Done():
+		}
+	}()
+	if err := srv.Shutdown(dctx); err != nil && !errors.Is(err, context.Canceled) {
+		srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	c.log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/callbrief/callbrief/asr"
+	"github.com/callbrief/callbrief/call"
+	"github.com/callbrief/callbrief/media"
+	"github.com/callbrief/callbrief/media/vad"
+	"github.com/callbrief/callbrief/pipeline"
+)
+
+// maxUpload bounds a posted recording: 10 minutes of 16-bit stereo 48 kHz.
+const maxUpload = 120 << 20
+
+// apiError is the one shape every HTTP error takes.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func httpError(w http.ResponseWriter, status int, code, msg string) {
+	var e apiError
+	e.Error.Code, e.Error.Message = code, msg
+	writeJSON(w, status, e)
+}
+
+// statusOf is the one place that maps errors to HTTP status codes.
+func statusOf(err error) (int, string) {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe), errors.Is(err, media.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge, "too_large"
+	case errors.Is(err, media.ErrNotWAV), errors.Is(err, media.ErrTruncated), errors.Is(err, media.ErrNoSamples),
+		errors.Is(err, media.ErrUnsupportedEncoding), errors.Is(err, media.ErrUnsupportedChannels), errors.Is(err, media.ErrUnsupportedRate),
+		errors.Is(err, media.ErrMalformed), errors.Is(err, media.ErrNoFormat), errors.Is(err, media.ErrUnsupportedBits),
+		errors.Is(err, media.ErrInvalidAudio):
+		return http.StatusUnprocessableEntity, "bad_audio"
+	case errors.Is(err, asr.ErrUnsupportedLanguage), errors.Is(err, asr.ErrUnsupportedMode):
+		return http.StatusBadRequest, "unsupported"
+	case errors.Is(err, asr.ErrModelMissing):
+		return http.StatusServiceUnavailable, "model_missing"
+	}
+	return http.StatusInternalServerError, "internal"
+}
+
+// handleTranscribe runs a posted WAV file through the listening stage and
+// returns the transcript. It is the simplest ingress: a recorded call.
+func (s *server) handleTranscribe(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		httpError(w, http.StatusServiceUnavailable, "draining", "this node is draining; retry on another")
+		return
+	}
+	callID := fmt.Sprintf("upload-%d", s.calls.Add(1))
+	log := s.log.With("call_id", callID)
+	s.metrics.ActiveCalls.Inc()
+	defer s.metrics.ActiveCalls.Dec()
+	start := time.Now()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxUpload))
+	if err != nil {
+		status, code := statusOf(err)
+		httpError(w, status, code, fmt.Sprintf("reading the upload: %v (limit %d MiB)", err, maxUpload>>20))
+		return
+	}
+	a, err := media.ReadWAV(bytes.NewReader(body))
+	if err == nil {
+		var pcm []int16
+		pcm, err = a.PCM16(vad.SampleRate)
+		if err == nil {
+			var det vad.Detector
+			det, err = s.eng.newDetector()
+			if err == nil {
+				var tr call.Transcript
+				var st pipeline.FileStats
+				cfg := pipeline.ListenConfig{Endpoint: s.cfg.VAD.Endpoint, Stream: asr.StreamConfig{Language: call.Language(r.URL.Query().Get("lang"))}}
+				tr, st, err = pipeline.Transcribe(r.Context(), pcm, det, s.rec, cfg, pipeline.FileOptions{}, log)
+				s.metrics.Observe("listen", s.rec.Name(), time.Since(start), err)
+				if err == nil {
+					tr.CallID = callID
+					log.Info("transcribed upload", "segments", len(tr.Segments), "audio_s", st.Audio.Seconds(), "rtf", st.RTF())
+					writeJSON(w, http.StatusOK, map[string]any{"transcript": tr, "text": tr.Text(), "audio_s": st.Audio.Seconds(), "rtf": st.RTF()})
+					return
+				}
+			}
+		}
+	}
+	status, code := statusOf(err)
+	log.Warn("transcribe failed", "status", status, "err", err)
+	httpError(w, status, code, err.Error())
+}

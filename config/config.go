@@ -1,0 +1,307 @@
+// Package config is callbrief's configuration: defaults, then a strict YAML
+// file (unknown keys are errors), then CALLBRIEF_* environment variables,
+// then command-line overrides, then Validate, which names the bad field.
+// An empty address for an external service means "use the embedded default".
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/callbrief/callbrief/media/vad"
+)
+
+// ErrInvalid wraps every validation failure.
+var ErrInvalid = errors.New("config: invalid")
+
+// Config is the whole configuration.
+type Config struct {
+	Log      Log      `yaml:"log"`
+	HTTP     HTTP     `yaml:"http"`
+	CacheDir string   `yaml:"cache_dir"` // model cache; empty means the default
+	VAD      VAD      `yaml:"vad"`
+	ASR      ASR      `yaml:"asr"`
+	Shutdown Shutdown `yaml:"shutdown"`
+}
+
+// Log configures log/slog.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// HTTP is the serve command's listener.
+type HTTP struct {
+	Addr string `yaml:"addr"`
+}
+
+// Shutdown bounds the graceful drain.
+type Shutdown struct {
+	Drain time.Duration `yaml:"drain"`
+}
+
+// VAD selects the voice activity detector and endpointing.
+type VAD struct {
+	Engine   string             `yaml:"engine"` // auto (silero, else energy), silero or energy
+	Threads  int                `yaml:"threads"`
+	Endpoint vad.EndpointConfig `yaml:"endpoint"`
+}
+
+// ASR selects the recognizer.
+type ASR struct {
+	// Engine is sphinx (embedded, English) or openai (any OpenAI-compatible
+	// transcription server).
+	Engine string       `yaml:"engine"`
+	Sphinx SphinxASR    `yaml:"sphinx"`
+	OpenAI OpenAIClient `yaml:"openai"`
+}
+
+// SphinxASR locates the pocketsphinx model.
+type SphinxASR struct {
+	ModelDir string `yaml:"model_dir"`
+}
+
+// OpenAIClient is an OpenAI-compatible endpoint.
+type OpenAIClient struct {
+	BaseURL string        `yaml:"base_url"`
+	APIKey  string        `yaml:"api_key"`
+	Model   string        `yaml:"model"`
+	Timeout time.Duration `yaml:"timeout"`
+	Retries int           `yaml:"retries"`
+}
+
+// Default returns the embedded defaults: everything runs in process.
+func Default() Config {
+	return Config{
+		Log:      Log{Level: "info", Format: "text"},
+		HTTP:     HTTP{Addr: "127.0.0.1:8080"},
+		VAD:      VAD{Engine: "auto", Threads: 1, Endpoint: vad.DefaultEndpointConfig()},
+		ASR:      ASR{Engine: "sphinx", Sphinx: SphinxASR{ModelDir: "/usr/share/pocketsphinx/model/en-us"}, OpenAI: OpenAIClient{Model: "whisper-1", Timeout: 15 * time.Second, Retries: 2}},
+		Shutdown: Shutdown{Drain: 20 * time.Second},
+	}
+}
+
+// Load builds the configuration: defaults, the YAML file at path (if not
+// empty), the environment (CALLBRIEF_ASR_ENGINE=openai sets asr.engine),
+// then overrides ("asr.engine=openai"), then Validate.
+func Load(path string, environ []string, overrides []string) (Config, error) {
+	c := Default()
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		defer f.Close()
+		if err := Decode(f, &c); err != nil {
+			return c, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&c, environ); err != nil {
+		return c, err
+	}
+	for _, o := range overrides {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok {
+			return c, fmt.Errorf("%w: override %q is not key=value", ErrInvalid, o)
+		}
+		if err := Set(&c, k, v); err != nil {
+			return c, err
+		}
+	}
+	return c, c.Validate()
+}
+
+// Decode reads strict YAML into c: unknown keys are errors.
+func Decode(r io.Reader, c *Config) error {
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+const envPrefix = "CALLBRIEF_"
+
+func applyEnv(c *Config, environ []string) error {
+	keys := Keys()
+	byEnv := map[string]string{}
+	for _, k := range keys {
+		byEnv[envPrefix+strings.ToUpper(strings.NewReplacer(".", "_").Replace(k))] = k
+	}
+	sort.Strings(environ) // deterministic order of application
+	for _, kv := range environ {
+		name, val, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, envPrefix) {
+			continue
+		}
+		key, ok := byEnv[name]
+		if !ok {
+			// CALLBRIEF_CACHE is read by the models package itself.
+			if name == "CALLBRIEF_CACHE" {
+				continue
+			}
+			return fmt.Errorf("%w: unknown environment variable %s", ErrInvalid, name)
+		}
+		if err := Set(c, key, val); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Keys lists every settable key, dotted by YAML names ("asr.openai.model").
+func Keys() []string {
+	var out []string
+	walk(reflect.TypeOf(Config{}), "", func(k string, _ []int) { out = append(out, k) })
+	return out
+}
+
+func walk(t reflect.Type, prefix string, fn func(key string, index []int)) {
+	var rec func(t reflect.Type, prefix string, idx []int)
+	rec = func(t reflect.Type, prefix string, idx []int) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			key := name
+			if prefix != "" {
+				key = prefix + "." + name
+			}
+			path := append(append([]int{}, idx...), i)
+			if f.Type.Kind() == reflect.Struct {
+				rec(f.Type, key, path)
+				continue
+			}
+			fn(key, path)
+		}
+	}
+	rec(t, prefix, nil)
+}
+
+// Set assigns the string value v to the dotted key.
+func Set(c *Config, key, v string) error {
+	var index []int
+	walk(reflect.TypeOf(*c), "", func(k string, idx []int) {
+		if k == key {
+			index = idx
+		}
+	})
+	if index == nil {
+		return fmt.Errorf("%w: unknown key %q", ErrInvalid, key)
+	}
+	f := reflect.ValueOf(c).Elem().FieldByIndex(index)
+	switch {
+	case f.Type() == reflect.TypeOf(time.Duration(0)):
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %q is not a duration (e.g. 500ms, 2s)", ErrInvalid, key, v)
+		}
+		f.SetInt(int64(d))
+	case f.Kind() == reflect.String:
+		f.SetString(v)
+	case f.Kind() == reflect.Int:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %q is not an integer", ErrInvalid, key, v)
+		}
+		f.SetInt(int64(n))
+	case f.Kind() == reflect.Float32 || f.Kind() == reflect.Float64:
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %q is not a number", ErrInvalid, key, v)
+		}
+		f.SetFloat(x)
+	case f.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %q is not true or false", ErrInvalid, key, v)
+		}
+		f.SetBool(b)
+	default:
+		return fmt.Errorf("%w: %s cannot be set from text", ErrInvalid, key)
+	}
+	return nil
+}
+
+// Validate names the first bad field.
+func (c Config) Validate() error {
+	bad := func(field, format string, a ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, a...))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		return bad("log.format", "%q is not text or json", c.Log.Format)
+	}
+	if c.HTTP.Addr == "" || !strings.Contains(c.HTTP.Addr, ":") {
+		return bad("http.addr", "%q is not host:port", c.HTTP.Addr)
+	}
+	if c.Shutdown.Drain <= 0 {
+		return bad("shutdown.drain", "must be positive")
+	}
+	switch c.VAD.Engine {
+	case "auto", "silero", "energy":
+	default:
+		return bad("vad.engine", "%q is not auto, silero or energy", c.VAD.Engine)
+	}
+	if c.VAD.Threads < 1 || c.VAD.Threads > 64 {
+		return bad("vad.threads", "%d is not between 1 and 64", c.VAD.Threads)
+	}
+	if err := c.VAD.Endpoint.Validate(); err != nil {
+		return fmt.Errorf("%w: vad.endpoint: %w", ErrInvalid, err)
+	}
+	switch c.ASR.Engine {
+	case "sphinx":
+		if c.ASR.Sphinx.ModelDir == "" {
+			return bad("asr.sphinx.model_dir", "is empty")
+		}
+	case "openai":
+		if err := c.ASR.OpenAI.validate("asr.openai"); err != nil {
+			return err
+		}
+	default:
+		return bad("asr.engine", "%q is not sphinx or openai", c.ASR.Engine)
+	}
+	return nil
+}
+
+func (o OpenAIClient) validate(prefix string) error {
+	u, err := url.Parse(o.BaseURL)
+	if o.BaseURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%w: %s.base_url: %q is not an http(s) URL", ErrInvalid, prefix, o.BaseURL)
+	}
+	if o.Model == "" {
+		return fmt.Errorf("%w: %s.model: is empty", ErrInvalid, prefix)
+	}
+	if o.Timeout <= 0 {
+		return fmt.Errorf("%w: %s.timeout: must be positive", ErrInvalid, prefix)
+	}
+	if o.Retries < 0 || o.Retries > 10 {
+		return fmt.Errorf("%w: %s.retries: %d is not between 0 and 10", ErrInvalid, prefix, o.Retries)
+	}
+	return nil
+}

