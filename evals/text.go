@@ -73,9 +73,25 @@ func Align(ref, hyp []string) EditCounts {
 	return EditCounts{Ref: n, Substitutions: c.sub, Deletions: c.del, Insertions: c.ins}
 }
 
+// spelledOut maps abbreviations that recognisers write either way to one
+// form, as standard English WER normalisers do, so "mr" for "mister" is
+// not counted as an error.
+var spelledOut = map[string]string{"mr": "mister", "mrs": "missus", "dr": "doctor", "ok": "okay"}
+
 // Words normalises English text for WER: lower case, punctuation removed
-// (apostrophes inside words kept), split on spaces.
+// (apostrophes inside words kept), common abbreviations spelled out, split
+// on spaces.
 func Words(s string) []string {
+	words := words(s)
+	for i, w := range words {
+		if full, ok := spelledOut[w]; ok {
+			words[i] = full
+		}
+	}
+	return words
+}
+
+func words(s string) []string {
 	s = strings.ToLower(s)
 	var b strings.Builder
 	rs := []rune(s)
