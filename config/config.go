@@ -79,6 +79,9 @@ type OpenAIClient struct {
 	Model   string        `yaml:"model"`
 	Timeout time.Duration `yaml:"timeout"`
 	Retries int           `yaml:"retries"`
+	// Prompt primes the recognizer (e.g. 以下是普通话的句子。 asks Whisper for
+	// simplified characters).
+	Prompt string `yaml:"prompt"`
 }
 
 // Default returns the embedded defaults: everything runs in process.

@@ -87,7 +87,7 @@ func (e *engines) recognizer() (asr.Recognizer, error) {
 		return sphinx.New(c, e.log)
 	case "openai":
 		o := e.cfg.ASR.OpenAI
-		return asropenai.New(asropenai.Config{BaseURL: o.BaseURL, APIKey: o.APIKey, Model: o.Model, Timeout: o.Timeout, Retries: o.Retries}, e.log)
+		return asropenai.New(asropenai.Config{BaseURL: o.BaseURL, APIKey: o.APIKey, Model: o.Model, Timeout: o.Timeout, Retries: o.Retries, Prompt: o.Prompt}, e.log)
 	}
 	return nil, fmt.Errorf("asr.engine %q unknown", e.cfg.ASR.Engine)
 }

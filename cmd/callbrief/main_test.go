@@ -37,7 +37,9 @@ func TestServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var stdout, stderr bytes.Buffer
-	go func() { done <- run(ctx, []string{"serve", "--addr", addr, "--set", "log.level=warn"}, &stdout, &stderr) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", addr, "--set", "log.level=warn"}, &stdout, &stderr)
+	}()
 	base := "http://" + addr
 	var err error
 	for i := 0; i < 200; i++ {
