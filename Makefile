@@ -4,8 +4,10 @@ GO      ?= go
 BIN     := bin/callbrief
 ADDR    ?= 127.0.0.1:8080
 FUZZTIME ?= 20s
+CACHE   ?= $(or $(CALLBRIEF_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/callbrief)
+SPEECH_ADDR ?= 127.0.0.1:8178
 
-.PHONY: run test setup setup-test build vet fmt-check bench fuzz eval-asr clean
+.PHONY: run test setup setup-test build vet fmt-check bench fuzz eval-asr speechserver eval-asr-whisper clean
 
 run: setup
 	$(BIN) serve --addr $(ADDR)
@@ -34,6 +36,10 @@ fmt-check:
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzReadWAV$$' -fuzztime=$(FUZZTIME) ./media
 	$(GO) test -run='^$$' -fuzz='^FuzzParseASRTSV$$' -fuzztime=$(FUZZTIME) ./evals
+	$(GO) test -run='^$$' -fuzz='^FuzzNormalize$$' -fuzztime=$(FUZZTIME) ./verify/phone
+	$(GO) test -run='^$$' -fuzz='^FuzzParseYAML$$' -fuzztime=$(FUZZTIME) ./verify/accounts
+	$(GO) test -run='^$$' -fuzz='^FuzzParseJSON$$' -fuzztime=$(FUZZTIME) ./verify/accounts
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./verify/policy
 
 bench: setup-test
 	$(GO) test -run='^$$' -bench=. -benchtime=2s ./media/... ./asr/... ./pipeline/...
@@ -41,6 +47,17 @@ bench: setup-test
 eval-asr: setup-test
 	$(BIN) eval asr --data /usr/share/pocketsphinx/test/data/librivox
 	$(BIN) eval asr --data ../shared/data/speech-clips
+
+# The optional local Whisper-base server (Mandarin and English) behind the
+# OpenAI-compatible API; see speechserver/README.md.
+speechserver:
+	speechserver/setup.sh
+	$(CACHE)/speechserver/venv/bin/python speechserver/server.py --model $(CACHE)/whisper-base --addr $(SPEECH_ADDR) --threads 2 --compute-type int8
+
+# Needs `make speechserver` running in another terminal.
+eval-asr-whisper: build
+	$(BIN) eval asr --data ../shared/data/speech-clips --set asr.engine=openai \
+	  --set asr.openai.base_url=http://$(SPEECH_ADDR)/v1 --set asr.openai.model=whisper-base --set asr.openai.timeout=60s
 
 clean:
 	rm -rf bin

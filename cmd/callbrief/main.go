@@ -29,6 +29,7 @@ Usage:
   callbrief serve [flags]                      run the service
   callbrief transcribe [flags] FILE.wav        transcribe a recording
   callbrief eval asr --data DIR [flags]        evaluate speech recognition
+  callbrief eval verify [flags]                scripted callers through verification
   callbrief models fetch|verify|list           manage the model cache
   callbrief config keys                        list configuration keys
 
@@ -59,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "transcribe":
 		err = cmdTranscribe(ctx, args[1:], stdout, stderr)
 	case "eval":
-		err = cmdEval(ctx, args[1:], stdout, stderr)
+		err = cmdEvalDispatch(ctx, args[1:], stdout, stderr)
 	case "models":
 		err = cmdModels(ctx, args[1:], stdout, stderr)
 	case "config":
@@ -139,4 +140,19 @@ func cmdConfig(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s\tCALLBRIEF_%s\n", k, strings.ToUpper(strings.ReplaceAll(k, ".", "_")))
 	}
 	return nil
+}
+
+// cmdEvalDispatch picks the evaluation: every model is measured on the
+// evaluator's own labelled data.
+func cmdEvalDispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: callbrief eval asr|verify [flags]", errUsage)
+	}
+	switch args[0] {
+	case "asr":
+		return cmdEval(ctx, args, stdout, stderr)
+	case "verify":
+		return cmdEvalVerify(ctx, args[1:], stdout, stderr)
+	}
+	return fmt.Errorf("%w: unknown evaluation %q (asr, verify)", errUsage, args[0])
 }
