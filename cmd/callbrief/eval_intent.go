@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/callbrief/callbrief/call"
+	"github.com/callbrief/callbrief/data/taxonomy"
+	"github.com/callbrief/callbrief/evals"
+	"github.com/callbrief/callbrief/nlu"
+	"github.com/callbrief/callbrief/nlu/linear"
+)
+
+// sharedDataDefault is where the public labelled datasets sit relative to
+// the repository (and to the working directory CI runs from).
+const sharedDataDefault = "../shared/data"
+
+// cmdEvalIntent is `callbrief eval intent` (args exclude "intent"): it
+// trains a fresh embedded model and scores it.
+//
+//	--train FILE --test FILE [--val FILE] [--oos-label L]   your own data (.csv, .jsonl, .tsv)
+//	--dataset banking77|clinc150|hwu64 [--data DIR]         a public dataset's layout
+//	(neither)                                                the hotline taxonomy's held-out split
+func cmdEvalIntent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c common
+	fs := newFlagSet("eval intent", &c, stderr)
+	trainPath := fs.String("train", "", "training utterances (.csv, .jsonl or .tsv)")
+	testPath := fs.String("test", "", "test utterances (.csv, .jsonl or .tsv)")
+	valPath := fs.String("val", "", "validation utterances for calibration (default: 10% of --train)")
+	oosLabel := fs.String("oos-label", "", "label that means out of scope in the data (e.g. oos)")
+	dataset := fs.String("dataset", "", "public dataset: banking77, clinc150 or hwu64")
+	dataDir := fs.String("data", sharedDataDefault, "folder holding the public datasets")
+	epochs := fs.Int("epochs", 0, "training epochs (default: the model's)")
+	out := fs.String("out", "", "folder to write report.json and report.md (default: print Markdown)")
+	asJSON := fs.Bool("json", false, "print JSON instead of Markdown")
+	if _, err := c.parse(fs, args, stderr); err != nil {
+		return err
+	}
+	var ds *evals.IntentDataset
+	hotline := false
+	var err error
+	switch {
+	case *dataset != "":
+		ds, err = evals.LoadNamedIntentDataset(*dataDir, *dataset)
+	case *trainPath != "" || *testPath != "":
+		if *trainPath == "" || *testPath == "" {
+			return fmt.Errorf("%w: --train and --test go together", errUsage)
+		}
+		ds = &evals.IntentDataset{Name: filepath.Base(*testPath), OOSLabel: *oosLabel}
+		if ds.Train, err = evals.LoadIntentFile(*trainPath); err == nil {
+			ds.Test, err = evals.LoadIntentFile(*testPath)
+		}
+		if err == nil && *valPath != "" {
+			ds.Validation, err = evals.LoadIntentFile(*valPath)
+		}
+	default:
+		hotline = true
+		ds, err = hotlineDataset()
+	}
+	if err != nil {
+		return err
+	}
+	trainer := func(ctx context.Context, train, val []evals.IntentItem, oos string) (evals.IntentPredictor, error) {
+		opt := linear.DefaultOptions()
+		if hotline {
+			opt = nlu.HotlineOptions()
+		}
+		if *epochs > 0 {
+			opt.Epochs = *epochs
+		}
+		opt.OOSLabel = oos
+		opt.Validation = toExamples(val)
+		eo := nlu.EmbeddedOptions{Log: c.log}
+		if hotline {
+			eo.Rules = nlu.DefaultRules
+		}
+		cl, err := nlu.TrainEmbedded(ctx, toExamples(train), opt, eo)
+		if err != nil {
+			return nil, err
+		}
+		return cl.Classify, nil
+	}
+	engine := "embedded linear model"
+	if hotline {
+		engine += " + emergency rules"
+	}
+	rep, err := evals.RunIntent(ctx, engine, ds, trainer)
+	if err != nil {
+		return err
+	}
+	rep.Machine = machine()
+	return writeReport(rep, rep.Markdown(), *out, *asJSON, stdout)
+}
+
+// hotlineDataset is our taxonomy's training and held-out utterances.
+func hotlineDataset() (*evals.IntentDataset, error) {
+	tax, err := taxonomy.Load()
+	if err != nil {
+		return nil, err
+	}
+	tr, err := tax.Train()
+	if err != nil {
+		return nil, err
+	}
+	te, err := tax.Test()
+	if err != nil {
+		return nil, err
+	}
+	conv := func(us []taxonomy.Utterance) []evals.IntentItem {
+		out := make([]evals.IntentItem, len(us))
+		for i, u := range us {
+			out[i] = evals.IntentItem{Text: u.Text, Intent: u.Intent, Language: call.Language(u.Lang)}
+		}
+		return out
+	}
+	return &evals.IntentDataset{Name: "hotline taxonomy (held-out split)", Train: conv(tr), Test: conv(te), OOSLabel: string(call.IntentOutOfScope)}, nil
+}
+
+func toExamples(items []evals.IntentItem) []linear.Example {
+	out := make([]linear.Example, len(items))
+	for i, it := range items {
+		out[i] = linear.Example{Text: it.Text, Label: it.Intent}
+	}
+	return out
+}
+
+func machine() string {
+	return fmt.Sprintf("%s/%s, %d cores", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+}
+
+// writeReport writes report.json and report.md under out (when set) and
+// prints Markdown or JSON.
+func writeReport(rep any, md, out string, asJSON bool, stdout io.Writer) error {
+	js, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if out != "" {
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(out, "report.json"), append(js, '\n'), 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(out, "report.md"), []byte(md), 0o644); err != nil {
+			return err
+		}
+	}
+	if asJSON {
+		_, err = fmt.Fprintf(stdout, "%s\n", js)
+		return err
+	}
+	_, err = fmt.Fprint(stdout, md)
+	return err
+}

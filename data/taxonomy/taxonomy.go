@@ -1,0 +1,174 @@
+// Package taxonomy is the hotline's intent taxonomy and the utterances we
+// wrote to train and test the intent classifier on it, embedded in the
+// binary so that the classifier can be trained at start with no file or
+// network at hand.
+//
+// Files: taxonomy.yaml (product lines and intents), train.tsv and test.tsv
+// (intent, language, text; test.tsv is held out and never trained on).
+package taxonomy
+
+import (
+	"bufio"
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+//go:embed taxonomy.yaml train.tsv test.tsv
+var files embed.FS
+
+// ErrTaxonomy wraps problems with the taxonomy or utterance files.
+var ErrTaxonomy = errors.New("taxonomy")
+
+// Intent is one entry of the taxonomy.
+type Intent struct {
+	ID          string `yaml:"id" json:"id"`
+	NameZH      string `yaml:"name_zh" json:"name_zh"`
+	Description string `yaml:"description" json:"description"`
+	// Skill is the agents' skill group the call is routed to.
+	Skill string `yaml:"skill" json:"skill"`
+	// Emergency intents jump every queue.
+	Emergency   bool   `yaml:"emergency" json:"emergency,omitempty"`
+	ProductLine string `yaml:"-" json:"product_line"`
+}
+
+// ProductLine groups intents the way agents are grouped.
+type ProductLine struct {
+	ID      string   `yaml:"id"`
+	Name    string   `yaml:"name"`
+	NameZH  string   `yaml:"name_zh"`
+	Intents []Intent `yaml:"intents"`
+}
+
+// Taxonomy is the whole file.
+type Taxonomy struct {
+	Version      int           `yaml:"version"`
+	ProductLines []ProductLine `yaml:"product_lines"`
+}
+
+// Utterance is one labelled example.
+type Utterance struct {
+	Intent string
+	Lang   string
+	Text   string
+}
+
+// Load parses the embedded taxonomy.
+func Load() (*Taxonomy, error) {
+	b, err := files.ReadFile("taxonomy.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTaxonomy, err)
+	}
+	return Parse(b)
+}
+
+// Parse reads a taxonomy strictly: unknown keys, duplicate intents and
+// intents without an id are errors.
+func Parse(b []byte) (*Taxonomy, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var t Taxonomy
+	if err := dec.Decode(&t); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTaxonomy, err)
+	}
+	seen := map[string]bool{}
+	for pi := range t.ProductLines {
+		pl := &t.ProductLines[pi]
+		for ii := range pl.Intents {
+			in := &pl.Intents[ii]
+			if in.ID == "" {
+				return nil, fmt.Errorf("%w: product line %q: intent %d has no id", ErrTaxonomy, pl.ID, ii)
+			}
+			if seen[in.ID] {
+				return nil, fmt.Errorf("%w: intent %q defined twice", ErrTaxonomy, in.ID)
+			}
+			seen[in.ID] = true
+			in.ProductLine = pl.ID
+		}
+	}
+	if len(seen) == 0 {
+		return nil, fmt.Errorf("%w: no intents", ErrTaxonomy)
+	}
+	return &t, nil
+}
+
+// Intents lists every intent in file order.
+func (t *Taxonomy) Intents() []Intent {
+	var out []Intent
+	for _, pl := range t.ProductLines {
+		out = append(out, pl.Intents...)
+	}
+	return out
+}
+
+// Lookup finds an intent by id.
+func (t *Taxonomy) Lookup(id string) (Intent, bool) {
+	for _, pl := range t.ProductLines {
+		for _, in := range pl.Intents {
+			if in.ID == id {
+				return in, true
+			}
+		}
+	}
+	return Intent{}, false
+}
+
+// IDs lists the intent ids.
+func (t *Taxonomy) IDs() []string {
+	var out []string
+	for _, in := range t.Intents() {
+		out = append(out, in.ID)
+	}
+	return out
+}
+
+// Train returns the training utterances, checked against the taxonomy.
+func (t *Taxonomy) Train() ([]Utterance, error) { return t.utterances("train.tsv") }
+
+// Test returns the held-out utterances.
+func (t *Taxonomy) Test() ([]Utterance, error) { return t.utterances("test.tsv") }
+
+// File returns an embedded file's bytes (taxonomy.yaml, train.tsv, test.tsv).
+func File(name string) ([]byte, error) { return files.ReadFile(name) }
+
+func (t *Taxonomy) utterances(name string) ([]Utterance, error) {
+	b, err := files.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTaxonomy, err)
+	}
+	us, err := ParseTSV(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	for i, u := range us {
+		if _, ok := t.Lookup(u.Intent); !ok {
+			return nil, fmt.Errorf("%w: %s: utterance %d has intent %q not in the taxonomy", ErrTaxonomy, name, i+1, u.Intent)
+		}
+	}
+	return us, nil
+}
+
+// ParseTSV reads "intent<TAB>lang<TAB>text" lines (# comments, blank
+// lines skipped).
+func ParseTSV(b []byte) ([]Utterance, error) {
+	var out []Utterance
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	line := 0
+	for sc.Scan() {
+		line++
+		s := strings.TrimRight(sc.Text(), "\r")
+		if strings.TrimSpace(s) == "" || strings.HasPrefix(s, "#") {
+			continue
+		}
+		cols := strings.SplitN(s, "\t", 3)
+		if len(cols) != 3 || strings.TrimSpace(cols[2]) == "" {
+			return nil, fmt.Errorf("%w: line %d: want intent, lang, text separated by tabs", ErrTaxonomy, line)
+		}
+		out = append(out, Utterance{Intent: strings.TrimSpace(cols[0]), Lang: strings.TrimSpace(cols[1]), Text: strings.TrimSpace(cols[2])})
+	}
+	return out, sc.Err()
+}
