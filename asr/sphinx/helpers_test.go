@@ -221,7 +221,8 @@ func readTranscripts(t testing.TB, path string) map[string]string {
 	return out
 }
 
-// synthesizer speaks text into 16 kHz mono audio with espeak-ng and sox.
+// synthesizer speaks text into 16 kHz mono audio with espeak-ng and sox
+// (-R: sox dithers with a fixed seed, so every run hears the same audio).
 type synthesizer struct {
 	dir string
 	n   int
@@ -245,7 +246,7 @@ func (s *synthesizer) say(t *testing.T, voice, text string) []int16 {
 	if b, err := exec.Command("espeak-ng", "-v", voice, "-s", "150", "-w", raw, text).CombinedOutput(); err != nil {
 		t.Fatalf("espeak-ng %q: %v\n%s", text, err, b)
 	}
-	if b, err := exec.Command("sox", raw, "-r", "16000", "-c", "1", "-b", "16", out).CombinedOutput(); err != nil {
+	if b, err := exec.Command("sox", "-R", raw, "-r", "16000", "-c", "1", "-b", "16", out).CombinedOutput(); err != nil {
 		t.Fatalf("sox: %v\n%s", err, b)
 	}
 	samples, rate, err := readWAV(out)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/callbrief/callbrief/asr"
+	"github.com/callbrief/callbrief/call"
 	"github.com/callbrief/callbrief/media"
 )
 
@@ -58,7 +59,7 @@ func TestRecognizerBasics(t *testing.T) {
 		t.Errorf("Cantonese: %v", err)
 	}
 	for _, l := range []string{"", "und", "en", "en-GB"} {
-		st, err := r.NewStream(ctx, asr.StreamConfig{Language: "en-GB"})
+		st, err := r.NewStream(ctx, asr.StreamConfig{Language: call.Language(l)})
 		if err != nil {
 			t.Errorf("language %q: %v", l, err)
 			continue
