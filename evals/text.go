@@ -5,6 +5,8 @@ package evals
 import (
 	"strings"
 	"unicode"
+
+	"github.com/callbrief/callbrief/internal/zhscript"
 )
 
 // EditCounts are the alignment of a hypothesis against a reference.
@@ -108,10 +110,13 @@ func words(s string) []string {
 	return strings.Fields(b.String())
 }
 
-// Chars normalises Chinese text for CER: every letter or digit is a token;
-// spaces and punctuation (Chinese or ASCII) are dropped. Latin words inside
-// Chinese text count as one token each.
+// Chars normalises Chinese text for CER: traditional characters are folded
+// to simplified (a recogniser that writes 廣 for 广 has heard the caller
+// right), every letter or digit is a token, spaces and punctuation
+// (Chinese or ASCII) are dropped, and Latin words inside Chinese text count
+// as one token each.
 func Chars(s string) []string {
+	s = zhscript.Simplified(s)
 	var out []string
 	var latin strings.Builder
 	flush := func() {

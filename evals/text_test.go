@@ -36,7 +36,7 @@ func TestNormalisation(t *testing.T) {
 	if got, want := Words("IT WAS the First, great  sorrow. Don't!"), []string{"it", "was", "the", "first", "great", "sorrow", "don't"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Words = %q", got)
 	}
-	if got, want := Chars("广州市，房地产 中介 iPhone 15！"), []string{"广", "州", "市", "房", "地", "产", "中", "介", "iphone", "15"}; !reflect.DeepEqual(got, want) {
+	if got, want := Chars("廣州市，房地产 中介 iPhone 15！"), []string{"广", "州", "市", "房", "地", "产", "中", "介", "iphone", "15"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Chars = %q", got)
 	}
 }
