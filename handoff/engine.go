@@ -1,0 +1,689 @@
+package handoff
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/callbrief/callbrief/call"
+	"github.com/callbrief/callbrief/data/taxonomy"
+	"github.com/callbrief/callbrief/handoff/queue"
+	"github.com/callbrief/callbrief/store"
+)
+
+// Config assembles an Engine.
+type Config struct {
+	Router *Router
+	Roster *Roster
+	Queue  queue.Store
+	// Store keeps briefs, call states, KB feedback, outcomes and drafts.
+	Store    store.Store
+	Taxonomy *taxonomy.Taxonomy
+	// KB suggests articles; nil: no suggestions.
+	KB KB
+	// Summarizer writes case summaries; nil: Template.
+	Summarizer Summarizer
+	// SummaryTimeout bounds the summarizer; past it the template is used.
+	// Default 2s.
+	SummaryTimeout time.Duration
+	// KBTimeout bounds the KB search; default 500ms.
+	KBTimeout time.Duration
+	// BriefTTL is how long briefs stay in the store; default 24h.
+	BriefTTL time.Duration
+	Now      func() time.Time
+	Log      *slog.Logger
+}
+
+// Engine routes, briefs and queues calls, and serves the desk. Safe for
+// concurrent use.
+type Engine struct {
+	cfg      Config
+	dispatch sync.Mutex
+	hub      hub
+}
+
+// NewEngine checks cfg.
+func NewEngine(cfg Config) (*Engine, error) {
+	if cfg.Router == nil || cfg.Roster == nil || cfg.Queue == nil || cfg.Store == nil || cfg.Taxonomy == nil {
+		return nil, fmt.Errorf("%w: router, roster, queue, store and taxonomy are required", ErrConfig)
+	}
+	if cfg.Summarizer == nil {
+		cfg.Summarizer = Template{}
+	}
+	if cfg.SummaryTimeout <= 0 {
+		cfg.SummaryTimeout = 2 * time.Second
+	}
+	if cfg.KBTimeout <= 0 {
+		cfg.KBTimeout = 500 * time.Millisecond
+	}
+	if cfg.BriefTTL <= 0 {
+		cfg.BriefTTL = 24 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{cfg: cfg, hub: hub{subs: map[chan struct{}]struct{}{}}}, nil
+}
+
+// Roster returns the agents who may sign in.
+func (e *Engine) Roster() *Roster { return e.cfg.Roster }
+
+// Now is the engine's clock.
+func (e *Engine) Now() time.Time { return e.cfg.Now() }
+
+func unavailable(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// Handoff routes a call, builds and stores its brief, queues it and
+// offers it to the longest-idle eligible agent. The brief is ready on the
+// desk when Handoff returns.
+func (e *Engine) Handoff(ctx context.Context, req Request) (Brief, error) {
+	if req.CallID == "" {
+		return Brief{}, fmt.Errorf("%w: no call id", ErrInvalid)
+	}
+	if req.At.IsZero() {
+		req.At = e.cfg.Now()
+	}
+	log := e.cfg.Log.With("call_id", req.CallID)
+	d := e.cfg.Router.Route(req)
+	b := e.BuildBrief(ctx, req, d)
+	if err := e.saveBrief(ctx, b); err != nil {
+		return b, err
+	}
+	if err := e.cfg.Queue.Enqueue(ctx, d.Entry(req.CallID, req.At)); err != nil {
+		return b, unavailable(err)
+	}
+	log.Info("call queued", "group", d.Group, "level", d.MinLevel, "language", d.Language, "line", d.Line,
+		"priority", d.Priority, "rules", d.Rules, "intent", req.Intent.Intent, "verification", req.Verification.Status)
+	if err := e.Dispatch(ctx); err != nil {
+		log.Warn("dispatch failed; the call waits for an agent to take it", "err", err)
+	}
+	e.hub.publish()
+	return b, nil
+}
+
+// BuildBrief assembles the brief. It never fails: a KB or summarizer
+// failure leaves that part out (or falls back) and says so in the brief.
+func (e *Engine) BuildBrief(ctx context.Context, req Request, d Decision) Brief {
+	start := time.Now()
+	b := Brief{
+		CallID: req.CallID, CreatedAt: e.cfg.Now(), Reason: req.Reason, Verification: req.Verification,
+		Intent: req.Intent, Slots: req.Slots, Urgency: req.Urgency, Language: req.Language,
+		Transcript: req.Transcript, Route: d,
+	}
+	b.Caller = profile(req)
+	b.Timing.Profile = time.Since(start)
+
+	in, ok := e.cfg.Taxonomy.Lookup(string(req.Intent.Intent))
+	line := in.ProductLine
+	if !ok {
+		line = "general"
+	}
+	b.Ticket = suggestTicket(req, line)
+
+	text := req.Transcript.Text()
+	var wg sync.WaitGroup
+	if e.cfg.KB != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.Now()
+			kctx, cancel := context.WithTimeout(ctx, e.cfg.KBTimeout)
+			defer cancel()
+			lang := "zh"
+			if req.Language.Language == call.LangEnglish {
+				lang = "en"
+			}
+			q := text
+			if q == "" {
+				q = in.Description
+			}
+			s, err := e.cfg.KB.Suggest(kctx, q, KBFilter{Product: line, Language: lang, Intent: in.ID}, 5)
+			if err != nil {
+				b.KBError = "knowledge base unavailable: " + err.Error()
+			}
+			b.KB = s
+			b.Timing.KB = time.Since(t)
+		}()
+	}
+	t := time.Now()
+	b.Summary = e.summarize(ctx, req, in)
+	b.Timing.Summary = time.Since(t)
+	wg.Wait()
+	b.Timing.Total = time.Since(start)
+	return b
+}
+
+func (e *Engine) summarize(ctx context.Context, req Request, in taxonomy.Intent) Summary {
+	si := SummaryInput{
+		CallID: req.CallID, Transcript: req.Transcript.Text(), Intent: req.Intent, IntentName: in.Description,
+		Slots: req.Slots, Urgency: req.Urgency, Status: req.Verification.Status,
+	}
+	if in.Description != "" {
+		si.IntentName = strings.TrimSuffix(in.Description, ".")
+	}
+	if req.Account != nil && req.Verification.Verified() {
+		si.Profile = profileFacts(req)
+	}
+	s := e.cfg.Summarizer
+	if _, ok := s.(Template); ok {
+		out, _ := Template{}.Summarize(context.WithoutCancel(ctx), si)
+		return out
+	}
+	sctx, cancel := context.WithTimeout(ctx, e.cfg.SummaryTimeout)
+	defer cancel()
+	out, err := s.Summarize(sctx, si)
+	if err == nil {
+		err = Grounded(out.Text, si.Sources()...)
+	}
+	if err != nil {
+		e.cfg.Log.Warn("summary engine failed; using the template", "call_id", req.CallID, "engine", s.Name(), "err", err)
+		out, _ = Template{}.Summarize(context.WithoutCancel(ctx), si)
+		out.Engine = s.Name() + "-fallback:template"
+		out.Fallback = err.Error()
+	}
+	return out
+}
+
+// profileFacts is the verified account as text, for summaries and their
+// grounding check.
+func profileFacts(req Request) string {
+	a := req.Account
+	var b strings.Builder
+	fmt.Fprintf(&b, "account %s %s. ", a.ID, a.Name)
+	for _, d := range a.Devices {
+		fmt.Fprintf(&b, "device %s imei %s serial %s purchased %s. ", d.Model, d.IMEI, d.Serial, d.Purchased)
+	}
+	for _, o := range a.Orders {
+		fmt.Fprintf(&b, "order %s %s %s %s. ", o.Number, o.Item, o.Status, o.Placed)
+	}
+	for _, s := range a.Service {
+		fmt.Fprintf(&b, "service %s %s %s %s. ", s.Date, s.Kind, s.Ticket, s.Summary)
+	}
+	return b.String()
+}
+
+func briefKey(id string) string { return "handoff:brief:" + id }
+func stateKey(id string) string { return "handoff:state:" + id }
+
+func (e *Engine) saveBrief(ctx context.Context, b Brief) error {
+	js, err := json.Marshal(b)
+	if err != nil {
+		return fmt.Errorf("%w: brief: %w", ErrInvalid, err)
+	}
+	if err := e.cfg.Store.Set(ctx, briefKey(b.CallID), string(js), e.cfg.BriefTTL); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Brief returns a stored brief.
+func (e *Engine) Brief(ctx context.Context, callID string) (Brief, error) {
+	s, err := e.cfg.Store.Get(ctx, briefKey(callID))
+	if errors.Is(err, store.ErrNotFound) {
+		return Brief{}, fmt.Errorf("%w: brief of call %q", ErrNotFound, callID)
+	}
+	if err != nil {
+		return Brief{}, unavailable(err)
+	}
+	var b Brief
+	if err := json.Unmarshal([]byte(s), &b); err != nil {
+		return Brief{}, unavailable(err)
+	}
+	return b, nil
+}
+
+// Dispatch offers waiting calls to idle agents: each call, best first, to
+// the longest-idle online agent who may take it. The claim is atomic in
+// the queue, so nodes dispatching at once never offer one call twice.
+func (e *Engine) Dispatch(ctx context.Context) error {
+	e.dispatch.Lock()
+	defer e.dispatch.Unlock()
+	waiting, err := e.cfg.Queue.Waiting(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	if len(waiting) == 0 {
+		return nil
+	}
+	agents, err := e.cfg.Queue.Agents(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	busy := map[string]bool{}
+	for _, c := range waiting {
+		for _, p := range agents {
+			if p.IdleSince.IsZero() || busy[p.Agent.ID] || !p.Agent.Eligible(c) {
+				continue
+			}
+			_, err := e.cfg.Queue.ClaimCall(ctx, p.Agent.ID, c.CallID)
+			if errors.Is(err, queue.ErrTaken) || errors.Is(err, queue.ErrNotEligible) || errors.Is(err, queue.ErrUnknownAgent) {
+				continue
+			}
+			if err != nil {
+				return unavailable(err)
+			}
+			busy[p.Agent.ID] = true
+			if err := e.setState(ctx, c.CallID, StateOffered, p.Agent.ID); err != nil {
+				return err
+			}
+			e.cfg.Log.Info("call offered", "call_id", c.CallID, "agent", p.Agent.ID, "idle_for", e.cfg.Now().Sub(p.IdleSince).Round(time.Millisecond))
+			break
+		}
+	}
+	return nil
+}
+
+// CallState is where a call stands on the desk.
+type CallState string
+
+// States.
+const (
+	StateWaiting  CallState = "waiting"
+	StateOffered  CallState = "offered"
+	StateAccepted CallState = "accepted"
+)
+
+func (e *Engine) setState(ctx context.Context, callID string, st CallState, agent string) error {
+	if err := e.cfg.Store.Set(ctx, stateKey(callID), string(st)+":"+agent, e.cfg.BriefTTL); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+func (e *Engine) state(ctx context.Context, callID string) (CallState, string) {
+	s, err := e.cfg.Store.Get(ctx, stateKey(callID))
+	if err != nil {
+		return StateWaiting, ""
+	}
+	st, agent, _ := strings.Cut(s, ":")
+	return CallState(st), agent
+}
+
+// Online marks an agent present (their desk connected) and offers them
+// waiting calls.
+func (e *Engine) Online(ctx context.Context, agentID string) error {
+	a, err := e.cfg.Roster.Agent(agentID)
+	if err != nil {
+		return err
+	}
+	if err := e.cfg.Queue.Online(ctx, a, e.cfg.Now()); err != nil {
+		return unavailable(err)
+	}
+	if err := e.Dispatch(ctx); err != nil {
+		return err
+	}
+	e.hub.publish()
+	return nil
+}
+
+// Offline removes an agent (desk disconnected); the calls they held go
+// back to their queues and are offered to others.
+func (e *Engine) Offline(ctx context.Context, agentID string) error {
+	held, err := e.cfg.Queue.Offline(ctx, agentID)
+	if err != nil {
+		return unavailable(err)
+	}
+	for _, id := range held {
+		_ = e.cfg.Store.Delete(ctx, stateKey(id))
+		e.cfg.Log.Warn("agent disconnected; call back in its queue", "call_id", id, "agent", agentID)
+	}
+	if err := e.Dispatch(ctx); err != nil {
+		return err
+	}
+	e.hub.publish()
+	return nil
+}
+
+// owned checks the agent holds the call.
+func (e *Engine) owned(ctx context.Context, agentID, callID string) (queue.Entry, error) {
+	q, err := e.cfg.Queue.Get(ctx, callID)
+	if errors.Is(err, queue.ErrUnknownCall) {
+		return q, fmt.Errorf("%w: call %q", ErrNotFound, callID)
+	}
+	if err != nil {
+		return q, unavailable(err)
+	}
+	if q.Owner != agentID {
+		return q, fmt.Errorf("%w: call %q is not held by %s", ErrForbidden, callID, agentID)
+	}
+	return q, nil
+}
+
+// Accept connects the agent to a call offered to them, or takes a
+// waiting call they may handle.
+func (e *Engine) Accept(ctx context.Context, agentID, callID string) error {
+	q, err := e.cfg.Queue.Get(ctx, callID)
+	switch {
+	case errors.Is(err, queue.ErrUnknownCall):
+		return fmt.Errorf("%w: call %q", ErrNotFound, callID)
+	case err != nil:
+		return unavailable(err)
+	case q.Owner == "":
+		if _, err := e.cfg.Queue.ClaimCall(ctx, agentID, callID); err != nil {
+			switch {
+			case errors.Is(err, queue.ErrTaken):
+				return fmt.Errorf("%w: %w", ErrConflict, err)
+			case errors.Is(err, queue.ErrNotEligible), errors.Is(err, queue.ErrUnknownAgent):
+				return fmt.Errorf("%w: %w", ErrForbidden, err)
+			}
+			return unavailable(err)
+		}
+	case q.Owner != agentID:
+		return fmt.Errorf("%w: call %q is with another agent", ErrConflict, callID)
+	}
+	if err := e.setState(ctx, callID, StateAccepted, agentID); err != nil {
+		return err
+	}
+	e.cfg.Log.Info("call accepted", "call_id", callID, "agent", agentID)
+	e.hub.publish()
+	return nil
+}
+
+// Decline hands an offered call back; it goes to the head of its queue
+// and is not offered to this agent again.
+func (e *Engine) Decline(ctx context.Context, agentID, callID string) error {
+	if _, err := e.owned(ctx, agentID, callID); err != nil {
+		return err
+	}
+	if st, _ := e.state(ctx, callID); st == StateAccepted {
+		return fmt.Errorf("%w: call %q already accepted", ErrInvalid, callID)
+	}
+	if err := e.cfg.Queue.Requeue(ctx, callID, agentID); err != nil {
+		return unavailable(err)
+	}
+	_ = e.cfg.Store.Delete(ctx, stateKey(callID))
+	if err := e.cfg.Queue.Idle(ctx, agentID, e.cfg.Now()); err != nil && !errors.Is(err, queue.ErrUnknownAgent) {
+		return unavailable(err)
+	}
+	e.cfg.Log.Info("call declined", "call_id", callID, "agent", agentID)
+	err := e.Dispatch(ctx)
+	e.hub.publish()
+	return err
+}
+
+// Feedback records whether a suggested article helped, so the KB can
+// learn which articles solve which calls.
+func (e *Engine) Feedback(ctx context.Context, agentID, callID, articleID string, helpful bool) error {
+	if articleID == "" {
+		return fmt.Errorf("%w: no article id", ErrInvalid)
+	}
+	b, err := e.Brief(ctx, callID)
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, s := range b.KB {
+		found = found || s.ArticleID == articleID
+	}
+	if !found {
+		return fmt.Errorf("%w: article %q was not suggested for call %q", ErrInvalid, articleID, callID)
+	}
+	if _, err := e.owned(ctx, agentID, callID); err != nil {
+		return err
+	}
+	_, err = e.cfg.Store.Append(ctx, "handoff:kb_feedback", map[string]string{
+		"call_id": callID, "agent": agentID, "article_id": articleID, "helpful": strconv.FormatBool(helpful),
+		"intent": string(b.Intent.Intent), "at": e.cfg.Now().UTC().Format(time.RFC3339),
+	})
+	if err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// FeedbackLog returns the most recent KB feedback records.
+func (e *Engine) FeedbackLog(ctx context.Context, n int) ([]map[string]string, error) {
+	ents, err := e.cfg.Store.Tail(ctx, "handoff:kb_feedback", n)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]map[string]string, len(ents))
+	for i, en := range ents {
+		out[i] = en.Fields
+	}
+	return out, nil
+}
+
+// Outcome is how the agent closed a case.
+type Outcome struct {
+	Resolved   bool   `json:"resolved"`
+	Resolution string `json:"resolution"` // what fixed it, or what happens next
+	Notes      string `json:"notes,omitempty"`
+	// DraftArticle asks for a KB article draft, awaiting expert review.
+	DraftArticle bool `json:"draft_article,omitempty"`
+}
+
+// Draft is a KB article written from a case, awaiting review.
+type Draft struct {
+	ID        string    `json:"id"`
+	CallID    string    `json:"call_id"`
+	Agent     string    `json:"agent"`
+	Title     string    `json:"title"`
+	Intent    string    `json:"intent"`
+	Product   string    `json:"product"`
+	Language  string    `json:"language"`
+	Body      string    `json:"body"`
+	Status    string    `json:"status"` // awaiting_review
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// MaxOutcomeText bounds resolution and notes.
+const MaxOutcomeText = 4000
+
+// RecordOutcome closes the agent's call: the outcome is logged, the call
+// leaves the queue, the agent is free again, and a draft article is
+// written when asked.
+func (e *Engine) RecordOutcome(ctx context.Context, agentID, callID string, o Outcome) (*Draft, error) {
+	if strings.TrimSpace(o.Resolution) == "" {
+		return nil, fmt.Errorf("%w: resolution is empty", ErrInvalid)
+	}
+	if len(o.Resolution) > MaxOutcomeText || len(o.Notes) > MaxOutcomeText {
+		return nil, fmt.Errorf("%w: resolution or notes longer than %d bytes", ErrInvalid, MaxOutcomeText)
+	}
+	if _, err := e.owned(ctx, agentID, callID); err != nil {
+		return nil, err
+	}
+	if st, _ := e.state(ctx, callID); st != StateAccepted {
+		return nil, fmt.Errorf("%w: accept call %q before recording its outcome", ErrInvalid, callID)
+	}
+	b, err := e.Brief(ctx, callID)
+	if err != nil {
+		return nil, err
+	}
+	now := e.cfg.Now()
+	if _, err := e.cfg.Store.Append(ctx, "handoff:outcomes", map[string]string{
+		"call_id": callID, "agent": agentID, "resolved": strconv.FormatBool(o.Resolved), "resolution": o.Resolution,
+		"notes": o.Notes, "intent": string(b.Intent.Intent), "at": now.UTC().Format(time.RFC3339),
+	}); err != nil {
+		return nil, unavailable(err)
+	}
+	var d *Draft
+	if o.DraftArticle {
+		d = e.draftFrom(b, agentID, o, now)
+		js, _ := json.Marshal(d)
+		if err := e.cfg.Store.Set(ctx, "handoff:draft:"+d.ID, string(js), 0); err != nil {
+			return nil, unavailable(err)
+		}
+		if _, err := e.cfg.Store.Append(ctx, "handoff:drafts", map[string]string{"id": d.ID}); err != nil {
+			return nil, unavailable(err)
+		}
+	}
+	if err := e.cfg.Queue.Done(ctx, callID); err != nil {
+		return d, unavailable(err)
+	}
+	_ = e.cfg.Store.Delete(ctx, stateKey(callID))
+	if err := e.cfg.Queue.Idle(ctx, agentID, now); err != nil && !errors.Is(err, queue.ErrUnknownAgent) {
+		return d, unavailable(err)
+	}
+	e.cfg.Log.Info("case closed", "call_id", callID, "agent", agentID, "resolved", o.Resolved, "draft", d != nil)
+	err = e.Dispatch(ctx)
+	e.hub.publish()
+	return d, err
+}
+
+func (e *Engine) draftFrom(b Brief, agentID string, o Outcome, now time.Time) *Draft {
+	in, _ := e.cfg.Taxonomy.Lookup(string(b.Intent.Intent))
+	lang := "zh"
+	if b.Language.Language == call.LangEnglish {
+		lang = "en"
+	}
+	title := in.Description
+	if title == "" {
+		title = string(b.Intent.Intent)
+	}
+	var body strings.Builder
+	fmt.Fprintf(&body, "## Symptom\n\n%s\n\n## Resolution\n\n%s\n", quote(b.Transcript.Text()), o.Resolution)
+	if o.Notes != "" {
+		fmt.Fprintf(&body, "\n## Notes\n\n%s\n", o.Notes)
+	}
+	return &Draft{
+		ID: "draft-" + b.CallID, CallID: b.CallID, Agent: agentID, Title: title, Intent: string(b.Intent.Intent),
+		Product: in.ProductLine, Language: lang, Body: body.String(), Status: "awaiting_review", CreatedAt: now,
+	}
+}
+
+// Drafts lists the most recent draft articles.
+func (e *Engine) Drafts(ctx context.Context, n int) ([]Draft, error) {
+	ents, err := e.cfg.Store.Tail(ctx, "handoff:drafts", n)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	var out []Draft
+	for _, en := range ents {
+		s, err := e.cfg.Store.Get(ctx, "handoff:draft:"+en.Fields["id"])
+		if err != nil {
+			continue
+		}
+		var d Draft
+		if json.Unmarshal([]byte(s), &d) == nil {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// QueueItem is one call as listed on the desk.
+type QueueItem struct {
+	CallID   string                  `json:"call_id"`
+	State    CallState               `json:"state"`
+	Agent    string                  `json:"agent,omitempty"`
+	Group    string                  `json:"group"`
+	Priority int                     `json:"priority"`
+	Language string                  `json:"language,omitempty"`
+	Line     string                  `json:"line,omitempty"`
+	Intent   call.Intent             `json:"intent"`
+	Urgency  string                  `json:"urgency"`
+	Verified call.VerificationStatus `json:"verification"`
+	Waiting  time.Time               `json:"waiting_since"`
+	Eligible bool                    `json:"eligible"`
+	Headline string                  `json:"headline"`
+}
+
+// DeskView is what one agent's desk shows.
+type DeskView struct {
+	Agent   queue.Agent `json:"agent"`
+	Mine    []QueueItem `json:"mine"`
+	Waiting []QueueItem `json:"waiting"`
+	At      time.Time   `json:"at"`
+}
+
+// View returns an agent's desk: the calls they hold and the calls waiting
+// in their groups.
+func (e *Engine) View(ctx context.Context, agentID string) (DeskView, error) {
+	a, err := e.cfg.Roster.Agent(agentID)
+	if err != nil {
+		return DeskView{}, err
+	}
+	v := DeskView{Agent: a, Mine: []QueueItem{}, Waiting: []QueueItem{}, At: e.cfg.Now()}
+	waiting, err := e.cfg.Queue.Waiting(ctx, a.Groups...)
+	if err != nil {
+		return v, unavailable(err)
+	}
+	for _, q := range waiting {
+		v.Waiting = append(v.Waiting, e.item(ctx, q, a))
+	}
+	ps, err := e.cfg.Queue.Agents(ctx)
+	if err != nil {
+		return v, unavailable(err)
+	}
+	for _, p := range ps {
+		if p.Agent.ID != agentID {
+			continue
+		}
+		for _, id := range p.Calls {
+			q, err := e.cfg.Queue.Get(ctx, id)
+			if err != nil {
+				continue
+			}
+			v.Mine = append(v.Mine, e.item(ctx, q, a))
+		}
+	}
+	return v, nil
+}
+
+func (e *Engine) item(ctx context.Context, q queue.Entry, a queue.Agent) QueueItem {
+	it := QueueItem{CallID: q.CallID, State: StateWaiting, Group: q.Group, Priority: q.Priority, Language: q.Language,
+		Line: q.Line, Waiting: q.Enqueued, Eligible: q.Owner == "" && a.Eligible(q)}
+	if q.Owner != "" {
+		it.State, it.Agent = e.state(ctx, q.CallID)
+		if it.State == StateWaiting {
+			it.State = StateOffered
+		}
+	}
+	if b, err := e.Brief(ctx, q.CallID); err == nil {
+		it.Intent, it.Urgency, it.Verified = b.Intent.Intent, b.Urgency.Level.String(), b.Verification.Status
+		it.Headline = quote(b.Transcript.Text())
+		if len([]rune(it.Headline)) > 80 {
+			it.Headline = string([]rune(it.Headline)[:80]) + "…"
+		}
+	}
+	return it
+}
+
+// Subscribe returns a channel that receives a signal after every change
+// to queues, offers or presence made through this engine, and a function
+// to stop. Signals coalesce: a slow reader gets one, then reads the
+// current view.
+func (e *Engine) Subscribe() (<-chan struct{}, func()) { return e.hub.subscribe() }
+
+type hub struct {
+	mu   sync.Mutex
+	subs map[chan struct{}]struct{}
+}
+
+func (h *hub) subscribe() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	h.mu.Lock()
+	h.subs[ch] = struct{}{}
+	h.mu.Unlock()
+	return ch, func() {
+		h.mu.Lock()
+		delete(h.subs, ch)
+		h.mu.Unlock()
+	}
+}
+
+func (h *hub) publish() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}

@@ -1,0 +1,292 @@
+// Package queuetest is the suite every queue.Store must pass.
+package queuetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/callbrief/callbrief/handoff/queue"
+)
+
+var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+func entry(id, group string, prio int, at time.Duration) queue.Entry {
+	return queue.Entry{CallID: id, Group: group, MinLevel: 1, Priority: prio, Enqueued: t0.Add(at)}
+}
+
+var basic = queue.Agent{ID: "a1", Level: 2, Groups: []string{"phone_tech", "orders"}, Languages: []string{"cmn", "en"}}
+
+// Run runs the suite; fresh returns an empty store.
+func Run(t *testing.T, fresh func(t *testing.T) queue.Store) {
+	ctx := context.Background()
+
+	t.Run("order: priority, then waiting time, across groups", func(t *testing.T) {
+		s := fresh(t)
+		for _, e := range []queue.Entry{
+			entry("late-normal", "phone_tech", 0, 3*time.Second),
+			entry("early-normal", "orders", 0, time.Second),
+			entry("urgent", "phone_tech", 20, 5*time.Second),
+			entry("emergency", "orders", 100, 9*time.Second),
+		} {
+			if err := s.Enqueue(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Online(ctx, basic, t0); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for {
+			e, err := s.Claim(ctx, basic.ID)
+			if errors.Is(err, queue.ErrEmpty) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, e.CallID)
+		}
+		want := []string{"emergency", "urgent", "early-normal", "late-normal"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("claim order %v, want %v", got, want)
+		}
+	})
+
+	t.Run("eligibility", func(t *testing.T) {
+		cases := []struct {
+			name string
+			e    queue.Entry
+			ok   bool
+		}{
+			{"plain", entry("c", "phone_tech", 0, 0), true},
+			{"other group", entry("c", "security", 0, 0), false},
+			{"level too low", func() queue.Entry { e := entry("c", "phone_tech", 0, 0); e.MinLevel = 3; return e }(), false},
+			{"language spoken", func() queue.Entry { e := entry("c", "phone_tech", 0, 0); e.Language = "en"; return e }(), true},
+			{"language not spoken", func() queue.Entry { e := entry("c", "phone_tech", 0, 0); e.Language = "yue"; return e }(), false},
+			{"line not staffed", func() queue.Entry { e := entry("c", "phone_tech", 0, 0); e.Line = "dialect"; return e }(), false},
+			{"declined before", func() queue.Entry { e := entry("c", "phone_tech", 0, 0); e.Declined = []string{"a1"}; return e }(), false},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				s := fresh(t)
+				if got := basic.Eligible(c.e); got != c.ok {
+					t.Fatalf("Eligible = %v, want %v", got, c.ok)
+				}
+				if err := s.Enqueue(ctx, c.e); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Online(ctx, basic, t0); err != nil {
+					t.Fatal(err)
+				}
+				_, err := s.Claim(ctx, basic.ID)
+				if c.ok != (err == nil) {
+					t.Fatalf("Claim err = %v, want ok=%v (store disagrees with Agent.Eligible)", err, c.ok)
+				}
+				if !c.ok && !errors.Is(err, queue.ErrEmpty) {
+					t.Fatalf("Claim err = %v, want ErrEmpty", err)
+				}
+			})
+		}
+	})
+
+	t.Run("claim call: taken, not eligible, unknown", func(t *testing.T) {
+		s := fresh(t)
+		b := basic
+		b.ID = "a2"
+		for _, a := range []queue.Agent{basic, b} {
+			if err := s.Online(ctx, a, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Enqueue(ctx, entry("c1", "phone_tech", 0, 0)); err != nil {
+			t.Fatal(err)
+		}
+		hi := entry("c2", "phone_tech", 0, 0)
+		hi.MinLevel = 5
+		if err := s.Enqueue(ctx, hi); err != nil {
+			t.Fatal(err)
+		}
+		if e, err := s.ClaimCall(ctx, "a1", "c1"); err != nil || e.Owner != "a1" {
+			t.Fatalf("ClaimCall = %+v, %v", e, err)
+		}
+		if _, err := s.ClaimCall(ctx, "a2", "c1"); !errors.Is(err, queue.ErrTaken) {
+			t.Fatalf("second ClaimCall err = %v, want ErrTaken", err)
+		}
+		if _, err := s.ClaimCall(ctx, "a2", "c2"); !errors.Is(err, queue.ErrNotEligible) {
+			t.Fatalf("err = %v, want ErrNotEligible", err)
+		}
+		if _, err := s.ClaimCall(ctx, "a2", "nope"); !errors.Is(err, queue.ErrUnknownCall) {
+			t.Fatalf("err = %v, want ErrUnknownCall", err)
+		}
+		if _, err := s.Claim(ctx, "ghost"); !errors.Is(err, queue.ErrUnknownAgent) {
+			t.Fatalf("err = %v, want ErrUnknownAgent", err)
+		}
+	})
+
+	t.Run("agent offline: held calls go back to the head, never lost", func(t *testing.T) {
+		s := fresh(t)
+		if err := s.Online(ctx, basic, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Enqueue(ctx, entry("first", "phone_tech", 0, 0)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Claim(ctx, "a1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Enqueue(ctx, entry("later", "phone_tech", 0, time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		held, err := s.Offline(ctx, "a1")
+		if err != nil || !slices.Equal(held, []string{"first"}) {
+			t.Fatalf("Offline = %v, %v", held, err)
+		}
+		w, err := s.Waiting(ctx, "phone_tech")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(w) != 2 || w[0].CallID != "first" || w[0].Owner != "" {
+			t.Fatalf("waiting after disconnect = %+v, want first at the head", w)
+		}
+		ps, _ := s.Agents(ctx)
+		if len(ps) != 0 {
+			t.Fatalf("agents after offline = %+v", ps)
+		}
+	})
+
+	t.Run("decline: requeued, not offered to the same agent", func(t *testing.T) {
+		s := fresh(t)
+		if err := s.Online(ctx, basic, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Enqueue(ctx, entry("c", "phone_tech", 0, 0)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Claim(ctx, "a1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Requeue(ctx, "c", "a1"); err != nil {
+			t.Fatal(err)
+		}
+		e, err := s.Get(ctx, "c")
+		if err != nil || e.Owner != "" || !slices.Equal(e.Declined, []string{"a1"}) {
+			t.Fatalf("Get = %+v, %v", e, err)
+		}
+		if _, err := s.Claim(ctx, "a1"); !errors.Is(err, queue.ErrEmpty) {
+			t.Fatalf("claim after decline err = %v, want ErrEmpty", err)
+		}
+		if err := s.Done(ctx, "c"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, "c"); !errors.Is(err, queue.ErrUnknownCall) {
+			t.Fatalf("Get after Done err = %v", err)
+		}
+	})
+
+	t.Run("presence: longest idle first, busy last", func(t *testing.T) {
+		s := fresh(t)
+		for i, id := range []string{"x", "y", "z"} {
+			a := basic
+			a.ID = id
+			if err := s.Online(ctx, a, t0.Add(time.Duration(3-i)*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Enqueue(ctx, entry("c", "phone_tech", 0, 0)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ClaimCall(ctx, "z", "c"); err != nil {
+			t.Fatal(err)
+		}
+		ps, err := s.Agents(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range ps {
+			got = append(got, p.Agent.ID)
+		}
+		if !slices.Equal(got, []string{"y", "x", "z"}) || !ps[2].IdleSince.IsZero() || !slices.Equal(ps[2].Calls, []string{"c"}) {
+			t.Fatalf("agents = %+v", ps)
+		}
+	})
+
+	t.Run("concurrent claims never hand one call to two agents", func(t *testing.T) {
+		s := fresh(t)
+		const calls, agents = 300, 16
+		for i := range calls {
+			if err := s.Enqueue(ctx, entry(fmt.Sprintf("c%03d", i), "phone_tech", i%3*10, time.Duration(i)*time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range agents {
+			a := basic
+			a.ID = fmt.Sprintf("agent%02d", i)
+			if err := s.Online(ctx, a, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var (
+			mu   sync.Mutex
+			got  = map[string]string{}
+			dups []string
+			wg   sync.WaitGroup
+			errs = make(chan error, agents)
+		)
+		for i := range agents {
+			wg.Add(1)
+			go func(id string, byID bool) {
+				defer wg.Done()
+				for n := 0; ; n++ {
+					var e queue.Entry
+					var err error
+					if byID {
+						// Half the agents race for named calls, as the
+						// desk's "take" button does.
+						e, err = s.ClaimCall(ctx, id, fmt.Sprintf("c%03d", n%calls))
+						if errors.Is(err, queue.ErrTaken) {
+							if n > 2*calls {
+								return
+							}
+							continue
+						}
+					} else {
+						e, err = s.Claim(ctx, id)
+					}
+					if errors.Is(err, queue.ErrEmpty) {
+						return
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+					mu.Lock()
+					if prev, ok := got[e.CallID]; ok {
+						dups = append(dups, e.CallID+" to "+prev+" and "+id)
+					}
+					got[e.CallID] = id
+					mu.Unlock()
+				}
+			}(fmt.Sprintf("agent%02d", i), i%2 == 1)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if len(dups) > 0 {
+			t.Fatalf("calls given to two agents: %v", dups)
+		}
+		if len(got) != calls {
+			t.Fatalf("%d calls claimed, want %d", len(got), calls)
+		}
+		if w, _ := s.Waiting(ctx); len(w) != 0 {
+			t.Fatalf("%d calls still waiting", len(w))
+		}
+	})
+}

@@ -1,0 +1,380 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/callbrief/callbrief/asr"
+	"github.com/callbrief/callbrief/call"
+	"github.com/callbrief/callbrief/handoff"
+	"github.com/callbrief/callbrief/media/vad"
+	"github.com/callbrief/callbrief/verify"
+	"github.com/callbrief/callbrief/verify/accounts"
+	"github.com/callbrief/callbrief/verify/phone"
+)
+
+// Call errors.
+var (
+	// ErrHangup: the caller hung up before the handoff.
+	ErrHangup = errors.New("pipeline: caller hung up")
+	// ErrCallConfig: the call was assembled without a required stage.
+	ErrCallConfig = errors.New("pipeline: call configuration")
+)
+
+// State is where one call stands.
+type State string
+
+// States of a call, in order; a call may skip Verifying (emergency, asks
+// for a human) and ends in Done or Failed.
+const (
+	StateListening     State = "listening"
+	StateUnderstanding State = "understanding"
+	StateVerifying     State = "verifying"
+	StateHandingOff    State = "handing_off"
+	StateDone          State = "done"
+	StateFailed        State = "failed"
+)
+
+// Transition is one state change, for logs, tests and the brief's timing.
+type Transition struct {
+	State State         `json:"state"`
+	At    time.Duration `json:"at"` // since the call started
+}
+
+// Transcriber turns caller audio into text. mode is asr.ModeDigits for
+// answers to verification questions.
+type Transcriber interface {
+	Transcribe(ctx context.Context, samples []int16, mode asr.Mode) (call.Transcript, error)
+}
+
+// Understanding is what the understanding stages made of the caller's
+// words.
+type Understanding struct {
+	Intent    call.IntentResult
+	Slots     []call.Slot
+	Urgency   call.Urgency
+	Language  call.LanguageResult
+	Emergency bool // the intent is an emergency one
+}
+
+// Understander runs intent, slots, urgency and language on a turn.
+type Understander interface {
+	Understand(ctx context.Context, text string, asrTag call.Language) (Understanding, error)
+}
+
+// Handoff hands the call over; *handoff.Engine implements it.
+type Handoff interface {
+	Handoff(ctx context.Context, req handoff.Request) (handoff.Brief, error)
+}
+
+// Prompt is what the call asks the caller.
+type Prompt struct {
+	// Identify asks for an account, IMEI, serial or order number.
+	Identify  bool
+	Challenge verify.Challenge
+}
+
+// Answer is the caller's reply to a prompt: keys, recorded speech, or
+// text (a transcript already made, for tests and typed input).
+type Answer struct {
+	DTMF  string
+	Audio []int16
+	Text  string
+	// Kind names what the caller identifies with, for Identify prompts;
+	// default: an order number.
+	Kind   accounts.IDKind
+	Hangup bool
+}
+
+// Ingress is where a call comes from: the opening turn and the answers.
+// Offline it is a WAV file and a scenario; live, a WebRTC or SIP leg.
+type Ingress interface {
+	// Caller is the number the network presented (any format; empty when
+	// withheld) and the caller's region when the network tells it.
+	Caller() (number, region string)
+	// Opening returns the caller's first turn, 16 kHz mono.
+	Opening(ctx context.Context) ([]int16, error)
+	// Answer waits for the reply to p. A caller who says nothing blocks
+	// until ctx is done (the call's answer timeout).
+	Answer(ctx context.Context, p Prompt) (Answer, error)
+}
+
+// CallConfig assembles calls.
+type CallConfig struct {
+	Transcriber  Transcriber
+	Understander Understander
+	// Verifier checks identity; nil hands every call over unverified.
+	Verifier *verify.Verifier
+	Handoff  Handoff
+	// AnswerTimeout bounds each wait for an answer; default 10s.
+	AnswerTimeout time.Duration
+	// MaxPrompts bounds the questions of one call; default 12.
+	MaxPrompts int
+	Now        func() time.Time
+	Log        *slog.Logger
+}
+
+// Result is one call's end.
+type Result struct {
+	CallID      string        `json:"call_id"`
+	Brief       handoff.Brief `json:"brief"`
+	Transitions []Transition  `json:"transitions"`
+	Understood  Understanding `json:"-"`
+	Wall        time.Duration `json:"wall"`
+}
+
+// RunCall drives one call from its ingress to the handoff. It owns no
+// goroutine after it returns; cancelling ctx ends it promptly with
+// ctx's error.
+func RunCall(ctx context.Context, cfg CallConfig, callID string, in Ingress) (Result, error) {
+	if cfg.Transcriber == nil || cfg.Understander == nil || cfg.Handoff == nil {
+		return Result{}, fmt.Errorf("%w: transcriber, understander and handoff are required", ErrCallConfig)
+	}
+	if cfg.AnswerTimeout <= 0 {
+		cfg.AnswerTimeout = 10 * time.Second
+	}
+	if cfg.MaxPrompts <= 0 {
+		cfg.MaxPrompts = 12
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	c := &callRun{cfg: cfg, in: in, log: cfg.Log.With("call_id", callID), start: time.Now(), res: Result{CallID: callID}}
+	err := c.run(ctx)
+	c.res.Wall = time.Since(c.start)
+	if err != nil {
+		c.to(StateFailed)
+		c.log.Warn("call failed", "err", err, "transitions", c.res.Transitions)
+		return c.res, err
+	}
+	c.to(StateDone)
+	return c.res, nil
+}
+
+type callRun struct {
+	cfg   CallConfig
+	in    Ingress
+	log   *slog.Logger
+	start time.Time
+	res   Result
+}
+
+func (c *callRun) to(s State) {
+	c.res.Transitions = append(c.res.Transitions, Transition{State: s, At: time.Since(c.start)})
+	c.log.Debug("call state", "state", s)
+}
+
+func (c *callRun) run(ctx context.Context) error {
+	number, region := c.in.Caller()
+	req := handoff.Request{CallID: c.res.CallID, Region: region, Reason: "understood"}
+	if n, err := phone.Normalize(number); err == nil {
+		req.Caller = n
+	}
+
+	c.to(StateListening)
+	pcm, err := c.in.Opening(ctx)
+	if err != nil {
+		return fmt.Errorf("pipeline: opening turn: %w", err)
+	}
+	tr, err := c.cfg.Transcriber.Transcribe(ctx, pcm, asr.ModeFree)
+	if err != nil {
+		return err
+	}
+	tr.CallID = c.res.CallID
+	req.Transcript = tr
+
+	c.to(StateUnderstanding)
+	text := tr.Text()
+	var u Understanding
+	if strings.TrimSpace(text) == "" {
+		req.Reason = "no speech"
+		u.Intent = call.IntentResult{Intent: call.IntentOutOfScope, Rejected: true}
+		u.Language = call.LanguageResult{Language: call.LangUndetermined}
+	} else {
+		var tag call.Language
+		if len(tr.Segments) > 0 {
+			tag = tr.Segments[0].Language
+		}
+		if u, err = c.cfg.Understander.Understand(ctx, text, tag); err != nil {
+			return fmt.Errorf("pipeline: understand: %w", err)
+		}
+	}
+	c.res.Understood = u
+	req.Intent, req.Slots, req.Urgency, req.Language = u.Intent, u.Slots, u.Urgency, u.Language
+	req.WantsHuman = u.Intent.Intent == "human_agent" || WantsHuman(text)
+	emergency := u.Emergency || u.Urgency.Level >= call.UrgencyEmergency
+
+	switch {
+	case emergency:
+		req.Reason = "emergency"
+	case req.WantsHuman:
+		req.Reason = "asked for a human"
+	}
+	req.Verification = call.VerificationOutcome{Status: call.StatusUnverified, Intent: string(u.Intent.Intent), Emergency: emergency, At: c.cfg.Now()}
+	if c.cfg.Verifier != nil && !req.WantsHuman {
+		if err := c.verify(ctx, &req, number, emergency); err != nil {
+			return err
+		}
+	} else if req.WantsHuman {
+		req.Verification.Reason = "caller asked for a human before verification"
+	}
+
+	c.to(StateHandingOff)
+	req.At = c.cfg.Now()
+	b, err := c.cfg.Handoff.Handoff(ctx, req)
+	c.res.Brief = b
+	if err != nil {
+		return fmt.Errorf("pipeline: handoff: %w", err)
+	}
+	c.log.Info("call handed over", "intent", req.Intent.Intent, "verification", req.Verification.Status,
+		"group", b.Route.Group, "priority", b.Route.Priority, "reason", req.Reason)
+	return nil
+}
+
+// verify runs the verification dialogue. Emergencies start it with an
+// emergency intent, which records the audit event and asks nothing.
+func (c *callRun) verify(ctx context.Context, req *handoff.Request, number string, emergency bool) error {
+	c.to(StateVerifying)
+	intent := PolicyIntent(string(req.Intent.Intent))
+	if emergency && !strings.HasPrefix(intent, "emergency_") {
+		intent = "emergency_safety"
+	}
+	vf, err := c.cfg.Verifier.Start(ctx, verify.Request{CallID: req.CallID, Caller: number, Intent: intent})
+	if err != nil {
+		c.log.Warn("verification ended early", "err", err)
+	}
+	for prompts := 0; ; prompts++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		step := vf.Next()
+		if step.Kind == verify.StepDone {
+			break
+		}
+		if prompts >= c.cfg.MaxPrompts {
+			c.log.Warn("too many prompts; handing over unverified")
+			break
+		}
+		p := Prompt{Identify: step.Kind == verify.StepIdentify, Challenge: step.Challenge}
+		actx, cancel := context.WithTimeout(ctx, c.cfg.AnswerTimeout)
+		ans, aerr := c.in.Answer(actx, p)
+		cancel()
+		switch {
+		case aerr != nil && ctx.Err() != nil:
+			return ctx.Err()
+		case aerr != nil && errors.Is(aerr, context.DeadlineExceeded):
+			ans = Answer{} // silence: counts as no input
+		case aerr != nil:
+			return fmt.Errorf("pipeline: answer: %w", aerr)
+		}
+		if ans.Hangup {
+			return ErrHangup
+		}
+		src, text := verify.DTMF, ans.DTMF
+		if ans.DTMF == "" {
+			src, text = verify.Speech, ans.Text
+			if len(ans.Audio) > 0 {
+				tr, err := c.cfg.Transcriber.Transcribe(ctx, ans.Audio, asr.ModeDigits)
+				if err != nil {
+					return err
+				}
+				text = tr.Text()
+			}
+		}
+		if src == verify.Speech && WantsHuman(text) {
+			// Honoured at any point: the caller is handed over now, as
+			// unverified as they are.
+			req.WantsHuman = true
+			req.Reason = "asked for a human"
+			break
+		}
+		if p.Identify {
+			kind := ans.Kind
+			if kind == "" {
+				kind = accounts.KindOrder
+			}
+			if src == verify.DTMF {
+				text = verify.Digits(verify.DTMF, text)
+			}
+			_, err = vf.Identify(ctx, kind, text)
+		} else {
+			_, err = vf.Answer(ctx, src, text)
+		}
+		if err != nil && !errors.Is(err, verify.ErrUnavailable) {
+			return fmt.Errorf("pipeline: verify: %w", err)
+		}
+		if req.WantsHuman {
+			break
+		}
+	}
+	req.Verification = vf.Outcome()
+	if req.WantsHuman && vf.Next().Kind != verify.StepDone {
+		req.Verification.Reason = "caller asked for a human during verification"
+	}
+	if a, ok := vf.Account(); ok {
+		req.Account = &a
+	}
+	return nil
+}
+
+// humanPhrases are what callers say to reach a person.
+var humanPhrases = []string{"human", "real person", "an agent", "operator", "representative", "人工", "真人", "客服", "转接"}
+
+// WantsHuman reports whether the caller asks for a person.
+func WantsHuman(text string) bool {
+	t := strings.ToLower(text)
+	for _, p := range humanPhrases {
+		if strings.Contains(t, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// policyIntents maps taxonomy intents to the verification policy's.
+var policyIntents = map[string]string{
+	"device_power_boot": "troubleshooting", "hardware_fault": "troubleshooting", "network_sim": "troubleshooting",
+	"smart_home_setup": "troubleshooting", "wearable_sync": "troubleshooting",
+	"data_loss_recovery": "data_recovery", "account_device_unlock": "account_unlock",
+	"data_leak_fraud": "emergency_data_leak", "safety_emergency": "emergency_safety",
+	"order_status": "order_status", "repair_progress": "repair_status", "warranty_return_refund": "warranty",
+	"accessory_purchase": "accessory_purchase",
+}
+
+// PolicyIntent names the verification policy entry for a taxonomy intent;
+// unlisted intents use the policy's fallback.
+func PolicyIntent(intent string) string {
+	if p, ok := policyIntents[intent]; ok {
+		return p
+	}
+	return "general_inquiry"
+}
+
+// ListenTranscriber is the Transcriber over the listener: VAD, endpointing
+// and the recognizer, one fresh detector per turn.
+type ListenTranscriber struct {
+	NewDetector func() (vad.Detector, error)
+	Recognizer  asr.Recognizer
+	Config      ListenConfig
+	RealTime    bool
+	Log         *slog.Logger
+}
+
+// Transcribe implements Transcriber.
+func (t ListenTranscriber) Transcribe(ctx context.Context, samples []int16, mode asr.Mode) (call.Transcript, error) {
+	det, err := t.NewDetector()
+	if err != nil {
+		return call.Transcript{}, fmt.Errorf("pipeline: vad: %w", err)
+	}
+	cfg := t.Config
+	cfg.Stream.Mode = mode
+	tr, _, err := Transcribe(ctx, samples, det, t.Recognizer, cfg, FileOptions{RealTime: t.RealTime}, t.Log)
+	return tr, err
+}

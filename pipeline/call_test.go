@@ -1,0 +1,210 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callbrief/callbrief/asr"
+	"github.com/callbrief/callbrief/call"
+	"github.com/callbrief/callbrief/data/taxonomy"
+	"github.com/callbrief/callbrief/handoff"
+	"github.com/callbrief/callbrief/handoff/queue"
+	"github.com/callbrief/callbrief/store/memory"
+	"github.com/callbrief/callbrief/verify"
+	"github.com/callbrief/callbrief/verify/accounts"
+	"github.com/callbrief/callbrief/verify/otp"
+	"github.com/callbrief/callbrief/verify/policy"
+)
+
+// textTranscriber treats the samples' length as an index into texts: the
+// state machine is tested here; real audio is tested in cmd/callbrief.
+type textTranscriber struct{ opening string }
+
+func (f textTranscriber) Transcribe(ctx context.Context, s []int16, mode asr.Mode) (call.Transcript, error) {
+	if err := ctx.Err(); err != nil {
+		return call.Transcript{}, err
+	}
+	if f.opening == "" {
+		return call.Transcript{}, nil
+	}
+	return call.Transcript{Segments: []call.Segment{{Text: f.opening, End: time.Second, Final: true, Language: call.LangEnglish}}}, nil
+}
+
+// keywordUnderstander stands in for nlu/classifier, whose own tests cover
+// them.
+type keywordUnderstander struct{}
+
+func (keywordUnderstander) Understand(ctx context.Context, text string, tag call.Language) (Understanding, error) {
+	u := Understanding{Language: call.LanguageResult{Language: call.LangEnglish, Confidence: 1}, Urgency: call.Urgency{Emotion: call.EmotionNeutral}}
+	set := func(in string) { u.Intent = call.IntentResult{Intent: call.Intent(in), Confidence: 0.9} }
+	switch {
+	case strings.Contains(text, "smoke"):
+		set("safety_emergency")
+		u.Emergency, u.Urgency.Level = true, call.UrgencyEmergency
+	case strings.Contains(text, "order"):
+		set("order_status")
+	case strings.Contains(text, "turn on"):
+		set("device_power_boot")
+	default:
+		set(string(call.IntentOutOfScope))
+	}
+	return u, nil
+}
+
+// countingIngress wraps the offline ingress to count prompts.
+type countingIngress struct {
+	*OfflineIngress
+	prompts []Prompt
+}
+
+func (c *countingIngress) Answer(ctx context.Context, p Prompt) (Answer, error) {
+	c.prompts = append(c.prompts, p)
+	return c.OfflineIngress.Answer(ctx, p)
+}
+
+func testCallConfig(t *testing.T, opening string) (CallConfig, *handoff.Engine) {
+	t.Helper()
+	tx, err := taxonomy.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := handoff.DefaultRouter(tx.IDs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, err := handoff.DemoRoster(r.Groups())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memory.New()
+	eng, err := handoff.NewEngine(handoff.Config{Router: r, Roster: ro, Queue: queue.NewMemory(), Store: st, Taxonomy: tx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := accounts.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	noon := time.Date(2026, 3, 2, 4, 0, 0, 0, time.UTC) // 12:00 in Shanghai: day policy
+	v, err := verify.New(verify.Config{Policy: pol, Directory: dir, Store: st, Gateway: otp.NewDevGateway(nil, 10), Now: func() time.Time { return noon }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return CallConfig{Transcriber: textTranscriber{opening}, Understander: keywordUnderstander{}, Verifier: v, Handoff: eng,
+		AnswerTimeout: 50 * time.Millisecond, Now: func() time.Time { return noon }}, eng
+}
+
+func TestRunCall(t *testing.T) {
+	const wangs = "+8613812345678" // demo account A10001; first IMEI ends 951602
+	cases := []struct {
+		name     string
+		opening  string
+		sc       Scenario
+		status   call.VerificationStatus
+		prompts  int
+		reason   string
+		group    string
+		wantErr  error
+		verified bool
+	}{
+		{name: "troubleshooting: caller number is enough", opening: "my phone will not turn on",
+			sc: Scenario{Caller: wangs}, status: call.StatusVerified, group: "phone_tech", reason: "understood"},
+		{name: "order status: IMEI digits keyed", opening: "where is my order",
+			sc: Scenario{Caller: wangs, Answers: []ScenarioAnswer{{DTMF: "951602#"}}}, status: call.StatusVerified, prompts: 1, group: "orders"},
+		{name: "order status: IMEI digits spoken", opening: "where is my order",
+			sc: Scenario{Caller: wangs, Answers: []ScenarioAnswer{{Say: "nine five one six zero two"}}}, status: call.StatusVerified, prompts: 1, group: "orders"},
+		{name: "wrong answers fail", opening: "where is my order",
+			sc: Scenario{Caller: wangs, Answers: []ScenarioAnswer{{DTMF: "111111"}, {DTMF: "222222"}, {DTMF: "333333"}}}, status: call.StatusFailed, prompts: 3, group: "orders"},
+		{name: "silence times out, unverified", opening: "where is my order",
+			sc: Scenario{Caller: wangs}, status: call.StatusUnverified, prompts: 3, group: "orders"},
+		{name: "asks for a human mid-verification", opening: "where is my order",
+			sc: Scenario{Caller: wangs, Answers: []ScenarioAnswer{{Say: "just put me through to a human please"}}}, status: call.StatusUnverified, prompts: 1, reason: "asked for a human", group: "orders"},
+		{name: "asks for a human at once", opening: "I want to talk to a real person",
+			sc: Scenario{Caller: wangs}, status: call.StatusUnverified, reason: "asked for a human", group: "general"},
+		{name: "emergency skips verification", opening: "there is smoke coming from my phone",
+			sc: Scenario{Caller: wangs, Answers: []ScenarioAnswer{{DTMF: "951602"}}}, status: call.StatusUnverified, reason: "emergency", group: "security"},
+		{name: "no speech: general queue", opening: "", sc: Scenario{Caller: wangs}, status: call.StatusVerified, reason: "no speech", group: "general"},
+		// A number not on the account is a risk signal: one more question.
+		{name: "unknown number identifies by order", opening: "where is my order",
+			sc: Scenario{Caller: "+8613000000001", Answers: []ScenarioAnswer{{DTMF: "52013148808815#", Kind: accounts.KindOrder}, {DTMF: "951602"}, {DTMF: "52013148808815"}}}, prompts: 3, status: call.StatusVerified, group: "orders"},
+		{name: "hangup", opening: "where is my order", sc: Scenario{Caller: wangs, Answers: []ScenarioAnswer{{Hangup: true}}}, prompts: 1, wantErr: ErrHangup},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			cfg, eng := testCallConfig(t, c.opening)
+			sc := c.sc
+			in := &countingIngress{OfflineIngress: &OfflineIngress{Scenario: &sc}}
+			res, err := RunCall(context.Background(), cfg, "call-"+strings.ReplaceAll(c.name, " ", "-"), in)
+			if c.wantErr != nil {
+				if !errors.Is(err, c.wantErr) || res.Transitions[len(res.Transitions)-1].State != StateFailed {
+					t.Fatalf("err = %v, transitions %v; want %v", err, res.Transitions, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := res.Brief
+			if b.Verification.Status != c.status || len(in.prompts) != c.prompts || b.Route.Group != c.group {
+				t.Fatalf("status %s prompts %d group %s (reason %q, verification %+v); want %s %d %s",
+					b.Verification.Status, len(in.prompts), b.Route.Group, b.Reason, b.Verification, c.status, c.prompts, c.group)
+			}
+			if c.reason != "" && b.Reason != c.reason {
+				t.Fatalf("reason %q, want %q", b.Reason, c.reason)
+			}
+			if got, err := eng.Brief(context.Background(), res.CallID); err != nil || got.CallID != res.CallID {
+				t.Fatalf("brief not on the desk: %v", err)
+			}
+			if last := res.Transitions[len(res.Transitions)-1]; last.State != StateDone {
+				t.Fatalf("transitions %v", res.Transitions)
+			}
+			waitGoroutines(t, before)
+		})
+	}
+}
+
+func TestRunCallCancelled(t *testing.T) {
+	before := runtime.NumGoroutine()
+	cfg, _ := testCallConfig(t, "where is my order")
+	cfg.AnswerTimeout = time.Hour // only cancellation can end the wait
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := RunCall(ctx, cfg, "call-cancel", &OfflineIngress{Scenario: &Scenario{Caller: "+8613812345678"}})
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("call did not end on cancellation")
+	}
+	waitGoroutines(t, before)
+}
+
+func TestParseScenario(t *testing.T) {
+	cases := map[string]bool{
+		"caller: '+8613812345678'\nanswers: [{dtmf: '1234#'}, {say: 'one two'}]\n": true,
+		"answers: [{dtmf: '1', say: 'x'}]\n":                                       false,
+		"answers: [{}]\n":                                                          false,
+		"callr: x\n":                                                               false,
+	}
+	for y, ok := range cases {
+		if _, err := ParseScenario("s.yaml", []byte(y)); (err == nil) != ok {
+			t.Errorf("ParseScenario(%q) = %v, want ok=%v", y, err, ok)
+		}
+	}
+}

@@ -1,0 +1,47 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/callbrief/callbrief/call"
+	"github.com/callbrief/callbrief/classifier"
+	"github.com/callbrief/callbrief/data/taxonomy"
+	"github.com/callbrief/callbrief/nlu"
+	"github.com/callbrief/callbrief/nlu/slots"
+	"github.com/callbrief/callbrief/nlu/urgency"
+)
+
+// Understand is the Understander over the nlu and classifier stages.
+type Understand struct {
+	Intents  nlu.IntentClassifier
+	Language classifier.LanguageIdentifier
+	Taxonomy *taxonomy.Taxonomy
+	Now      func() time.Time
+}
+
+// Understand implements Understander.
+func (u Understand) Understand(ctx context.Context, text string, asrTag call.Language) (Understanding, error) {
+	var out Understanding
+	lr, err := u.Language.Identify(ctx, text, asrTag)
+	if err != nil {
+		return out, fmt.Errorf("language: %w", err)
+	}
+	out.Language = lr
+	ir, err := u.Intents.Classify(ctx, text, lr.Language)
+	if err != nil {
+		return out, fmt.Errorf("intent: %w", err)
+	}
+	out.Intent = ir
+	if in, ok := u.Taxonomy.Lookup(string(ir.Intent)); ok {
+		out.Emergency = in.Emergency
+	}
+	now := time.Now
+	if u.Now != nil {
+		now = u.Now
+	}
+	out.Slots = slots.Parse(text, now())
+	out.Urgency = urgency.Assess(text, out.Emergency)
+	return out, nil
+}

@@ -1,0 +1,340 @@
+// Package web serves the agent desk: static pages embedded in the binary,
+// a JSON API, and a WebSocket that pushes the agent's queue live.
+package web
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/callbrief/callbrief/handoff"
+)
+
+//go:embed static
+var static embed.FS
+
+// Errors of the desk's own checks.
+var (
+	ErrUnauthorized = errors.New("desk: sign in required")
+	ErrExpired      = errors.New("desk: access token expired")
+	ErrTooLarge     = errors.New("desk: request body too large")
+	ErrMalformed    = errors.New("desk: malformed JSON")
+)
+
+// MaxBody bounds every request body.
+const MaxBody = 64 << 10
+
+// Desk serves the agent desk.
+type Desk struct {
+	eng    *handoff.Engine
+	secret []byte
+	ttl    time.Duration
+	log    *slog.Logger
+}
+
+// NewDesk returns the desk. secret signs access tokens (random when
+// empty: tokens then last for this process only); ttl bounds them
+// (default 12h, a shift).
+func NewDesk(eng *handoff.Engine, secret []byte, ttl time.Duration, log *slog.Logger) *Desk {
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+	}
+	if ttl <= 0 {
+		ttl = 12 * time.Hour
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Desk{eng: eng, secret: secret, ttl: ttl, log: log}
+}
+
+// Mount adds the desk's routes under /desk/.
+func (d *Desk) Mount(mux *http.ServeMux) {
+	sub, _ := fs.Sub(static, "static")
+	mux.Handle("GET /desk/", http.StripPrefix("/desk/", http.FileServerFS(sub)))
+	mux.HandleFunc("POST /desk/api/login", d.login)
+	mux.HandleFunc("GET /desk/api/queue", d.auth(d.queue))
+	mux.HandleFunc("GET /desk/api/calls/{id}/brief", d.auth(d.brief))
+	mux.HandleFunc("POST /desk/api/calls/{id}/accept", d.auth(d.accept))
+	mux.HandleFunc("POST /desk/api/calls/{id}/decline", d.auth(d.decline))
+	mux.HandleFunc("POST /desk/api/calls/{id}/kb-feedback", d.auth(d.feedback))
+	mux.HandleFunc("POST /desk/api/calls/{id}/outcome", d.auth(d.outcome))
+	mux.HandleFunc("GET /desk/api/drafts", d.auth(d.drafts))
+	mux.HandleFunc("GET /desk/api/live", d.auth(d.live))
+}
+
+// status is the one place errors become HTTP status codes.
+func status(err error) int {
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrMalformed), errors.Is(err, handoff.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrExpired), errors.Is(err, handoff.ErrUnknownAgent):
+		return http.StatusUnauthorized
+	case errors.Is(err, handoff.ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, handoff.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, handoff.ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, handoff.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func (d *Desk) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := status(err)
+	msg := err.Error()
+	if code == http.StatusInternalServerError {
+		d.log.Error("desk request failed", "path", r.URL.Path, "err", err)
+		msg = "internal error"
+	}
+	if errors.Is(err, handoff.ErrForbidden) && strings.Contains(msg, "wrong token") {
+		msg = "wrong agent or token" // never tell which one
+	}
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decode reads a bounded, strict JSON body.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	body := http.MaxBytesReader(w, r.Body, MaxBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fmt.Errorf("%w: over %d bytes", ErrTooLarge, MaxBody)
+		}
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if _, err := io.Copy(io.Discard, body); err != nil {
+		return fmt.Errorf("%w: over %d bytes", ErrTooLarge, MaxBody)
+	}
+	return nil
+}
+
+// Token issues an access token: agent, expiry and an HMAC over both.
+func (d *Desk) Token(agent string, exp time.Time) string {
+	payload := agent + "." + strconv.FormatInt(exp.Unix(), 10)
+	m := hmac.New(sha256.New, d.secret)
+	m.Write([]byte(payload))
+	return payload + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func (d *Desk) check(tok string) (string, error) {
+	i := strings.LastIndexByte(tok, '.')
+	if i < 0 {
+		return "", fmt.Errorf("%w: malformed token", ErrUnauthorized)
+	}
+	payload, sig := tok[:i], tok[i+1:]
+	m := hmac.New(sha256.New, d.secret)
+	m.Write([]byte(payload))
+	want := base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	if !hmac.Equal([]byte(sig), []byte(want)) {
+		return "", fmt.Errorf("%w: invalid token", ErrUnauthorized)
+	}
+	j := strings.LastIndexByte(payload, '.')
+	exp, err := strconv.ParseInt(payload[j+1:], 10, 64)
+	if j < 0 || err != nil {
+		return "", fmt.Errorf("%w: malformed token", ErrUnauthorized)
+	}
+	if d.eng.Now().Unix() >= exp {
+		return "", ErrExpired
+	}
+	agent := payload[:j]
+	if _, err := d.eng.Roster().Agent(agent); err != nil {
+		return "", err
+	}
+	return agent, nil
+}
+
+type agentHandler func(w http.ResponseWriter, r *http.Request, agent string)
+
+func (d *Desk) auth(h agentHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			// Browsers cannot set headers on a WebSocket: the live feed
+			// takes the token as a query parameter.
+			tok = r.URL.Query().Get("token")
+		}
+		if tok == "" {
+			d.fail(w, r, ErrUnauthorized)
+			return
+		}
+		agent, err := d.check(tok)
+		if err != nil {
+			d.fail(w, r, err)
+			return
+		}
+		h(w, r, agent)
+	}
+}
+
+func (d *Desk) login(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Agent string `json:"agent"`
+		Token string `json:"token"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	a, err := d.eng.Roster().CheckToken(in.Agent, in.Token)
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	exp := d.eng.Now().Add(d.ttl)
+	writeJSON(w, http.StatusOK, map[string]any{"access_token": d.Token(a.ID, exp), "expires_at": exp, "agent": a})
+}
+
+func (d *Desk) queue(w http.ResponseWriter, r *http.Request, agent string) {
+	v, err := d.eng.View(r.Context(), agent)
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (d *Desk) brief(w http.ResponseWriter, r *http.Request, agent string) {
+	b, err := d.eng.Brief(r.Context(), r.PathValue("id"))
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+func (d *Desk) accept(w http.ResponseWriter, r *http.Request, agent string) {
+	if err := d.eng.Accept(r.Context(), agent, r.PathValue("id")); err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "accepted"})
+}
+
+func (d *Desk) decline(w http.ResponseWriter, r *http.Request, agent string) {
+	if err := d.eng.Decline(r.Context(), agent, r.PathValue("id")); err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "declined"})
+}
+
+func (d *Desk) feedback(w http.ResponseWriter, r *http.Request, agent string) {
+	var in struct {
+		ArticleID string `json:"article_id"`
+		Helpful   *bool  `json:"helpful"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	if in.Helpful == nil {
+		d.fail(w, r, fmt.Errorf("%w: helpful is required", handoff.ErrInvalid))
+		return
+	}
+	if err := d.eng.Feedback(r.Context(), agent, r.PathValue("id"), in.ArticleID, *in.Helpful); err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "recorded"})
+}
+
+func (d *Desk) outcome(w http.ResponseWriter, r *http.Request, agent string) {
+	var in handoff.Outcome
+	if err := decode(w, r, &in); err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	dr, err := d.eng.RecordOutcome(r.Context(), agent, r.PathValue("id"), in)
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "closed", "draft": dr})
+}
+
+func (d *Desk) drafts(w http.ResponseWriter, r *http.Request, agent string) {
+	ds, err := d.eng.Drafts(r.Context(), 50)
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"drafts": ds})
+}
+
+// live pushes the agent's desk view on every change, and every few
+// seconds so that changes made on other nodes show too. The agent is
+// online while the socket is open; closing it requeues their calls.
+func (d *Desk) live(w http.ResponseWriter, r *http.Request, agent string) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	ctx := c.CloseRead(r.Context()) // the desk sends nothing; reads detect the close
+	log := d.log.With("agent", agent)
+	changed, stop := d.eng.Subscribe()
+	defer stop()
+	if err := d.eng.Online(ctx, agent); err != nil {
+		log.Warn("agent could not go online", "err", err)
+		c.Close(websocket.StatusInternalError, "unavailable")
+		return
+	}
+	defer func() {
+		// The request context is gone; requeueing must still happen.
+		octx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := d.eng.Offline(octx, agent); err != nil {
+			log.Error("agent offline: requeue failed", "err", err)
+		}
+	}()
+	tick := time.NewTicker(3 * time.Second)
+	defer tick.Stop()
+	for {
+		v, err := d.eng.View(ctx, agent)
+		if err == nil {
+			b, _ := json.Marshal(map[string]any{"type": "view", "view": v})
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err = c.Write(wctx, websocket.MessageText, b)
+			cancel()
+			if err != nil {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}

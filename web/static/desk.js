@@ -1,0 +1,157 @@
+// The agent desk: sign in, a live view of the queue over a WebSocket, the
+// brief of the selected call, accept/decline, KB feedback and the outcome.
+"use strict";
+const $ = (id) => document.getElementById(id);
+let token = sessionStorage.getItem("desk-token") || "";
+let current = null; // call id shown
+let view = null;
+
+async function api(method, path, body) {
+  const r = await fetch("/desk/api" + path, {
+    method, headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) {
+    if (r.status === 401) signOut(data.error || "signed out");
+    throw new Error(data.error || r.statusText);
+  }
+  return data;
+}
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = text;
+  if (cls) e.className = cls;
+  return e;
+}
+
+function signOut(msg) {
+  token = ""; sessionStorage.removeItem("desk-token");
+  $("desk").hidden = true; $("login").hidden = false; $("login-error").textContent = msg || "";
+}
+
+$("login-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const r = await fetch("/desk/api/login", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ agent: $("agent").value, token: $("token").value }) });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) { $("login-error").textContent = data.error || r.statusText; return; }
+  token = data.access_token; sessionStorage.setItem("desk-token", token);
+  start(data.agent);
+});
+
+function start(agent) {
+  $("login").hidden = true; $("desk").hidden = false;
+  if (agent) $("who").textContent = agent.name + " (level " + agent.level + ")";
+  connect();
+}
+
+function connect() {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(proto + "//" + location.host + "/desk/api/live?token=" + encodeURIComponent(token));
+  ws.onopen = () => { $("conn").textContent = "live"; };
+  ws.onmessage = (m) => { const msg = JSON.parse(m.data); if (msg.type === "view") render(msg.view); };
+  ws.onclose = () => { $("conn").textContent = "reconnecting…"; if (token) setTimeout(connect, 1000); };
+}
+
+function item(c) {
+  const li = el("li", "", c.urgency === "emergency" ? "emergency" : "");
+  li.dataset.call = c.call_id;
+  li.append(el("strong", c.intent || "unclassified"), " ", el("span", c.state, "pill state"), el("br"),
+    el("span", [c.group, c.language, c.line, c.urgency, c.verification].filter(Boolean).join(" · "), "muted"), el("br"),
+    el("span", c.headline || ""));
+  li.addEventListener("click", () => openBrief(c.call_id));
+  return li;
+}
+
+function render(v) {
+  view = v;
+  $("who").textContent = v.agent.name + " (level " + v.agent.level + ")";
+  $("mine").replaceChildren(...v.mine.map(item));
+  $("waiting").replaceChildren(...v.waiting.map(item));
+  if (!current && v.mine.length) openBrief(v.mine[0].call_id);
+  if (current) showState();
+}
+
+function stateOf(id) {
+  if (!view) return "";
+  const c = view.mine.find((x) => x.call_id === id) || view.waiting.find((x) => x.call_id === id);
+  return c ? c.state : "closed";
+}
+
+function showState() {
+  const st = stateOf(current);
+  $("call-state").textContent = st;
+  $("accept-btn").hidden = st === "accepted" || st === "closed";
+  $("decline-btn").hidden = st !== "offered";
+  $("outcome-form").hidden = st !== "accepted";
+}
+
+async function openBrief(id) {
+  current = id; $("brief-error").textContent = "";
+  let b;
+  try { b = await api("GET", "/calls/" + encodeURIComponent(id) + "/brief"); }
+  catch (e) { $("brief-error").textContent = e.message; return; }
+  $("brief").hidden = false;
+  $("brief-title").textContent = (b.intent.intent || "unclassified") + " — " + id;
+  $("summary").textContent = b.summary.text;
+  const facts = [
+    ["Intent", b.intent.intent + " (" + Math.round(b.intent.confidence * 100) + "%)" +
+      (b.intent.alternatives || []).slice(1, 3).map((a) => ", " + a.intent + " " + Math.round(a.confidence * 100) + "%").join("")],
+    ["Urgency", b.urgency.level_name || ["normal", "elevated", "high", "emergency"][b.urgency.level] + " / " + b.urgency.emotion],
+    ["Language", b.language.language + (b.language.confidence ? " (" + Math.round(b.language.confidence * 100) + "%)" : "")],
+    ["Verification", b.verification.status + (b.verification.reason ? ": " + b.verification.reason : "")],
+    ["Route", b.route.group + ", level ≥ " + b.route.min_level + (b.route.line ? ", " + b.route.line + " line" : "") + ", priority " + b.route.priority],
+    ["Slots", (b.slots || []).map((s) => s.kind + " " + s.value + (s.valid ? "" : " (to confirm)")).join(", ") || "—"],
+  ];
+  $("facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", k), el("dd", v)]));
+  const p = b.caller;
+  const prof = el("div");
+  prof.append(el("div", [p.identity.name, p.identity.account_id, p.identity.caller_masked].filter(Boolean).join(" · ") || "unknown caller"));
+  if (p.withheld) prof.append(el("div", p.withheld, "muted"));
+  (p.flags || []).forEach((f) => prof.append(el("span", f, "pill")));
+  (p.devices || []).forEach((d) => prof.append(el("div", "Device: " + d.model + (d.purchased ? ", bought " + d.purchased : ""))));
+  (p.orders || []).forEach((o) => prof.append(el("div", "Order " + o.number + ": " + o.item + ", " + o.status)));
+  (p.service || []).forEach((s) => prof.append(el("div", "Service " + s.date + ": " + s.summary)));
+  $("profile").replaceChildren(prof);
+  $("kb").replaceChildren(...(b.kb || []).map((k) => {
+    const li = el("li");
+    li.append(el("strong", k.title), " ", el("span", k.score.toFixed(2), "pill"), el("div", k.why, "muted"));
+    for (const [label, helpful] of [["Helpful", true], ["Not helpful", false]]) {
+      const btn = el("button", label);
+      btn.addEventListener("click", async () => {
+        try { await api("POST", "/calls/" + encodeURIComponent(id) + "/kb-feedback", { article_id: k.article_id, helpful }); btn.textContent = label + " ✓"; }
+        catch (e) { $("brief-error").textContent = e.message; }
+      });
+      li.append(" ", btn);
+    }
+    return li;
+  }));
+  if (b.kb_error) $("kb").append(el("li", b.kb_error, "error"));
+  const t = b.ticket;
+  $("ticket").textContent = t ? t.type + " · " + t.product + " · " + Object.entries(t.fields).map(([k, v]) => k + ": " + v).join("; ") +
+    (t.missing && t.missing.length ? " · to ask: " + t.missing.join(", ") : "") : "—";
+  $("transcript").replaceChildren(...(b.transcript.segments || []).map((s) =>
+    el("li", "[" + (s.start / 1e9).toFixed(1) + "–" + (s.end / 1e9).toFixed(1) + " s] " + s.text)));
+  showState();
+}
+
+$("accept-btn").addEventListener("click", async () => {
+  try { await api("POST", "/calls/" + encodeURIComponent(current) + "/accept"); }
+  catch (e) { $("brief-error").textContent = e.message; }
+});
+$("decline-btn").addEventListener("click", async () => {
+  try { await api("POST", "/calls/" + encodeURIComponent(current) + "/decline"); current = null; $("brief").hidden = true; }
+  catch (e) { $("brief-error").textContent = e.message; }
+});
+$("outcome-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try {
+    await api("POST", "/calls/" + encodeURIComponent(current) + "/outcome",
+      { resolved: $("resolved").checked, resolution: $("resolution").value, draft_article: $("draft").checked });
+    current = null; $("brief").hidden = true; $("outcome-form").reset();
+  } catch (e) { $("brief-error").textContent = e.message; }
+});
+
+if (token) start(null);
