@@ -33,6 +33,40 @@ type Config struct {
 	VAD      VAD      `yaml:"vad"`
 	ASR      ASR      `yaml:"asr"`
 	Shutdown Shutdown `yaml:"shutdown"`
+	Store    Store    `yaml:"store"`
+	Desk     Desk     `yaml:"desk"`
+	Files    Files    `yaml:"files"`
+}
+
+// Store chooses where state, queues and lockouts live.
+type Store struct {
+	// RedisAddr is host:port of Redis; empty means the in-process store
+	// (one node only).
+	RedisAddr     string `yaml:"redis_addr"`
+	RedisPassword string `yaml:"redis_password"`
+	RedisDB       int    `yaml:"redis_db"`
+	// Secret keys one-time code hashes and lockout keys; every node on one
+	// Redis must share it. Empty: random per process.
+	Secret string `yaml:"secret"`
+}
+
+// Desk configures the agents' web desk.
+type Desk struct {
+	// Secret signs desk access tokens; every node must share it. Empty:
+	// random per process.
+	Secret   string        `yaml:"secret"`
+	TokenTTL time.Duration `yaml:"token_ttl"`
+}
+
+// Files points at operator data; empty means the embedded demo data.
+type Files struct {
+	Accounts string `yaml:"accounts"`
+	Policy   string `yaml:"policy"`
+	Routing  string `yaml:"routing"`
+	Agents   string `yaml:"agents"`
+	// IntentModel is a model written by `callbrief models train`; empty:
+	// trained from the embedded taxonomy at start (well under a second).
+	IntentModel string `yaml:"intent_model"`
 }
 
 // Log configures log/slog.
@@ -92,6 +126,7 @@ func Default() Config {
 		VAD:      VAD{Engine: "auto", Threads: 1, Endpoint: vad.DefaultEndpointConfig()},
 		ASR:      ASR{Engine: "sphinx", Sphinx: SphinxASR{ModelDir: "/usr/share/pocketsphinx/model/en-us"}, OpenAI: OpenAIClient{Model: "whisper-1", Timeout: 15 * time.Second, Retries: 2}},
 		Shutdown: Shutdown{Drain: 20 * time.Second},
+		Desk:     Desk{TokenTTL: 12 * time.Hour},
 	}
 }
 
@@ -265,6 +300,18 @@ func (c Config) Validate() error {
 	}
 	if c.Shutdown.Drain <= 0 {
 		return bad("shutdown.drain", "must be positive")
+	}
+	if c.Store.RedisAddr != "" && !strings.Contains(c.Store.RedisAddr, ":") {
+		return bad("store.redis_addr", "%q is not host:port", c.Store.RedisAddr)
+	}
+	if c.Store.Secret != "" && len(c.Store.Secret) < 16 {
+		return bad("store.secret", "must be at least 16 characters")
+	}
+	if c.Desk.Secret != "" && len(c.Desk.Secret) < 16 {
+		return bad("desk.secret", "must be at least 16 characters")
+	}
+	if c.Desk.TokenTTL <= 0 {
+		return bad("desk.token_ttl", "must be positive")
 	}
 	switch c.VAD.Engine {
 	case "auto", "silero", "energy":

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	asropenai "github.com/callbrief/callbrief/asr/openai"
 	"github.com/callbrief/callbrief/asr/sphinx"
 	"github.com/callbrief/callbrief/config"
+	"github.com/callbrief/callbrief/handoff"
 	"github.com/callbrief/callbrief/media/vad"
 	"github.com/callbrief/callbrief/models"
 )
@@ -99,3 +101,7 @@ func (e *engines) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// kb returns the knowledge base the briefs draw suggestions from; nil when
+// none is available (briefs then carry no suggestions).
+func (e *engines) kb(ctx context.Context) handoff.KB { return nil }

@@ -28,6 +28,8 @@ const usage = `callbrief: the voice front-end of a customer-service hotline
 Usage:
   callbrief serve [flags]                      run the service
   callbrief transcribe [flags] FILE.wav        transcribe a recording
+  callbrief call FILE.wav --caller NUMBER [--scenario FILE] [--json]
+                                               run a whole call offline and print the brief
   callbrief eval asr --data DIR [flags]        evaluate speech recognition
   callbrief eval intent --dataset banking77    intent accuracy, macro-F1, OOS, confusions, latency
               (or --train FILE --test FILE, or --data DIR)
@@ -62,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdServe(ctx, args[1:], stdout, stderr)
 	case "transcribe":
 		err = cmdTranscribe(ctx, args[1:], stdout, stderr)
+	case "call":
+		err = cmdCall(ctx, args[1:], stdout, stderr)
 	case "eval":
 		err = cmdEvalDispatch(ctx, args[1:], stdout, stderr)
 	case "models":

@@ -103,6 +103,30 @@ func TestServe(t *testing.T) {
 			t.Errorf("%s: %d %s", name, resp.StatusCode, msg)
 		}
 	}
+	// A recorded call runs through every stage and lands on the desk.
+	resp, err = http.Post(base+"/v1/calls?caller=%2B8613812345678&answers=951602%23", "audio/wav", bytes.NewReader(wav))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		CallID string `json:"call_id"`
+		Brief  struct {
+			Route struct {
+				Group string `json:"group"`
+			} `json:"route"`
+			Transcript struct {
+				Segments []any `json:"segments"`
+			} `json:"transcript"`
+		} `json:"brief"`
+	}
+	json.NewDecoder(resp.Body).Decode(&res)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || res.CallID == "" || res.Brief.Route.Group == "" || len(res.Brief.Transcript.Segments) == 0 {
+		t.Errorf("call upload: %d %+v", resp.StatusCode, res)
+	}
+	if code, body := get("/desk/"); code != 200 || !strings.Contains(body, "<html") {
+		t.Errorf("desk page: %d", code)
+	}
 	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, `callbrief_stage_operations_total{engine="sphinx",stage="listen"} 1`) {
 		t.Errorf("metrics %d: listen stage not counted", code)
 	}
@@ -164,5 +188,52 @@ func TestTranscribeCommand(t *testing.T) {
 	s := tr.Segments[0]
 	if !s.Final || s.End <= s.Start || !strings.Contains(s.Text, "he might even have been made") {
 		t.Fatalf("segment %+v", s)
+	}
+}
+
+func TestCallCommand(t *testing.T) {
+	lib := testenv.NeedLibrivox(t)
+	dir := t.TempDir()
+	sc := filepath.Join(dir, "scenario.yaml")
+	os.WriteFile(sc, []byte("caller: \"+8613812345678\"\nanswers:\n  - dtmf: \"951602#\"\n"), 0o644)
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"call", "--json", "--scenario", sc, "--set", "log.level=warn",
+		filepath.Join(lib, "sense_and_sensibility_01_austen_64kb-0880.wav")}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var res struct {
+		Brief struct {
+			Verification struct {
+				Status string `json:"status"`
+			} `json:"verification"`
+			Transcript struct {
+				Segments []struct {
+					Text string `json:"text"`
+				} `json:"segments"`
+			} `json:"transcript"`
+			Summary struct {
+				Text string `json:"text"`
+			} `json:"summary"`
+		} `json:"brief"`
+		Transitions []struct {
+			State string `json:"state"`
+		} `json:"transitions"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	b := res.Brief
+	if len(b.Transcript.Segments) == 0 || !strings.Contains(b.Transcript.Segments[0].Text, "young man") || b.Summary.Text == "" || b.Verification.Status == "" {
+		t.Fatalf("brief %+v", b)
+	}
+	if len(res.Transitions) < 3 {
+		t.Fatalf("transitions %+v", res.Transitions)
+	}
+	// The readable view names the route and the summary.
+	out.Reset()
+	if code := run(context.Background(), []string{"call", "--caller", "13812345678", "--set", "log.level=warn",
+		filepath.Join(lib, "sense_and_sensibility_01_austen_64kb-0880.wav")}, &out, &errb); code != 0 || !strings.Contains(out.String(), "Route:") {
+		t.Fatalf("exit %d: %s", code, out.String())
 	}
 }

@@ -26,6 +26,7 @@ import (
 // server is the HTTP face of `callbrief serve`.
 type server struct {
 	eng      *engines
+	stack    *stack
 	rec      asr.Recognizer
 	cfg      config.Config
 	log      *slog.Logger
@@ -53,9 +54,10 @@ func (s *server) routes() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("POST /v1/transcribe", s.handleTranscribe)
+	s.mountDesk(mux)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "callbrief: asr=%s vad=%s\nendpoints: GET /healthz /readyz /metrics, POST /v1/transcribe (body: a WAV file)\n", s.asrName, s.vadName)
+		fmt.Fprintf(w, "callbrief: asr=%s vad=%s\nendpoints: GET /healthz /readyz /metrics, POST /v1/transcribe and /v1/calls (body: a WAV file), agent desk: /desk/\n", s.asrName, s.vadName)
 	})
 	return mux
 }
@@ -95,14 +97,19 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	vadName := det.Name()
 	det.Close()
 
-	s := &server{eng: eng, rec: rec, cfg: c.cfg, log: c.log, metrics: obs.New(), started: time.Now(), asrName: rec.Name(), vadName: vadName}
+	st, err := buildStack(ctx, eng)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s := &server{eng: eng, stack: st, rec: rec, cfg: c.cfg, log: c.log, metrics: obs.New(), started: time.Now(), asrName: rec.Name(), vadName: vadName}
 	ln, err := net.Listen("tcp", c.cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("http.addr %s: %w", c.cfg.HTTP.Addr, err)
 	}
 	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	c.log.Info("callbrief serving", "addr", ln.Addr().String(), "asr", rec.Name(), "vad", vadName)
-	fmt.Fprintf(stdout, "callbrief listening on http://%s (health: /healthz, metrics: /metrics)\n", ln.Addr())
+	fmt.Fprintf(stdout, "callbrief listening on http://%s (agent desk: /desk/, health: /healthz, metrics: /metrics)\n", ln.Addr())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
