@@ -96,9 +96,13 @@ type VAD struct {
 type ASR struct {
 	// Engine is sphinx (embedded, English) or openai (any OpenAI-compatible
 	// transcription server).
-	Engine string       `yaml:"engine"`
-	Sphinx SphinxASR    `yaml:"sphinx"`
-	OpenAI OpenAIClient `yaml:"openai"`
+	Engine string `yaml:"engine"`
+	// ChineseEngine, when "openai", sends streams whose language is
+	// Chinese to the OpenAI-compatible server (the embedded engine is
+	// English only); empty uses Engine for everything.
+	ChineseEngine string       `yaml:"chinese_engine"`
+	Sphinx        SphinxASR    `yaml:"sphinx"`
+	OpenAI        OpenAIClient `yaml:"openai"`
 }
 
 // SphinxASR locates the pocketsphinx model.
@@ -335,6 +339,15 @@ func (c Config) Validate() error {
 		}
 	default:
 		return bad("asr.engine", "%q is not sphinx or openai", c.ASR.Engine)
+	}
+	switch c.ASR.ChineseEngine {
+	case "":
+	case "openai":
+		if err := c.ASR.OpenAI.validate("asr.openai"); err != nil {
+			return err
+		}
+	default:
+		return bad("asr.chinese_engine", "%q is not empty or openai", c.ASR.ChineseEngine)
 	}
 	return nil
 }

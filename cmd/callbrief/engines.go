@@ -9,6 +9,7 @@ import (
 
 	"github.com/callbrief/callbrief/asr"
 	asropenai "github.com/callbrief/callbrief/asr/openai"
+	"github.com/callbrief/callbrief/asr/route"
 	"github.com/callbrief/callbrief/asr/sphinx"
 	"github.com/callbrief/callbrief/config"
 	"github.com/callbrief/callbrief/handoff"
@@ -83,9 +84,23 @@ func (e *engines) newDetector() (vad.Detector, error) {
 	return nil, fmt.Errorf("vad.engine %q unknown", e.cfg.VAD.Engine)
 }
 
-// recognizer builds the configured ASR engine.
+// recognizer builds the configured ASR engine, routing Chinese streams to
+// the OpenAI-compatible server when asr.chinese_engine says so.
 func (e *engines) recognizer() (asr.Recognizer, error) {
-	switch e.cfg.ASR.Engine {
+	def, err := e.engine(e.cfg.ASR.Engine)
+	if err != nil || e.cfg.ASR.ChineseEngine == "" || e.cfg.ASR.ChineseEngine == e.cfg.ASR.Engine {
+		return def, err
+	}
+	zh, err := e.engine(e.cfg.ASR.ChineseEngine)
+	if err != nil {
+		def.Close()
+		return nil, err
+	}
+	return route.New(def, zh)
+}
+
+func (e *engines) engine(name string) (asr.Recognizer, error) {
+	switch name {
 	case "sphinx":
 		c := sphinx.DefaultConfig()
 		c.ModelDir = e.cfg.ASR.Sphinx.ModelDir
@@ -94,7 +109,7 @@ func (e *engines) recognizer() (asr.Recognizer, error) {
 		o := e.cfg.ASR.OpenAI
 		return asropenai.New(asropenai.Config{BaseURL: o.BaseURL, APIKey: o.APIKey, Model: o.Model, Timeout: o.Timeout, Retries: o.Retries, Prompt: o.Prompt}, e.log)
 	}
-	return nil, fmt.Errorf("asr.engine %q unknown", e.cfg.ASR.Engine)
+	return nil, fmt.Errorf("asr engine %q unknown", name)
 }
 
 func (e *engines) Close() error {
