@@ -32,17 +32,9 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-# Short fuzzing runs of every parser of outside input.
+# Short fuzzing runs of every parser of outside input (scripts/fuzz.sh lists them).
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzReadWAV$$' -fuzztime=$(FUZZTIME) ./media
-	$(GO) test -run='^$$' -fuzz='^FuzzParseASRTSV$$' -fuzztime=$(FUZZTIME) ./evals
-	$(GO) test -run='^$$' -fuzz='^FuzzNormalize$$' -fuzztime=$(FUZZTIME) ./verify/phone
-	$(GO) test -run='^$$' -fuzz='^FuzzParseYAML$$' -fuzztime=$(FUZZTIME) ./verify/accounts
-	$(GO) test -run='^$$' -fuzz='^FuzzParseJSON$$' -fuzztime=$(FUZZTIME) ./verify/accounts
-	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./verify/policy
-	$(GO) test -run='^$$' -fuzz='^FuzzParseArticle$$' -fuzztime=$(FUZZTIME) ./handoff/kb
-	$(GO) test -run='^$$' -fuzz='^FuzzClassify$$' -fuzztime=$(FUZZTIME) ./nlu
-	$(GO) test -run='^$$' -fuzz='^FuzzSlots$$' -fuzztime=$(FUZZTIME) ./nlu/slots
+	scripts/fuzz.sh $(FUZZTIME)
 
 bench: setup-test
 	$(GO) test -run='^$$' -bench=. -benchtime=2s ./media/... ./asr/... ./pipeline/...
