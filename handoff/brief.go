@@ -16,12 +16,16 @@ type Brief struct {
 	Caller       Profile                  `json:"caller"`
 	Verification call.VerificationOutcome `json:"verification"`
 	Intent       call.IntentResult        `json:"intent"`
-	Slots        []call.Slot              `json:"slots,omitempty"`
-	Urgency      call.Urgency             `json:"urgency"`
-	Language     call.LanguageResult      `json:"language"`
-	Transcript   call.Transcript          `json:"transcript"`
-	Summary      Summary                  `json:"summary"`
-	KB           []KBSuggestion           `json:"kb,omitempty"`
+	// IntentName and IntentNameZH are the taxonomy's words for the intent,
+	// for the agent's screen.
+	IntentName   string              `json:"intent_name,omitempty"`
+	IntentNameZH string              `json:"intent_name_zh,omitempty"`
+	Slots        []call.Slot         `json:"slots,omitempty"`
+	Urgency      call.Urgency        `json:"urgency"`
+	Language     call.LanguageResult `json:"language"`
+	Transcript   call.Transcript     `json:"transcript"`
+	Summary      Summary             `json:"summary"`
+	KB           []KBSuggestion      `json:"kb,omitempty"`
 	// KBError says why suggestions are missing when the KB failed; the
 	// brief is still delivered.
 	KBError string    `json:"kb_error,omitempty"`

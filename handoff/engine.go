@@ -132,6 +132,7 @@ func (e *Engine) BuildBrief(ctx context.Context, req Request, d Decision) Brief 
 	if !ok {
 		line = "general"
 	}
+	b.IntentName, b.IntentNameZH = strings.TrimSuffix(in.Description, "."), in.NameZH
 	b.Ticket = suggestTicket(req, line)
 
 	text := req.Transcript.Text()

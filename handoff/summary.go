@@ -92,7 +92,9 @@ func (Template) Summarize(ctx context.Context, in SummaryInput) (Summary, error)
 		}
 		b.WriteString(". ")
 	}
-	fmt.Fprintf(&b, "Caller %s. ", in.Status)
+	if in.Status != "" {
+		fmt.Fprintf(&b, "Caller %s. ", in.Status)
+	}
 	var heard []string
 	for _, s := range in.Slots {
 		h := string(s.Kind) + " " + s.Value

@@ -15,7 +15,7 @@ fail() { echo "setup: $*" >&2; exit 1; }
 step() { echo "setup: $*"; }
 
 deb_run=(pocketsphinx pocketsphinx-en-us libpocketsphinx-dev pkg-config gcc)
-deb_test=(pocketsphinx-testdata espeak-ng sox redis-server chromium)
+deb_test=(pocketsphinx-testdata espeak-ng sox redis-server chromium fonts-wqy-microhei)
 pkgs=("${deb_run[@]}")
 [[ "$profile" == test ]] && pkgs+=("${deb_test[@]}")
 

@@ -94,7 +94,10 @@ async function openBrief(id) {
   try { b = await api("GET", "/calls/" + encodeURIComponent(id) + "/brief"); }
   catch (e) { $("brief-error").textContent = e.message; return; }
   $("brief").hidden = false;
+  const label = b.intent_name_zh ? b.intent_name_zh + " · " + (b.intent_name || "") : (b.intent_name || "");
   $("brief-title").textContent = (b.intent.intent || "unclassified") + " — " + id;
+  $("brief-title").title = label;
+  if (label) $("brief-title").textContent += "  (" + label + ")";
   $("summary").textContent = b.summary.text;
   const facts = [
     ["Intent", b.intent.intent + " (" + Math.round(b.intent.confidence * 100) + "%)" +
