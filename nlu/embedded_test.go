@@ -191,3 +191,4 @@ func FuzzClassify(f *testing.F) {
 		}
 	})
 }
+

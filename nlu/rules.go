@@ -35,14 +35,18 @@ var DefaultRules = []Rule{
 		"冒烟", "冒煙", "白烟", "白煙", "黑烟", "黑煙", "烟雾", "煙霧", "着火", "著火", "起火", "失火", "火苗", "火花", "火星", "爆炸", "爆燃", "炸了", "炸咗", "炸伤", "炸傷",
 		"鼓包", "鼓起", "胀了", "脹了", "胀起", "脹起", "胀咗", "脹咗", "电池胀", "電池脹", "膨胀", "膨脹", "肿了", "腫了", "顶起", "頂起",
 		"烧焦", "燒焦", "焦味", "焦糊", "糊味", "燶味", "烧起来", "燒起來", "烧着", "燒着", "烧黑", "燒黑", "烧化", "燒化", "烧塑料", "燒塑膠",
-		"烫伤", "燙傷", "燙親", "烧伤", "燒傷", "受伤", "受傷", "触电", "觸電", "电到", "電到", "电击", "電擊", "漏电", "漏電", "电了一下", "電了一下",
-		"smoke", "smoking", "fire", "flame", "spark", "explod", "explosion", "swollen", "swelling", "swell", "bulging", "burning", "burned", "burnt", "melted", "electric shock", "electrocut", "shocked me", "injur",
+		"烫伤", "燙傷", "燙親", "烧伤", "燒傷", "受伤", "受傷", "触电", "觸電", "电击", "電擊", "漏电", "漏電", "电了一下", "電了一下", "电到我", "電到我", "電親",
+		// Cantonese as callers say it: 着咗火 (caught fire), 出煙 / 出緊煙 (smoking), 爆咗 (burst), 燒緊 (burning), swallowed a battery.
+		"着咗火", "著咗火", "出煙", "出緊煙", "出烟", "爆咗", "燒緊", "烧紧", "吞咗", "吞了电池", "吞了電池", "吞下电池", "吞下電池",
+		"smoke", "smoking", "fire", "flame", "spark", "explod", "explosion", "blew up", "swollen", "swelling", "swell", "bulging", "puffy", "puffed",
+		"burning", "burned", "burnt", "melted", "electric shock", "electrocut", "shocked me", "gave me a shock", "gave her a shock", "gave him a shock", "swallowed a battery", "swallowed the battery", "injur",
 	}},
 	{Name: "fraud", Intent: "data_leak_fraud", Phrases: []string{
 		"被盗", "被盜", "盗号", "盜號", "盗刷", "盜刷", "盗用", "盜用", "俾人盜", "诈骗", "詐騙", "被骗", "被騙", "骗子", "騙子", "骗了", "騙了", "呃錢", "呃咗錢", "俾人呃", "呃我錢",
 		"冒充", "扮你哋", "扮客服", "泄露", "洩露", "泄漏", "洩漏", "异地登录", "異地登入", "陌生设备", "陌生裝置", "陌生設備", "被黑", "被人登录", "被偷", "俾人偷",
-		"转走", "轉走", "钓鱼", "釣魚", "远程控制", "遠程控制", "监控软件", "補卡", "补卡", "屏幕共享",
-		"hacked", "scam", "fraud", "phishing", "stolen", "leaked", "data leak", "unauthori", "didn't make", "did not make", "pretending to be", "impersonat", "unknown login", "someone logged in",
+		"转走", "轉走", "钓鱼", "釣魚", "远程控制", "遠程控制", "监控软件", "屏幕共享", "假短信", "假短訊", "假链接", "假連結",
+		"hacked", "scam", "fraud", "phishing", "stolen", "stole my", "leaked", "data leak", "unauthori",
+		"pretending to be", "claiming to be", "impersonat", "unknown login", "someone logged in", "fake message", "fake link", "fake text",
 	}},
 }
 
