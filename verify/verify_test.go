@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/callbrief/callbrief/internal/leakcheck"
 	"github.com/callbrief/callbrief/call"
 	"github.com/callbrief/callbrief/store"
 	"github.com/callbrief/callbrief/store/memory"
@@ -23,37 +22,7 @@ import (
 	"github.com/callbrief/callbrief/verify/policy"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if leaked := waitNoLeaks(5 * time.Second); leaked != "" {
-			fmt.Fprintf(os.Stderr, "goroutines leaked after all tests:\n%s\n", leaked)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-func waitNoLeaks(within time.Duration) string {
-	deadline := time.Now().Add(within)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var leaked []string
-		for i, g := range strings.Split(string(buf), "\n\n") {
-			if i > 0 && (strings.Contains(g, "go-redis") || strings.Contains(g, "callbrief/verify") || strings.Contains(g, "callbrief/store")) {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			return strings.Join(leaked, "\n\n")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+func TestMain(m *testing.M) { leakcheck.Main(m, "go-redis", "callbrief/verify", "callbrief/store") }
 
 // clock is a settable clock shared by the verifier and the memory store.
 type clock struct {

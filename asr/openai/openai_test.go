@@ -7,11 +7,12 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"os"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callbrief/callbrief/internal/leakcheck"
 
 	openaiapi "github.com/sashabaranov/go-openai"
 
@@ -20,44 +21,7 @@ import (
 	"github.com/callbrief/callbrief/media"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if leaked := waitNoLeaks(5 * time.Second); leaked != "" {
-			fmt.Fprintf(os.Stderr, "goroutines leaked after all tests:\n%s\n", leaked)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// waitNoLeaks waits until no goroutine other than the caller runs code of
-// this package, go-openai or net/http, and returns the stacks of those
-// still running at the deadline.
-func waitNoLeaks(within time.Duration) string {
-	deadline := time.Now().Add(within)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var leaked []string
-		for i, g := range strings.Split(string(buf), "\n\n") {
-			if i == 0 { // the calling goroutine
-				continue
-			}
-			if strings.Contains(g, "callbrief/asr/openai") || strings.Contains(g, "go-openai") ||
-				strings.Contains(g, "net/http.") {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			return strings.Join(leaked, "\n\n")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+func TestMain(m *testing.M) { leakcheck.Main(m, "callbrief/asr/openai", "go-openai", "net/http.") }
 
 // newRecognizer makes a recognizer on fs with fast backoff; edit adjusts
 // the config.

@@ -5,50 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/callbrief/callbrief/internal/leakcheck"
 	"github.com/callbrief/callbrief/store"
 	"github.com/callbrief/callbrief/store/redis"
 	"github.com/callbrief/callbrief/store/redistest"
 	"github.com/callbrief/callbrief/store/storetest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if leaked := waitNoLeaks(5 * time.Second); leaked != "" {
-			fmt.Fprintf(os.Stderr, "goroutines leaked after all tests:\n%s\n", leaked)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// waitNoLeaks waits until no goroutine runs go-redis or this package's code.
-func waitNoLeaks(within time.Duration) string {
-	deadline := time.Now().Add(within)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var leaked []string
-		for i, g := range strings.Split(string(buf), "\n\n") {
-			if i > 0 && (strings.Contains(g, "go-redis") || strings.Contains(g, "callbrief/store")) {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			return strings.Join(leaked, "\n\n")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+func TestMain(m *testing.M) { leakcheck.Main(m, "go-redis", "callbrief/store") }
 
 func newStore(t *testing.T, addr, prefix string) *redis.Store {
 	t.Helper()
