@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callbrief/callbrief/internal/leakcheck"
 	"github.com/callbrief/callbrief/call"
+	"github.com/callbrief/callbrief/internal/leakcheck"
 	"github.com/callbrief/callbrief/store"
 	"github.com/callbrief/callbrief/store/memory"
 	"github.com/callbrief/callbrief/store/redis"
