@@ -7,7 +7,7 @@ FUZZTIME ?= 20s
 CACHE   ?= $(or $(CALLBRIEF_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/callbrief)
 SPEECH_ADDR ?= 127.0.0.1:8178
 
-.PHONY: run test setup setup-test build vet fmt-check bench fuzz eval-asr speechserver eval-asr-whisper clean
+.PHONY: run test setup setup-test build vet fmt-check bench fuzz eval-ci eval-asr speechserver eval-asr-whisper clean
 
 run: setup
 	$(BIN) serve --addr $(ADDR)
@@ -24,6 +24,7 @@ build:
 test: setup-test fmt-check vet
 	$(GO) test -count=1 -race -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=10s
+	$(MAKE) --no-print-directory eval-ci
 
 vet:
 	$(GO) vet ./...
@@ -35,6 +36,11 @@ fmt-check:
 # Short fuzzing runs of every parser of outside input (scripts/fuzz.sh lists them).
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)
+
+# The regression gate: the fast evaluation suite against the committed
+# baseline; a drop beyond the suite's tolerances fails.
+eval-ci:
+	$(GO) run ./cmd/callbrief eval run data/evals/ci.yaml --out reports/eval-ci --baseline data/evals/baseline.json --gate
 
 bench: setup-test
 	$(GO) test -run='^$$' -bench=. -benchtime=2s ./media/... ./asr/... ./pipeline/...

@@ -30,6 +30,9 @@ Usage:
   callbrief transcribe [flags] FILE.wav        transcribe a recording
   callbrief call FILE.wav --caller NUMBER [--scenario FILE] [--json]
                                                run a whole call offline and print the brief
+  callbrief eval run SUITE.yaml [--baseline F] [--gate] [--out DIR]
+                                               every evaluation of a suite: report.json + report.html
+  callbrief eval scenarios [--mode text|audio|both]  end-to-end call scenarios
   callbrief eval asr --data DIR [flags]        evaluate speech recognition
   callbrief eval intent --dataset banking77    intent accuracy, macro-F1, OOS, confusions, latency
               (or --train FILE --test FILE, or --data DIR)
@@ -157,7 +160,7 @@ func cmdConfig(args []string, stdout io.Writer) error {
 // evaluator's own labelled data.
 func cmdEvalDispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: callbrief eval asr|intent|dialect|verify|retrieval [flags]", errUsage)
+		return fmt.Errorf("%w: callbrief eval run|asr|intent|dialect|verify|retrieval|scenarios [flags]", errUsage)
 	}
 	switch args[0] {
 	case "asr":
@@ -170,6 +173,10 @@ func cmdEvalDispatch(ctx context.Context, args []string, stdout, stderr io.Write
 		return cmdEvalDialect(ctx, args[1:], stdout, stderr)
 	case "retrieval":
 		return cmdEvalRetrieval(ctx, args[1:], stdout, stderr)
+	case "run":
+		return cmdEvalRun(ctx, args[1:], stdout, stderr)
+	case "scenarios":
+		return cmdEvalScenarios(ctx, args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("%w: unknown evaluation %q (asr, intent, dialect, verify, retrieval)", errUsage, args[0])
+	return fmt.Errorf("%w: unknown evaluation %q (run, asr, intent, dialect, verify, retrieval, scenarios)", errUsage, args[0])
 }
