@@ -3,6 +3,7 @@ package evals
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,12 +27,21 @@ type ASRItem struct {
 	Reference string
 }
 
-// LoadASRDataset reads DIR/transcripts.tsv: file, language, reference text,
+// LoadASRDataset reads DIR/transcripts.jsonl (see ParseASRJSONL) or
+// DIR/transcripts.tsv: file, language, reference text,
 // tab-separated, one clip a line; blank lines and lines starting with # are
 // skipped. Files are relative to DIR. A folder in the CMU Sphinx test layout
 // (a `transcription` file of "<s> text </s> (id)" lines, English) is read
 // too, so pocketsphinx-testdata's recordings can be scored as they ship.
 func LoadASRDataset(dir string) ([]ASRItem, error) {
+	if jf, err := os.Open(filepath.Join(dir, "transcripts.jsonl")); err == nil {
+		defer jf.Close()
+		items, err := ParseASRJSONL(jf, dir)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "transcripts.jsonl"), err)
+		}
+		return items, nil
+	}
 	p := filepath.Join(dir, "transcripts.tsv")
 	f, err := os.Open(p)
 	if errors.Is(err, os.ErrNotExist) {
@@ -79,6 +89,45 @@ func ParseASRTSV(r io.Reader, dir string) ([]ASRItem, error) {
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%w: line %d: %w", ErrDataset, line+1, err)
+	}
+	if len(items) == 0 {
+		return nil, fmt.Errorf("%w: no clips listed", ErrDataset)
+	}
+	return items, nil
+}
+
+// ParseASRJSONL reads the JSONL form of a speech dataset, one clip a line:
+// {"file": "a.wav", "language": "zh", "text": "广州市房地产中介协会分析"}.
+func ParseASRJSONL(r io.Reader, dir string) ([]ASRItem, error) {
+	var items []ASRItem
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		var rec struct {
+			File     string `json:"file"`
+			Language string `json:"language"`
+			Text     string `json:"text"`
+		}
+		dec := json.NewDecoder(strings.NewReader(text))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&rec); err != nil {
+			return nil, fmt.Errorf("%w: line %d: %w", ErrDataset, line, err)
+		}
+		// One validation for both forms: a TSV line of the same fields.
+		it, err := ParseASRTSV(strings.NewReader(rec.File+"\t"+rec.Language+"\t"+rec.Text), dir)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		items = append(items, it...)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDataset, err)
 	}
 	if len(items) == 0 {
 		return nil, fmt.Errorf("%w: no clips listed", ErrDataset)

@@ -58,6 +58,8 @@ type IntentReport struct {
 	Latency         LatencySummary     `json:"latency"`
 	Failures        int                `json:"failures"`
 	ByLanguage      map[string]float64 `json:"accuracy_by_language,omitempty"`
+	// Calibration compares the classifier's confidence with its accuracy.
+	Calibration *Calibration `json:"calibration,omitempty"`
 }
 
 // oosName is how the report names out of scope, whatever the dataset calls it.
@@ -73,6 +75,8 @@ func RunIntent(ctx context.Context, engine string, ds *IntentDataset, train Inte
 	}
 	var pairs []pair
 	var lats []time.Duration
+	var confs []float64
+	var rights []bool
 	run := func(trainSet, test []IntentItem) error {
 		start := time.Now()
 		pred, err := train(ctx, trainSet, ds.Validation, ds.OOSLabel)
@@ -101,6 +105,7 @@ func RunIntent(ctx context.Context, engine string, ds *IntentDataset, train Inte
 				p = oosName
 			}
 			pairs = append(pairs, pair{g, p, string(it.Language)})
+			confs, rights = append(confs, r.Confidence), append(rights, g == p)
 		}
 		return nil
 	}
@@ -168,6 +173,7 @@ func RunIntent(ctx context.Context, engine string, ds *IntentDataset, train Inte
 		}
 	}
 	rep.Accuracy = float64(correct) / float64(len(pairs))
+	rep.Calibration = Calibrate(confs, rights)
 	var labels []string
 	for l := range support {
 		labels = append(labels, l)
@@ -232,6 +238,9 @@ func (r *IntentReport) Markdown() string {
 		fmt.Fprintf(&b, "Trained on %d utterances in %.2f s, tested on %d.\n\n", r.Train, r.TrainSec, r.Test)
 	}
 	fmt.Fprintf(&b, "- **Accuracy**: %.4f\n- **Macro-F1**: %.4f\n", r.Accuracy, r.MacroF1)
+	if r.Calibration != nil {
+		fmt.Fprintf(&b, "- Expected calibration error (10 bins): %.4f\n", r.Calibration.ECE)
+	}
 	if r.InScopeAccuracy != nil {
 		fmt.Fprintf(&b, "- **In-scope accuracy**: %.4f\n- **Out-of-scope recall**: %.4f, precision %.4f\n", *r.InScopeAccuracy, *r.OOSRecall, *r.OOSPrecision)
 	}

@@ -137,6 +137,9 @@ func IntentEvaluation(name string, r *IntentReport, lat *LatencyRecorder) *Evalu
 	e.Metrics = append(e.Metrics,
 		quality("accuracy", r.Accuracy, HigherIsBetter, r.Test),
 		quality("macro_f1", r.MacroF1, HigherIsBetter, r.Test))
+	if r.Calibration != nil {
+		e.Metrics = append(e.Metrics, quality("calibration_ece", r.Calibration.ECE, LowerIsBetter, r.Test))
+	}
 	if r.InScopeAccuracy != nil {
 		e.Metrics = append(e.Metrics,
 			quality("in_scope_accuracy", *r.InScopeAccuracy, HigherIsBetter, r.Test),

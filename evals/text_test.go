@@ -122,3 +122,20 @@ func FuzzParseASRTSV(f *testing.F) {
 		}
 	})
 }
+
+func TestParseASRJSONL(t *testing.T) {
+	items, err := ParseASRJSONL(strings.NewReader(`{"file":"a.wav","language":"zh","text":"广州市"}`+"\n\n"+`{"file":"b.wav","language":"en","text":"hello there"}`), "d")
+	if err != nil || len(items) != 2 || items[0].Reference != "广州市" || items[1].Language != call.LangEnglish {
+		t.Fatalf("%+v %v", items, err)
+	}
+	for name, in := range map[string]string{
+		"unknown field": `{"file":"a.wav","language":"zh","text":"x","speaker":1}`,
+		"escape":        `{"file":"../a.wav","language":"zh","text":"x"}`,
+		"not json":      `{"file":`,
+		"no language":   `{"file":"a.wav","text":"x"}`,
+	} {
+		if _, err := ParseASRJSONL(strings.NewReader(in), "d"); !errors.Is(err, ErrDataset) {
+			t.Errorf("%s: want ErrDataset, got %v", name, err)
+		}
+	}
+}
