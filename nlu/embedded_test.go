@@ -191,4 +191,3 @@ func FuzzClassify(f *testing.F) {
 		}
 	})
 }
-
