@@ -18,6 +18,9 @@ targets=(
   "FuzzParseArticle ./handoff/kb"
   "FuzzClassify ./nlu"
   "FuzzSlots ./nlu/slots"
+  "FuzzTelephoneEvent ./media/webrtc"
+  "FuzzParseOffer ./media/webrtc"
+  "FuzzDecode ./media/opus"
 )
 status=0
 for t in "${targets[@]}"; do

@@ -1,0 +1,424 @@
+package webrtc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/callbrief/callbrief/internal/testenv"
+	"github.com/callbrief/callbrief/media"
+	"github.com/callbrief/callbrief/media/opus"
+)
+
+// guard bounds how long a test waits for an event that should happen
+// promptly; hitting it is a failure (a hang), not a performance check.
+const guard = 20 * time.Second
+
+// checkLeaks fails the test if goroutines started during it from pion or
+// this package are still running once it has cleaned up. Goroutines take a
+// moment to unwind after Close returns (pion's closers signal and do not
+// wait), so it polls until they are gone or the guard expires.
+func checkLeaks(t *testing.T) {
+	t.Helper()
+	before := goroutineIDs()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(guard)
+		for {
+			leaked := leakedSince(before)
+			if len(leaked) == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%d goroutines leaked:\n%s", len(leaked), strings.Join(leaked, "\n\n"))
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}
+
+func goroutineIDs() map[string]bool {
+	ids := map[string]bool{}
+	for _, g := range stacks() {
+		ids[strings.SplitN(g, " ", 3)[1]] = true
+	}
+	return ids
+}
+
+func leakedSince(before map[string]bool) []string {
+	var out []string
+	for _, g := range stacks() {
+		if before[strings.SplitN(g, " ", 3)[1]] {
+			continue
+		}
+		if strings.Contains(g, "github.com/pion/") || strings.Contains(g, "callbrief/media/webrtc.") {
+			if strings.Contains(g, "checkLeaks") || strings.Contains(g, "testing.tRunner") {
+				continue
+			}
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func stacks() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Split(string(buf[:n]), "\n\n")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// testServer runs a Server behind httptest and hands each new call to the
+// test on calls.
+type testServer struct {
+	srv   *Server
+	http  *httptest.Server
+	calls chan Call
+	// onCall, if set, runs in OnCall before waiting for the call to end.
+	onCall func(Call)
+}
+
+func newTestServer(t *testing.T, cfg Config, onCall func(Call)) *testServer {
+	t.Helper()
+	ts := &testServer{calls: make(chan Call, 8), onCall: onCall}
+	cfg.Loopback = true
+	if os.Getenv("WEBRTC_TEST_LOG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	cfg.OnCall = func(c Call) {
+		ts.calls <- c
+		if ts.onCall != nil {
+			ts.onCall(c)
+		}
+		<-c.Done()
+	}
+	srv, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.srv = srv
+	mux := http.NewServeMux()
+	mux.Handle("/v1/whip/", http.StripPrefix("/v1/whip", srv))
+	ts.http = httptest.NewServer(mux)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), guard)
+		defer cancel()
+		if err := srv.Close(ctx); err != nil {
+			t.Errorf("server close: %v", err)
+		}
+		ts.http.Close()
+	})
+	return ts
+}
+
+func (ts *testServer) nextCall(t *testing.T) Call {
+	t.Helper()
+	select {
+	case c := <-ts.calls:
+		return c
+	case <-time.After(guard):
+		t.Fatal("no call reached OnCall")
+		return nil
+	}
+}
+
+// post sends an offer and returns the status, body and Location.
+func (ts *testServer) post(t *testing.T, contentType, body string) (int, string, string) {
+	t.Helper()
+	resp, err := http.Post(ts.http.URL+"/v1/whip/", contentType, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header.Get("Location")
+}
+
+func (ts *testServer) delete(t *testing.T, location string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodDelete, ts.http.URL+location, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// rawTrack is a client TrackLocal that writes RTP packets as given, so one
+// SSRC can carry audio and telephone-events with their own payload types,
+// as browsers send them (pion's static tracks rewrite the payload type).
+type rawTrack struct {
+	mu    sync.Mutex
+	ctx   webrtc.TrackLocalContext
+	mime  string
+	bound chan struct{}
+}
+
+func newRawTrack(mime string) *rawTrack {
+	return &rawTrack{mime: mime, bound: make(chan struct{})}
+}
+
+func (r *rawTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range ctx.CodecParameters() {
+		if strings.EqualFold(c.MimeType, r.mime) {
+			r.ctx = ctx
+			close(r.bound)
+			return c, nil
+		}
+	}
+	return webrtc.RTPCodecParameters{}, fmt.Errorf("no %s negotiated", r.mime)
+}
+func (r *rawTrack) Unbind(webrtc.TrackLocalContext) error { return nil }
+func (r *rawTrack) ID() string                            { return "mic" }
+func (r *rawTrack) RID() string                           { return "" }
+func (r *rawTrack) StreamID() string                      { return "caller" }
+func (r *rawTrack) Kind() webrtc.RTPCodecType             { return webrtc.RTPCodecTypeAudio }
+
+// payloadType is the negotiated payload type of mime at clock (0: any).
+func (r *rawTrack) payloadType(mime string, clock uint32) uint8 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.ctx.CodecParameters() {
+		if strings.EqualFold(c.MimeType, mime) && (clock == 0 || c.ClockRate == clock) {
+			return uint8(c.PayloadType)
+		}
+	}
+	return 255
+}
+
+func (r *rawTrack) write(pt uint8, seq uint16, ts uint32, marker bool, payload []byte) error {
+	r.mu.Lock()
+	ctx := r.ctx
+	r.mu.Unlock()
+	_, err := ctx.WriteStream().WriteRTP(&rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: seq,
+		Timestamp: ts, SSRC: uint32(ctx.SSRC()), Marker: marker}, payload)
+	return err
+}
+
+// client is a Go WebRTC caller without a browser.
+type client struct {
+	pc        *webrtc.PeerConnection
+	track     *rawTrack
+	codec     Codec
+	connected chan struct{}
+	prompts   chan *webrtc.TrackRemote
+	seq       uint16
+	ts        uint32
+	eventPT   uint8
+}
+
+// newClient makes an offering peer that proposes codecs (mime types).
+func newClient(t *testing.T, codec Codec) *client {
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	var main webrtc.RTPCodecParameters
+	evClock := uint32(48000)
+	if codec == CodecOpus {
+		main = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus,
+			ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}
+	} else {
+		main = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU,
+			ClockRate: 8000, Channels: 1}, PayloadType: 0}
+		evClock = 8000
+	}
+	for _, c := range []webrtc.RTPCodecParameters{main,
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: mimeTelephoneEvent, ClockRate: evClock, Channels: 1, SDPFmtpLine: "0-15"}, PayloadType: 101},
+	} {
+		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
+			t.Fatal(err)
+		}
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{pc: pc, codec: codec, connected: make(chan struct{}), prompts: make(chan *webrtc.TrackRemote, 1),
+		track: newRawTrack(main.MimeType), seq: 1000, ts: 12345}
+	t.Cleanup(func() { pc.Close() })
+	if _, err := pc.AddTrack(c.track); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			once.Do(func() { close(c.connected) })
+		}
+	})
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { c.prompts <- tr })
+	return c
+}
+
+// offer returns the complete offer (all candidates gathered).
+func (c *client) offer(t *testing.T) string {
+	t.Helper()
+	o, err := c.pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := webrtc.GatheringCompletePromise(c.pc)
+	if err := c.pc.SetLocalDescription(o); err != nil {
+		t.Fatal(err)
+	}
+	<-g
+	return c.pc.LocalDescription().SDP
+}
+
+// dial offers to ts, applies the answer and waits until connected.
+func (c *client) dial(t *testing.T, ts *testServer) string {
+	t.Helper()
+	status, answer, loc := ts.post(t, "application/sdp", c.offer(t))
+	if status != http.StatusCreated {
+		t.Fatalf("POST offer: %d %s", status, answer)
+	}
+	// The telephone-event payload type is the answer's (pion's track
+	// context lists only the media codec).
+	for _, line := range strings.Split(answer, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "a=rtpmap:"); ok {
+			pt, enc, _ := strings.Cut(v, " ")
+			if strings.HasPrefix(strings.ToLower(enc), "telephone-event/") {
+				n, _ := strconv.Atoi(pt)
+				c.eventPT = uint8(n)
+			}
+		}
+	}
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.connected:
+	case <-time.After(guard):
+		t.Fatal("client never connected")
+	}
+	<-c.track.bound
+	return loc
+}
+
+func (c *client) clock() uint32 {
+	if c.codec == CodecPCMU {
+		return 8000
+	}
+	return 48000
+}
+
+// sendAudio encodes pcm (16 kHz) in 20 ms packets and sends them, paced
+// faster than real time to keep the test short: timestamps, not arrival,
+// carry the timing.
+func (c *client) sendAudio(t *testing.T, pcm16k []int16) {
+	t.Helper()
+	rate := int(c.clock())
+	rs, err := media.NewResampler(media.Rate16k, rate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm := rs.FlushInt16(rs.ProcessInt16(nil, pcm16k))
+	size := media.SamplesPerFrame(rate)
+	var enc *opus.Encoder
+	if c.codec == CodecOpus {
+		if enc, err = opus.NewEncoder(rate, 1, opus.AppVoIP); err != nil {
+			t.Fatal(err)
+		}
+		defer enc.Close()
+		enc.SetInbandFEC(true, 10)
+	}
+	pt := c.track.payloadType(c.track.mime, 0)
+	out := make([]byte, 4000)
+	for off := 0; off+size <= len(pcm); off += size {
+		var payload []byte
+		if enc != nil {
+			n, err := enc.Encode(pcm[off:off+size], out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload = out[:n]
+		} else {
+			payload = out[:size]
+			media.EncodeMuLaw(payload, pcm[off:off+size])
+		}
+		c.send(t, pt, payload, off == 0)
+		c.ts += uint32(size)
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func (c *client) send(t *testing.T, pt uint8, payload []byte, marker bool) {
+	t.Helper()
+	if err := c.track.write(pt, c.seq, c.ts, marker, payload); err != nil {
+		t.Fatal(err)
+	}
+	c.seq++
+}
+
+// sendDigit sends one RFC 4733 event as a browser does: progress packets
+// sharing the start timestamp, then the end packet three times.
+func (c *client) sendDigit(t *testing.T, event uint8) {
+	t.Helper()
+	pt := c.eventPT
+	if pt == 0 {
+		t.Fatal("no telephone-event in the answer")
+	}
+	step := uint16(c.clock() / 50) // 20 ms
+	for i := uint16(1); i <= 4; i++ {
+		c.send(t, pt, []byte{event, 10, byte(i * step >> 8), byte(i * step)}, i == 1)
+	}
+	for range 3 {
+		d := 5 * step
+		c.send(t, pt, []byte{event, 0x80 | 10, byte(d >> 8), byte(d)}, false)
+	}
+	c.ts += uint32(5 * step)
+}
+
+// speechPCM is the shared LibriSpeech clip at 16 kHz.
+func speechPCM(t testing.TB) []int16 {
+	t.Helper()
+	dir := testenv.SharedData(t, "speech-clips")
+	b, err := os.ReadFile(filepath.Join(dir, "librispeech-1995-1837-0001.wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := media.ReadWAV(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm, err := a.PCM16(media.Rate16k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pcm
+}
+
+func waitDone(t *testing.T, c Call) {
+	t.Helper()
+	select {
+	case <-c.Done():
+	case <-time.After(guard):
+		t.Fatalf("call %s did not end", c.ID())
+	}
+}
+
+func isErr(err, target error) bool { return errors.Is(err, target) }

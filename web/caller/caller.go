@@ -1,0 +1,175 @@
+// Package caller serves the caller's web page (microphone, call button,
+// live captions, DTMF keypad, hang-up) from assets embedded in the binary,
+// and the captions stream the page listens to.
+//
+// The page talks to two endpoints, given to New:
+//
+//	POST {WHIP}            SDP offer -> 201 + answer + Location (media/webrtc)
+//	DELETE {Location}      hang up
+//	GET  {Captions}{id}    text/event-stream of Caption JSON, id = last
+//	                       segment of Location
+package caller
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+//go:embed static
+var static embed.FS
+
+// Caption is one line of the live transcript shown to the caller.
+type Caption struct {
+	Text  string `json:"text"`
+	Final bool   `json:"final"` // a partial is replaced by the next caption
+}
+
+// Config names the endpoints the page uses.
+type Config struct {
+	WHIP     string // default "/v1/whip"
+	Captions string // prefix of the captions stream, default "/call/captions/"
+}
+
+// Handler serves the page and its assets at "/" and the captions stream.
+// Mount it with http.StripPrefix at the parent of Config.Captions
+// ("/call/" by default), so /call/ is the page.
+type Handler struct {
+	cfg  Config
+	hub  *Hub
+	page *template.Template
+	mux  *http.ServeMux
+}
+
+// New returns the page handler; hub feeds its captions.
+func New(cfg Config, hub *Hub) (*Handler, error) {
+	if cfg.WHIP == "" {
+		cfg.WHIP = "/v1/whip"
+	}
+	if cfg.Captions == "" {
+		cfg.Captions = "/call/captions/"
+	}
+	page, err := template.ParseFS(static, "static/index.html")
+	if err != nil {
+		return nil, fmt.Errorf("caller: page template: %w", err)
+	}
+	sub, err := fs.Sub(static, "static")
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{cfg: cfg, hub: hub, page: page, mux: http.NewServeMux()}
+	h.mux.HandleFunc("GET /{$}", h.index)
+	h.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(sub)))
+	h.mux.HandleFunc("GET /captions/{id}", h.captions)
+	return h, nil
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+func (h *Handler) index(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := h.page.Execute(w, h.cfg); err != nil {
+		http.Error(w, "page: "+err.Error(), http.StatusInternalServerError)
+	}
+}
+
+// captions streams a call's captions as server-sent events until the
+// client goes away or the call's captions end (Hub.End).
+func (h *Handler) captions(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	fl, ok := w.(http.Flusher)
+	if !ok || id == "" || strings.ContainsAny(id, "/?") {
+		http.Error(w, "bad captions request", http.StatusBadRequest)
+		return
+	}
+	ch, cancel := h.hub.Subscribe(id)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	fl.Flush()
+	keep := time.NewTicker(15 * time.Second) // proxies close idle streams
+	defer keep.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-keep.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+			fl.Flush()
+		case c, ok := <-ch:
+			if !ok {
+				fmt.Fprint(w, "event: end\ndata: {}\n\n")
+				fl.Flush()
+				return
+			}
+			b, _ := json.Marshal(c)
+			fmt.Fprintf(w, "data: %s\n\n", b)
+			fl.Flush()
+		}
+	}
+}
+
+// Hub fans captions out to the pages watching each call. Publishing never
+// blocks the pipeline: a page that falls behind misses partials, which
+// the next caption supersedes anyway.
+type Hub struct {
+	mu   sync.Mutex
+	subs map[string]map[chan Caption]struct{}
+}
+
+// NewHub returns an empty hub.
+func NewHub() *Hub { return &Hub{subs: map[string]map[chan Caption]struct{}{}} }
+
+// Subscribe returns a channel of callID's captions and a function that
+// unsubscribes. The channel is closed by End or by the function.
+func (h *Hub) Subscribe(callID string) (<-chan Caption, func()) {
+	ch := make(chan Caption, 16)
+	h.mu.Lock()
+	if h.subs[callID] == nil {
+		h.subs[callID] = map[chan Caption]struct{}{}
+	}
+	h.subs[callID][ch] = struct{}{}
+	h.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if _, ok := h.subs[callID][ch]; ok {
+				delete(h.subs[callID], ch)
+				close(ch)
+			}
+		})
+	}
+}
+
+// Publish sends c to every page watching callID.
+func (h *Hub) Publish(_ context.Context, callID string, c Caption) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs[callID] {
+		select {
+		case ch <- c:
+		default: // a slow page misses a caption rather than stall the call
+		}
+	}
+}
+
+// End closes callID's streams: the call is over.
+func (h *Hub) End(callID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs[callID] {
+		close(ch)
+	}
+	delete(h.subs, callID)
+}

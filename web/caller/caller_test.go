@@ -1,0 +1,201 @@
+package caller
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/callbrief/callbrief/media"
+	"github.com/callbrief/callbrief/media/webrtc"
+)
+
+const guard = 60 * time.Second
+
+func TestPageServes(t *testing.T) {
+	h, err := New(Config{WHIP: "/x/whip"}, NewHub())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ path, want string }{
+		{"/", `data-whip="/x/whip"`},
+		{"/static/caller.js", "insertDTMF"},
+		{"/static/caller.css", "keypad"},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), tt.want) {
+			t.Errorf("GET %s: %d, body lacks %q", tt.path, rec.Code, tt.want)
+		}
+	}
+}
+
+func TestCaptionsStream(t *testing.T) {
+	hub := NewHub()
+	h, _ := New(Config{}, hub)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/captions/abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	// The subscription exists once the headers are flushed.
+	hub.Publish(context.Background(), "abc", Caption{Text: "你好", Final: false})
+	hub.Publish(context.Background(), "other", Caption{Text: "not mine"})
+	hub.Publish(context.Background(), "abc", Caption{Text: "你好，我想查账单", Final: true})
+	hub.End("abc")
+	var lines []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if l := sc.Text(); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	want := []string{`data: {"text":"你好","final":false}`, `data: {"text":"你好，我想查账单","final":true}`, "event: end", "data: {}"}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("stream:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestChromiumCall places a call from the page in real headless Chromium
+// with a fake microphone playing a WAV made here, presses a key, and hangs
+// up: the server must receive speech-level audio frames, the key, and the
+// hang-up.
+func TestChromiumCall(t *testing.T) {
+	const chromium = "/usr/bin/chromium"
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("chromium not installed (%v): apt-get install chromium", err)
+	}
+	// A 440 Hz tone at half scale, 48 kHz 16-bit mono; Chromium loops it.
+	data := make([]float32, 3*media.Rate48k)
+	for i := range data {
+		data[i] = 0.5 * float32(math.Sin(2*math.Pi*440*float64(i)/media.Rate48k))
+	}
+	wav := filepath.Join(t.TempDir(), "mic.wav")
+	f, err := os.Create(wav)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := media.WriteWAV(f, &media.Audio{Format: media.Format{SampleRate: media.Rate48k, Channels: 1}, Data: data}, 16); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	calls := make(chan webrtc.Call, 1)
+	ws, err := webrtc.NewServer(webrtc.Config{Loopback: true, OnCall: func(c webrtc.Call) {
+		calls <- c
+		<-c.Done()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := New(Config{}, NewHub())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/whip/", http.StripPrefix("/v1/whip", ws))
+	mux.Handle("/call/", http.StripPrefix("/call", page))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), guard)
+		defer cancel()
+		if err := ws.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox,
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-file-for-fake-audio-capture", wav),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		// Expose real host addresses rather than mDNS names: the server
+		// need not resolve .local names on a test machine.
+		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns"),
+	)
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer acancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, tcancel := context.WithTimeout(ctx, guard)
+	defer tcancel()
+
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/call/"),
+		chromedp.Click(chromedp.ID("call")),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="status" and text()="connected"]`)),
+	); err != nil {
+		status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("status")))
+		t.Fatalf("placing the call: %v (page status %q)", err, status)
+	}
+	var call webrtc.Call
+	select {
+	case call = <-calls:
+	case <-ctx.Done():
+		t.Fatal("no call reached the server")
+	}
+	// Half a second of loud audio, then the key.
+	var loud int
+	for loud < 25 {
+		ev, err := call.Next(ctx)
+		if err != nil {
+			t.Fatalf("after %d loud frames: %v (stats %+v)", loud, err, call.Stats())
+		}
+		if ev.Kind == webrtc.EventAudio && rms(ev.Frame.Samples) > 3000 {
+			loud++
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("key-5"))); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev, err := call.Next(ctx)
+		if err != nil {
+			t.Fatalf("waiting for the key: %v (stats %+v)", err, call.Stats())
+		}
+		if ev.Kind == webrtc.EventDTMF {
+			if ev.Digit != '5' {
+				t.Fatalf("key %q, want '5'", ev.Digit)
+			}
+			break
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("hangup"))); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-call.Done():
+	case <-ctx.Done():
+		t.Fatal("hang-up did not end the call")
+	}
+	if !errors.Is(call.Err(), webrtc.ErrHangup) {
+		t.Fatalf("call ended with %v, want ErrHangup", call.Err())
+	}
+	t.Logf("codec %s, stats %+v", call.Codec(), call.Stats())
+}
+
+func rms(s []int16) float64 {
+	var sum float64
+	for _, v := range s {
+		sum += float64(v) * float64(v)
+	}
+	return math.Sqrt(sum / float64(max(len(s), 1)))
+}
