@@ -36,6 +36,36 @@ type Config struct {
 	Store    Store    `yaml:"store"`
 	Desk     Desk     `yaml:"desk"`
 	Files    Files    `yaml:"files"`
+	WebRTC   WebRTC   `yaml:"webrtc"`
+	TTS      TTS      `yaml:"tts"`
+}
+
+// WebRTC configures live calls from browsers and apps (WHIP ingest).
+type WebRTC struct {
+	// STUN and TURN are comma-separated ICE server URLs; TURN credentials
+	// go in TURNUsername and TURNCredential. Empty: host candidates only
+	// (a caller on the same network, or a public IP in PublicIPs).
+	STUN           string        `yaml:"stun"`
+	TURN           string        `yaml:"turn"`
+	TURNUsername   string        `yaml:"turn_username"`
+	TURNCredential string        `yaml:"turn_credential"`
+	PublicIPs      string        `yaml:"public_ips"` // comma-separated, for 1:1 NAT
+	UDPPortMin     int           `yaml:"udp_port_min"`
+	UDPPortMax     int           `yaml:"udp_port_max"`
+	ICETimeout     time.Duration `yaml:"ice_timeout"`
+	MaxCalls       int           `yaml:"max_calls"`
+	// Loopback offers loopback candidates: development on one machine.
+	Loopback bool `yaml:"loopback"`
+}
+
+// TTS chooses the voice of the prompts.
+type TTS struct {
+	// BaseURL of an OpenAI-compatible speech endpoint; empty: espeak-ng.
+	BaseURL   string `yaml:"base_url"`
+	APIKey    string `yaml:"api_key"`
+	Model     string `yaml:"model"`
+	Voice     string `yaml:"voice"`
+	EspeakBin string `yaml:"espeak_bin"`
 }
 
 // Store chooses where state, queues and lockouts live.
@@ -131,6 +161,8 @@ func Default() Config {
 		ASR:      ASR{Engine: "sphinx", Sphinx: SphinxASR{ModelDir: "/usr/share/pocketsphinx/model/en-us"}, OpenAI: OpenAIClient{Model: "whisper-1", Timeout: 15 * time.Second, Retries: 2}},
 		Shutdown: Shutdown{Drain: 20 * time.Second},
 		Desk:     Desk{TokenTTL: 12 * time.Hour},
+		WebRTC:   WebRTC{ICETimeout: 15 * time.Second, MaxCalls: 200, Loopback: true},
+		TTS:      TTS{EspeakBin: "espeak-ng"},
 	}
 }
 
@@ -313,6 +345,18 @@ func (c Config) Validate() error {
 	}
 	if c.Desk.Secret != "" && len(c.Desk.Secret) < 16 {
 		return bad("desk.secret", "must be at least 16 characters")
+	}
+	if c.WebRTC.UDPPortMin < 0 || c.WebRTC.UDPPortMax > 65535 || c.WebRTC.UDPPortMin > c.WebRTC.UDPPortMax {
+		return bad("webrtc.udp_port_min", "%d-%d is not a port range", c.WebRTC.UDPPortMin, c.WebRTC.UDPPortMax)
+	}
+	if c.WebRTC.ICETimeout <= 0 {
+		return bad("webrtc.ice_timeout", "must be positive")
+	}
+	if c.WebRTC.MaxCalls < 1 {
+		return bad("webrtc.max_calls", "must be at least 1")
+	}
+	if c.TTS.BaseURL == "" && c.TTS.EspeakBin == "" {
+		return bad("tts.espeak_bin", "is empty and no tts.base_url is set")
 	}
 	if c.Desk.TokenTTL <= 0 {
 		return bad("desk.token_ttl", "must be positive")

@@ -19,6 +19,7 @@ import (
 
 	"github.com/callbrief/callbrief/asr"
 	"github.com/callbrief/callbrief/config"
+	"github.com/callbrief/callbrief/media/webrtc"
 	"github.com/callbrief/callbrief/models/ort"
 	"github.com/callbrief/callbrief/obs"
 )
@@ -27,6 +28,7 @@ import (
 type server struct {
 	eng      *engines
 	stack    *stack
+	whip     *webrtc.Server
 	rec      asr.Recognizer
 	cfg      config.Config
 	log      *slog.Logger
@@ -38,7 +40,7 @@ type server struct {
 	vadName  string
 }
 
-func (s *server) routes() http.Handler {
+func (s *server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "uptime_s": time.Since(s.started).Seconds()})
@@ -57,7 +59,7 @@ func (s *server) routes() http.Handler {
 	s.mountDesk(mux)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "callbrief: asr=%s vad=%s\nendpoints: GET /healthz /readyz /metrics, POST /v1/transcribe and /v1/calls (body: a WAV file), agent desk: /desk/\n", s.asrName, s.vadName)
+		fmt.Fprintf(w, "callbrief: asr=%s vad=%s\nendpoints: GET /healthz /readyz /metrics, POST /v1/transcribe and /v1/calls (body: a WAV file), live calls: /call/ (WHIP: /v1/whip), agent desk: /desk/\n", s.asrName, s.vadName)
 	})
 	return mux
 }
@@ -107,9 +109,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("http.addr %s: %w", c.cfg.HTTP.Addr, err)
 	}
-	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	mux := s.routes()
+	callCtx, stopCalls := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCalls()
+	if err := s.mountLive(callCtx, mux); err != nil {
+		return fmt.Errorf("live calls: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	c.log.Info("callbrief serving", "addr", ln.Addr().String(), "asr", rec.Name(), "vad", vadName)
-	fmt.Fprintf(stdout, "callbrief listening on http://%s (agent desk: /desk/, health: /healthz, metrics: /metrics)\n", ln.Addr())
+	fmt.Fprintf(stdout, "callbrief listening on http://%s (caller page: /call/, agent desk: /desk/, health: /healthz, metrics: /metrics)\n", ln.Addr())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -121,6 +129,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Two-phase shutdown: stop taking calls and drain; a second signal
 	// (or the drain deadline) forces it.
 	s.draining.Store(true)
+	s.whip.Drain()
 	c.log.Info("draining", "deadline", c.cfg.Shutdown.Drain)
 	force := make(chan os.Signal, 1)
 	signal.Notify(force, os.Interrupt, syscall.SIGTERM)
@@ -135,6 +144,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		case <-dctx.Done():
 		}
 	}()
+	// Live calls in progress finish (or the drain deadline ends them)
+	// before the listener goes.
+	if err := s.whip.Close(dctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		c.log.Warn("closing live calls", "err", err)
+	}
+	stopCalls()
 	if err := srv.Shutdown(dctx); err != nil && !errors.Is(err, context.Canceled) {
 		srv.Close()
 		return fmt.Errorf("shutdown: %w", err)
