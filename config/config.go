@@ -54,6 +54,11 @@ type WebRTC struct {
 	UDPPortMax     int           `yaml:"udp_port_max"`
 	ICETimeout     time.Duration `yaml:"ice_timeout"`
 	MaxCalls       int           `yaml:"max_calls"`
+	// AnswerTimeout bounds each wait for the caller's answer to a
+	// verification question; silence until then counts as no answer.
+	AnswerTimeout time.Duration `yaml:"answer_timeout"`
+	// TurnTimeout bounds the wait for the caller to start speaking.
+	TurnTimeout time.Duration `yaml:"turn_timeout"`
 	// Loopback offers loopback candidates: development on one machine.
 	Loopback bool `yaml:"loopback"`
 }
@@ -161,7 +166,7 @@ func Default() Config {
 		ASR:      ASR{Engine: "sphinx", Sphinx: SphinxASR{ModelDir: "/usr/share/pocketsphinx/model/en-us"}, OpenAI: OpenAIClient{Model: "whisper-1", Timeout: 15 * time.Second, Retries: 2}},
 		Shutdown: Shutdown{Drain: 20 * time.Second},
 		Desk:     Desk{TokenTTL: 12 * time.Hour},
-		WebRTC:   WebRTC{ICETimeout: 15 * time.Second, MaxCalls: 200, Loopback: true},
+		WebRTC:   WebRTC{ICETimeout: 15 * time.Second, MaxCalls: 200, Loopback: true, AnswerTimeout: 10 * time.Second, TurnTimeout: 12 * time.Second},
 		TTS:      TTS{EspeakBin: "espeak-ng"},
 	}
 }
@@ -351,6 +356,12 @@ func (c Config) Validate() error {
 	}
 	if c.WebRTC.ICETimeout <= 0 {
 		return bad("webrtc.ice_timeout", "must be positive")
+	}
+	if c.WebRTC.AnswerTimeout <= 0 {
+		return bad("webrtc.answer_timeout", "must be positive")
+	}
+	if c.WebRTC.TurnTimeout <= 0 {
+		return bad("webrtc.turn_timeout", "must be positive")
 	}
 	if c.WebRTC.MaxCalls < 1 {
 		return bad("webrtc.max_calls", "must be at least 1")

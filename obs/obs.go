@@ -20,6 +20,28 @@ type Metrics struct {
 	ActiveCalls prometheus.Gauge
 	// DroppedFrames counts live frames dropped by bounded queues.
 	DroppedFrames prometheus.Counter
+	live          liveMetrics
+}
+
+// liveMetrics are recorded once per live call, when it ends.
+type liveMetrics struct {
+	toTranscript, toIntent, toHandoff prometheus.Histogram
+	jitter                            prometheus.Histogram
+	framesDropped                     prometheus.Histogram
+	ended                             *prometheus.CounterVec
+}
+
+// LiveCall is what one live call measured. A zero duration means the
+// call did not get that far; it is not recorded.
+type LiveCall struct {
+	// Outcome: "handed_over", "abandoned" (the caller hung up first) or
+	// "failed".
+	Outcome string
+	// From the end of the caller's first turn (the endpoint) to its final
+	// transcript, to the intent, and to the brief being on the desk.
+	ToTranscript, ToIntent, ToHandoff time.Duration
+	FramesDropped                     uint64
+	Jitter                            time.Duration // RFC 3550 interarrival jitter at the end
 }
 
 // New makes a registry with Go and process collectors and the stage metrics.
@@ -39,9 +61,47 @@ func New() *Metrics {
 		DroppedFrames: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "callbrief", Name: "dropped_frames_total", Help: "Live audio frames dropped because a stage fell behind."}),
 	}
+	speechBuckets := []float64{.05, .1, .25, .5, .75, 1, 1.5, 2, 3, 5, 10, 20}
+	m.live = liveMetrics{
+		toTranscript: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "callbrief", Subsystem: "live",
+			Name: "speech_end_to_transcript_seconds", Help: "Live calls: end of the caller's first turn to its final transcript.", Buckets: speechBuckets}),
+		toIntent: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "callbrief", Subsystem: "live",
+			Name: "speech_end_to_intent_seconds", Help: "Live calls: end of the caller's first turn to the intent.", Buckets: speechBuckets}),
+		toHandoff: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "callbrief", Subsystem: "live",
+			Name: "speech_end_to_handoff_seconds", Help: "Live calls: end of the caller's first turn to the brief on the desk (verification included).",
+			Buckets: []float64{.25, .5, 1, 2, 5, 10, 20, 30, 60, 120}}),
+		jitter: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "callbrief", Subsystem: "live",
+			Name: "jitter_seconds", Help: "Live calls: interarrival jitter of the caller's audio when the call ended.",
+			Buckets: []float64{.001, .0025, .005, .01, .02, .04, .08, .16}}),
+		framesDropped: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "callbrief", Subsystem: "live",
+			Name: "frames_dropped", Help: "Live calls: audio frames dropped per call because a stage fell behind.",
+			Buckets: []float64{0, 1, 5, 25, 100, 500}}),
+		ended: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "callbrief", Subsystem: "live",
+			Name: "calls_total", Help: "Live calls ended, by outcome."}, []string{"outcome"}),
+	}
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.calls, m.errors, m.latency, m.ActiveCalls, m.DroppedFrames)
+		m.calls, m.errors, m.latency, m.ActiveCalls, m.DroppedFrames,
+		m.live.toTranscript, m.live.toIntent, m.live.toHandoff, m.live.jitter, m.live.framesDropped, m.live.ended)
 	return m
+}
+
+// ObserveLiveCall records the measures of one live call when it ends.
+func (m *Metrics) ObserveLiveCall(c LiveCall) {
+	if m == nil {
+		return
+	}
+	m.live.ended.WithLabelValues(c.Outcome).Inc()
+	for _, o := range []struct {
+		h prometheus.Histogram
+		d time.Duration
+	}{{m.live.toTranscript, c.ToTranscript}, {m.live.toIntent, c.ToIntent}, {m.live.toHandoff, c.ToHandoff}} {
+		if o.d > 0 {
+			o.h.Observe(o.d.Seconds())
+		}
+	}
+	m.live.jitter.Observe(c.Jitter.Seconds())
+	m.live.framesDropped.Observe(float64(c.FramesDropped))
+	m.DroppedFrames.Add(float64(c.FramesDropped))
 }
 
 // Observe records one operation of stage on engine.

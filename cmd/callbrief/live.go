@@ -5,11 +5,14 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/callbrief/callbrief/asr"
 	"github.com/callbrief/callbrief/call"
+	"github.com/callbrief/callbrief/handoff"
 	"github.com/callbrief/callbrief/media/webrtc"
+	"github.com/callbrief/callbrief/obs"
 	"github.com/callbrief/callbrief/pipeline"
 	"github.com/callbrief/callbrief/tts"
 	"github.com/callbrief/callbrief/tts/espeak"
@@ -92,31 +95,171 @@ func (s *server) mountLive(ctx context.Context, mux *http.ServeMux) error {
 	return nil
 }
 
-// runLiveCall drives one live call to the desk and hangs up the media leg
-// when the brief is there (the agent bridge is not built yet).
+// runLiveCall drives one live call to the desk, records its measures, and
+// hangs up the media leg when the brief is there. A caller who hangs up
+// before the handoff still leaves a brief on the desk: what was heard and
+// understood so far, with the reason "abandoned".
 func (s *server) runLiveCall(ctx context.Context, c webrtc.Call, synth tts.Synthesizer, hub *caller.Hub) {
 	defer hub.End(c.ID())
 	log := s.log.With("call_id", c.ID())
 	s.metrics.ActiveCalls.Inc()
 	defer s.metrics.ActiveCalls.Dec()
-	cfg := s.stack.callConfig(s.eng, s.rec, true, log)
-	cfg.Transcriber = captioned{Transcriber: cfg.Transcriber, hub: hub, callID: c.ID()}
+	w := s.cfg.WebRTC
+	trace := &liveTrace{}
+	// The caller's turns arrive in real time already; transcribing them is
+	// not paced again (that would add the turn's length to the latency).
+	cfg := s.stack.callConfig(s.eng, s.rec, false, log)
+	cfg.AnswerTimeout = w.AnswerTimeout
+	cfg.Transcriber = captioned{Transcriber: tracedTranscriber{cfg.Transcriber, trace}, hub: hub, callID: c.ID()}
+	cfg.Understander = tracedUnderstander{cfg.Understander, trace}
+	cfg.Handoff = tracedHandoff{cfg.Handoff, trace}
 	in := &pipeline.LiveIngress{Call: c, Synth: synth, NewDetector: s.eng.newDetector, Endpoint: s.cfg.VAD.Endpoint,
-		Language: call.LangMandarin, TurnTimeout: 12 * time.Second, Log: log}
+		Language: call.LangMandarin, TurnTimeout: w.TurnTimeout, Log: log}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	start := time.Now()
 	res, err := pipeline.RunCall(ctx, cfg, c.ID(), in)
 	s.metrics.Observe("live_call", s.rec.Name(), time.Since(start), err)
-	st := c.Stats()
-	s.metrics.DroppedFrames.Add(float64(st.FramesDropped))
+	m := trace.measures()
 	switch {
-	case errors.Is(err, webrtc.ErrHangup), errors.Is(err, pipeline.ErrHangup):
-		log.Info("caller hung up before the handoff")
-	case err != nil:
-		log.Warn("live call failed", "err", err)
-	default:
+	case err == nil:
+		m.Outcome = "handed_over"
 		log.Info("live call handed over", "group", res.Brief.Route.Group, "intent", res.Brief.Intent.Intent)
+	case hungUp(err) && !trace.handedOver():
+		m.Outcome = "abandoned"
+		log.Info("caller hung up before the handoff; sending what we have to the desk")
+		// The call's context may be ending with the caller; the brief
+		// must still be stored.
+		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		b, herr := s.stack.engine.Handoff(hctx, trace.abandoned(c.ID(), time.Now()))
+		hcancel()
+		if herr != nil {
+			log.Warn("abandoned call: brief not stored", "err", herr)
+		} else {
+			log.Info("abandoned call on the desk", "group", b.Route.Group, "reason", b.Reason)
+		}
+	default:
+		m.Outcome = "failed"
+		log.Warn("live call failed", "err", err)
 	}
+	st := c.Stats()
+	m.FramesDropped, m.Jitter = st.FramesDropped, st.Jitter
+	s.metrics.ObserveLiveCall(m)
+	log.Info("live call measures", "outcome", m.Outcome, "speech_end_to_transcript", m.ToTranscript,
+		"speech_end_to_intent", m.ToIntent, "speech_end_to_handoff", m.ToHandoff, "frames_dropped", m.FramesDropped, "jitter", m.Jitter)
 	c.Close()
+}
+
+// hungUp reports whether err means the caller left.
+func hungUp(err error) bool {
+	return errors.Is(err, webrtc.ErrHangup) || errors.Is(err, webrtc.ErrPeerGone) || errors.Is(err, pipeline.ErrHangup)
+}
+
+// abandonedReason marks the brief of a caller who hung up before the
+// handoff.
+const abandonedReason = "abandoned: the caller hung up before the handoff"
+
+// liveTrace follows one live call through the pipeline's stages: when the
+// caller's first turn ended, when its transcript, intent and handoff came,
+// and what was heard and understood (for the brief of an abandoned call).
+type liveTrace struct {
+	mu                                      sync.Mutex
+	speechEnd, transcribed, intent, handoff time.Time
+	transcript                              call.Transcript
+	understood                              *pipeline.Understanding
+}
+
+func (t *liveTrace) handedOver() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.handoff.IsZero()
+}
+
+func (t *liveTrace) measures() obs.LiveCall {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var m obs.LiveCall
+	since := func(at time.Time) time.Duration {
+		if at.IsZero() || t.speechEnd.IsZero() {
+			return 0
+		}
+		return at.Sub(t.speechEnd)
+	}
+	m.ToTranscript, m.ToIntent, m.ToHandoff = since(t.transcribed), since(t.intent), since(t.handoff)
+	return m
+}
+
+// abandoned is the handoff request of a call whose caller hung up: the
+// transcript and understanding so far, unverified.
+func (t *liveTrace) abandoned(callID string, now time.Time) handoff.Request {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tr := t.transcript
+	tr.CallID = callID
+	req := handoff.Request{CallID: callID, At: now, Transcript: tr, Reason: abandonedReason,
+		Verification: call.VerificationOutcome{Status: call.StatusUnverified, Reason: "the caller hung up before verification ended", At: now}}
+	if u := t.understood; u != nil {
+		req.Intent, req.Slots, req.Urgency, req.Language = u.Intent, u.Slots, u.Urgency, u.Language
+		req.Verification.Intent = string(u.Intent.Intent)
+	} else {
+		req.Intent = call.IntentResult{Intent: call.IntentOutOfScope, Rejected: true}
+		req.Language = call.LanguageResult{Language: call.LangUndetermined}
+	}
+	return req
+}
+
+type tracedTranscriber struct {
+	pipeline.Transcriber
+	t *liveTrace
+}
+
+func (x tracedTranscriber) Transcribe(ctx context.Context, samples []int16, mode asr.Mode) (call.Transcript, error) {
+	first := false
+	if mode == asr.ModeFree {
+		x.t.mu.Lock()
+		// The opening turn is handed over the moment the endpoint fires.
+		if first = x.t.speechEnd.IsZero(); first {
+			x.t.speechEnd = time.Now()
+		}
+		x.t.mu.Unlock()
+	}
+	tr, err := x.Transcriber.Transcribe(ctx, samples, mode)
+	if first && err == nil {
+		x.t.mu.Lock()
+		x.t.transcribed, x.t.transcript = time.Now(), tr
+		x.t.mu.Unlock()
+	}
+	return tr, err
+}
+
+type tracedUnderstander struct {
+	pipeline.Understander
+	t *liveTrace
+}
+
+func (x tracedUnderstander) Understand(ctx context.Context, text string, tag call.Language) (pipeline.Understanding, error) {
+	u, err := x.Understander.Understand(ctx, text, tag)
+	if err == nil {
+		x.t.mu.Lock()
+		if x.t.understood == nil {
+			x.t.intent, x.t.understood = time.Now(), &u
+		}
+		x.t.mu.Unlock()
+	}
+	return u, err
+}
+
+type tracedHandoff struct {
+	next pipeline.Handoff
+	t    *liveTrace
+}
+
+func (x tracedHandoff) Handoff(ctx context.Context, req handoff.Request) (handoff.Brief, error) {
+	b, err := x.next.Handoff(ctx, req)
+	if err == nil {
+		x.t.mu.Lock()
+		x.t.handoff = time.Now()
+		x.t.mu.Unlock()
+	}
+	return b, err
 }

@@ -98,12 +98,15 @@ async function openBrief(id) {
   $("brief-title").textContent = (b.intent.intent || "unclassified") + " — " + id;
   $("brief-title").title = label;
   if (label) $("brief-title").textContent += "  (" + label + ")";
+  // A caller who hung up before the handoff: the brief is what we had.
+  if ((b.reason || "").startsWith("abandoned")) $("brief-title").textContent += "  [abandoned: caller hung up]";
   $("summary").textContent = b.summary.text;
   const facts = [
     ["Intent", b.intent.intent + " (" + Math.round(b.intent.confidence * 100) + "%)" +
       (b.intent.alternatives || []).slice(1, 3).map((a) => ", " + a.intent + " " + Math.round(a.confidence * 100) + "%").join("")],
     ["Urgency", b.urgency.level_name || ["normal", "elevated", "high", "emergency"][b.urgency.level] + " / " + b.urgency.emotion],
     ["Language", b.language.language + (b.language.confidence ? " (" + Math.round(b.language.confidence * 100) + "%)" : "")],
+    ["Handed over", b.reason || "—"],
     ["Verification", b.verification.status + (b.verification.reason ? ": " + b.verification.reason : "")],
     ["Route", b.route.group + ", level ≥ " + b.route.min_level + (b.route.line ? ", " + b.route.line + " line" : "") + ", priority " + b.route.priority],
     ["Slots", (b.slots || []).map((s) => s.kind + " " + s.value + (s.valid ? "" : " (to confirm)")).join(", ") || "—"],

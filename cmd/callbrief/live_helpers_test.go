@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/callbrief/callbrief/internal/testenv"
+	"github.com/callbrief/callbrief/media"
+)
+
+// liveGuard bounds waits for things that should happen; reaching it is a
+// hang (a failure), never a performance check.
+const liveGuard = 90 * time.Second
+
+// liveServer is a real `callbrief serve` started through run, as the
+// command line does.
+type liveServer struct {
+	base   string
+	stderr *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startLive starts the service with live calls on loopback and short
+// answer timeouts; it is shut down (as by a signal) when the test ends,
+// and must exit 0.
+func startLive(t *testing.T, extra ...string) *liveServer {
+	t.Helper()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	ls := &liveServer{base: "http://" + addr, stderr: &lockedBuffer{}}
+	args := append([]string{"serve", "--addr", addr, "--set", "log.level=warn", "--set", "webrtc.loopback=true",
+		"--set", "webrtc.answer_timeout=1s"}, extra...)
+	go func() { done <- run(ctx, args, io.Discard, ls.stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case rc := <-done:
+			if rc != 0 {
+				t.Errorf("serve exited %d: %s", rc, ls.stderr.String())
+			}
+		case <-time.After(liveGuard):
+			t.Error("serve did not shut down")
+		}
+	})
+	var err error
+	for range 400 {
+		var resp *http.Response
+		if resp, err = http.Get(ls.base + "/healthz"); err == nil {
+			resp.Body.Close()
+			return ls
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("serve did not come up: %v\n%s", err, ls.stderr.String())
+	return nil
+}
+
+// do sends a JSON request (body may be nil) with an optional bearer
+// token and decodes the JSON answer into out (may be nil).
+func (ls *liveServer) do(ctx context.Context, method, path, token string, body, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, ls.base+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: %w: %s", method, path, err, b)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// login signs in as a demo agent and returns the access token.
+func (ls *liveServer) login(t *testing.T, ctx context.Context, agent, token string) string {
+	t.Helper()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	code, err := ls.do(ctx, http.MethodPost, "/desk/api/login", "", map[string]string{"agent": agent, "token": token}, &out)
+	if err != nil || code != http.StatusOK || out.AccessToken == "" {
+		t.Fatalf("desk login: %d %v", code, err)
+	}
+	return out.AccessToken
+}
+
+// deskBrief is the part of a brief the tests look at.
+type deskBrief struct {
+	CallID     string `json:"call_id"`
+	Reason     string `json:"reason"`
+	Transcript struct {
+		Segments []struct {
+			Text string `json:"text"`
+		} `json:"segments"`
+	} `json:"transcript"`
+	Route struct {
+		Group string `json:"group"`
+	} `json:"route"`
+	Verification struct {
+		Status string `json:"status"`
+	} `json:"verification"`
+}
+
+func (b deskBrief) text() string {
+	var parts []string
+	for _, s := range b.Transcript.Segments {
+		parts = append(parts, s.Text)
+	}
+	return strings.Join(parts, " ")
+}
+
+// awaitBrief polls the desk until the call's brief is there.
+func (ls *liveServer) awaitBrief(t *testing.T, ctx context.Context, token, callID string) deskBrief {
+	t.Helper()
+	for {
+		var b deskBrief
+		code, err := ls.do(ctx, http.MethodGet, "/desk/api/calls/"+callID+"/brief", token, nil, &b)
+		if err == nil && code == http.StatusOK {
+			return b
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no brief of call %s on the desk (last: %d %v)\n%s", callID, code, err, ls.stderr.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// awaitMetric polls /metrics until a line starts with want.
+func (ls *liveServer) awaitMetric(t *testing.T, ctx context.Context, want string) string {
+	t.Helper()
+	for {
+		resp, err := http.Get(ls.base + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.HasPrefix(line, want) {
+					return string(b)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("metric %q never appeared", want)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// awaitCaption reads the call's captions until a final one contains want.
+func (ls *liveServer) awaitCaption(ctx context.Context, callID, want string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ls.base+"/call/captions/"+callID, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if d, ok := strings.CutPrefix(sc.Text(), "data:"); ok && strings.Contains(d, want) {
+			return nil
+		}
+	}
+	return fmt.Errorf("captions ended without %q: %w", want, sc.Err())
+}
+
+// librivoxPCM is the shared recording "he was not an ill disposed young
+// man", 16 kHz mono.
+func librivoxPCM(t *testing.T) []int16 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.NeedLibrivox(t), "sense_and_sensibility_01_austen_64kb-0880.wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := media.ReadWAV(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm, err := a.PCM16(media.Rate16k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pcm
+}
+
+// checkLiveLeaks fails the test if goroutines of the media path (pion,
+// the WebRTC ingress, the pipeline) started during it outlive it. It must
+// be called before startLive so that its cleanup runs after the server's.
+func checkLiveLeaks(t *testing.T) {
+	t.Helper()
+	before := map[string]bool{}
+	for _, g := range allStacks() {
+		before[goroutineID(g)] = true
+	}
+	t.Cleanup(func() {
+		deadline := time.Now().Add(liveGuard)
+		for {
+			var leaked []string
+			for _, g := range allStacks() {
+				if before[goroutineID(g)] || strings.Contains(g, "checkLiveLeaks") {
+					continue
+				}
+				if strings.Contains(g, "github.com/pion/") || strings.Contains(g, "callbrief/media/webrtc") ||
+					strings.Contains(g, "callbrief/pipeline") || strings.Contains(g, "callbrief.(*server)") {
+					leaked = append(leaked, g)
+				}
+			}
+			if len(leaked) == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%d goroutines leaked:\n%s", len(leaked), strings.Join(leaked, "\n\n"))
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}
+
+func goroutineID(stack string) string { return strings.SplitN(stack, " ", 3)[1] }
+
+func allStacks() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Split(string(buf[:n]), "\n\n")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
