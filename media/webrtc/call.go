@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/callbrief/callbrief/media"
@@ -91,6 +92,8 @@ type Stats struct {
 	KeysDropped     uint64
 	SpokenFrames    uint64
 	Interrupted     uint64
+	PacketsSent     uint64 // prompts and forwarded packets
+	Forwarded       uint64 // packets of a bridged leg sent on unchanged
 }
 
 // ErrInterrupted is the cause a prompt stops with when Interrupt is called.
@@ -99,6 +102,7 @@ var ErrInterrupted = errors.New("webrtc: prompt interrupted")
 // peerCall implements Call on a pion PeerConnection.
 type peerCall struct {
 	id      string
+	leg     string // the call this one joined (a bridge leg), else empty
 	codec   Codec
 	log     *slog.Logger
 	cfg     *Config
@@ -108,6 +112,7 @@ type peerCall struct {
 	frames  *media.FrameQueue
 	ready   chan struct{} // a token after each frame pushed, for Next
 	keys    chan rune
+	out     *outbound
 	spk     *speaker
 	done    chan struct{}
 	onEnd   func() // the server's bookkeeping
@@ -121,7 +126,9 @@ type peerCall struct {
 	reading bool
 	wg      sync.WaitGroup // goroutines reading the peer
 	rx      rxStats
-	ro      reorder       // copy of the counters only
+	tap     func(*rtp.Packet) // when set, audio is forwarded instead of decoded
+	tapped  bool              // the last packet went to tap
+	ro      reorder           // copy of the counters only
 	keysN   atomic.Uint64 // updated on the read loop, which holds mu
 	keysDr  atomic.Uint64
 }
@@ -232,6 +239,7 @@ func (c *peerCall) Stats() Stats {
 	default:
 	}
 	s.SpokenFrames, s.Interrupted = c.spk.counts()
+	s.PacketsSent, s.Forwarded = c.out.counts()
 	return s
 }
 
@@ -348,12 +356,36 @@ func (c *peerCall) readLoop(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver)
 		// An unknown payload type comes with an error and the packet;
 		// handle counts it.
 		c.mu.Lock()
-		if herr := d.handle(buf[:n], time.Now()); herr != nil {
+		var herr error
+		switch {
+		case c.tap != nil:
+			herr = d.forward(buf[:n], time.Now(), c.tap)
+			c.tapped = true
+		case c.tapped:
+			// Back from a bridge: the stream moved on while it was
+			// forwarded, so decoding starts afresh rather than
+			// concealing the whole bridge as loss.
+			d.restart()
+			c.tapped = false
+			fallthrough
+		default:
+			herr = d.handle(buf[:n], time.Now())
+		}
+		if herr != nil {
 			c.log.Debug("rtp skipped", "err", herr)
 		}
 		c.snapshot(d)
 		c.mu.Unlock()
 	}
+}
+
+// setTap sends the call's incoming audio packets to fn, undecoded,
+// until it is set to nil. When it returns, no earlier fn is running: the
+// read loop calls it with mu held.
+func (c *peerCall) setTap(fn func(*rtp.Packet)) {
+	c.mu.Lock()
+	c.tap = fn
+	c.mu.Unlock()
 }
 
 // snapshot copies the depacketizer's counters for Stats; c.mu is held.

@@ -75,6 +75,15 @@ func (r *reorder) push(seq uint16, ts uint32, pt uint8, payload []byte, out sink
 	r.drain(out, r.depth)
 }
 
+// restart empties the buffer without emitting, keeping the counters: the
+// next packet starts the sequence again.
+func (r *reorder) restart() {
+	for i := range r.slots {
+		r.slots[i].full = false
+	}
+	r.held, r.started = 0, false
+}
+
 // flush emits everything held, declaring the gaps lost: the stream paused
 // longer than the reorder delay.
 func (r *reorder) flush(out sink) { r.drain(out, 0) }

@@ -191,6 +191,36 @@ func (d *depacketizer) handle(raw []byte, arrival time.Time) error {
 	return nil
 }
 
+// forward takes one raw packet during a bridge: counted and timed as
+// handle does, then an audio packet goes to fn as it is. Telephone-events
+// are not passed on (the other leg may not have negotiated them, and a
+// person on the line has no use for the caller's key tones).
+func (d *depacketizer) forward(raw []byte, arrival time.Time, fn func(*rtp.Packet)) error {
+	if err := d.pkt.Unmarshal(raw); err != nil {
+		d.stats.Malformed++
+		return fmt.Errorf("%w: %w", ErrMalformedRTP, err)
+	}
+	h := &d.pkt.Header
+	if h.PayloadType != d.audioPT && !d.eventPTs[h.PayloadType] {
+		d.stats.UnknownPT++
+		return fmt.Errorf("%w: payload type %d not negotiated", ErrMalformedRTP, h.PayloadType)
+	}
+	d.stats.Packets++
+	d.stats.Bytes += uint64(len(raw))
+	if h.PayloadType == d.audioPT {
+		d.updateJitter(h.Timestamp, arrival)
+		fn(&d.pkt)
+	}
+	return nil
+}
+
+// restart forgets the stream's position: decoding resumes after a time
+// the packets were forwarded instead, with no gap to conceal or fill.
+func (d *depacketizer) restart() {
+	d.ro.restart()
+	d.haveTS = false
+}
+
 // updateJitter keeps the RFC 3550 (section 6.4.1) interarrival jitter.
 func (d *depacketizer) updateJitter(ts uint32, arrival time.Time) {
 	transit := float64(arrival.UnixNano())*float64(d.clock)/1e9 - float64(ts)

@@ -26,6 +26,13 @@ type offer struct {
 	codec   Codec
 	offered []string // encoding/clock of every audio format, in offer order
 	events  bool     // telephone-event offered
+	opus    bool     // each codec we take, when offered
+	pcmu    bool
+}
+
+// offers reports whether c was offered.
+func (o offer) offers(c Codec) bool {
+	return (c == CodecOpus && o.opus) || (c == CodecPCMU && o.pcmu)
 }
 
 // staticPayloads are the RFC 3551 static audio payload types an offer may
@@ -83,9 +90,12 @@ func parseOffer(raw []byte) (offer, error) {
 			o.offered = append(o.offered, name+"/"+clock)
 			switch {
 			case strings.EqualFold(name, "opus") && clock == "48000":
-				o.codec = CodecOpus
-			case strings.EqualFold(name, "PCMU") && clock == "8000" && o.codec == "":
-				o.codec = CodecPCMU
+				o.codec, o.opus = CodecOpus, true
+			case strings.EqualFold(name, "PCMU") && clock == "8000":
+				o.pcmu = true
+				if o.codec == "" {
+					o.codec = CodecPCMU
+				}
 			case strings.EqualFold(name, "telephone-event"):
 				o.events = true
 			}

@@ -130,7 +130,8 @@ type Server struct {
 	settings webrtc.SettingEngine
 
 	mu       sync.Mutex
-	calls    map[string]*peerCall
+	calls    map[string]*peerCall // callers and joined legs
+	callers  int
 	draining bool
 	wg       sync.WaitGroup // OnCall goroutines and call supervisors
 }
@@ -215,11 +216,44 @@ func (s *Server) Answer(ctx context.Context, rawOffer []byte) (Call, string, err
 		return nil, "", err
 	}
 	s.mu.Lock()
-	busy := s.draining || (s.cfg.MaxCalls > 0 && len(s.calls) >= s.cfg.MaxCalls)
+	busy := s.draining || (s.cfg.MaxCalls > 0 && s.callers >= s.cfg.MaxCalls)
 	s.mu.Unlock()
 	if busy {
 		return nil, "", fmt.Errorf("%w: %d calls, limit %d (or draining)", ErrBusy, s.Active(), s.cfg.MaxCalls)
 	}
+	return s.open(ctx, o, rawOffer, "", s.cfg.OnCall)
+}
+
+// Join adds a second leg to a live call, for Bridge: the agent's
+// microphone and speaker. The leg takes the call's codec when the offer
+// has it, so that audio crosses the bridge without re-encoding; otherwise
+// it answers with its own choice and the bridge transcodes. The leg is a
+// Call of its own (ended by Close, Hangup or its peer) and ends when the
+// server closes.
+func (s *Server) Join(ctx context.Context, callID string, rawOffer []byte) (Call, string, error) {
+	o, err := parseOffer(rawOffer)
+	if err != nil {
+		return nil, "", err
+	}
+	s.mu.Lock()
+	c, ok := s.calls[callID]
+	draining := s.draining
+	s.mu.Unlock()
+	if !ok || c.leg != "" {
+		return nil, "", fmt.Errorf("%w: %q", ErrNotFound, callID)
+	}
+	if draining {
+		return nil, "", fmt.Errorf("%w: draining", ErrBusy)
+	}
+	if o.offers(c.codec) {
+		o.codec = c.codec
+	}
+	return s.open(ctx, o, rawOffer, callID, nil)
+}
+
+// open makes the peer connection of a caller (legOf empty, onCall run
+// for it) or of a leg joining call legOf.
+func (s *Server) open(ctx context.Context, o offer, rawOffer []byte, legOf string, onCall func(Call)) (Call, string, error) {
 	api, err := s.api(o.codec)
 	if err != nil {
 		return nil, "", fmt.Errorf("webrtc: media engine: %w", err)
@@ -230,7 +264,10 @@ func (s *Server) Answer(ctx context.Context, rawOffer []byte) (Call, string, err
 	}
 	id := newID()
 	log := s.cfg.Logger.With("call_id", id)
-	c, answer, err := s.setup(ctx, pc, o, id, log, rawOffer)
+	if legOf != "" {
+		log = s.cfg.Logger.With("call_id", legOf, "leg", id)
+	}
+	c, answer, err := s.setup(ctx, pc, o, id, legOf, log, rawOffer, onCall)
 	if err != nil {
 		pc.Close()
 		return nil, "", err
@@ -238,13 +275,16 @@ func (s *Server) Answer(ctx context.Context, rawOffer []byte) (Call, string, err
 	return c, answer, nil
 }
 
-func (s *Server) setup(ctx context.Context, pc *webrtc.PeerConnection, o offer, id string, log *slog.Logger, rawOffer []byte) (*peerCall, string, error) {
+func (s *Server) setup(ctx context.Context, pc *webrtc.PeerConnection, o offer, id, legOf string, log *slog.Logger,
+	rawOffer []byte, onCall func(Call)) (*peerCall, string, error) {
 	mime := webrtc.MimeTypeOpus
 	clock, channels := uint32(48000), uint16(2)
 	if o.codec == CodecPCMU {
 		mime, clock, channels = webrtc.MimeTypePCMU, 8000, 1
 	}
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: mime, ClockRate: clock, Channels: channels}, "prompt", "callbrief")
+	// An RTP track rather than a sample track: prompts and, when bridged,
+	// the other leg's packets go out on it (see outbound).
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: mime, ClockRate: clock, Channels: channels}, "audio", "callbrief")
 	if err != nil {
 		return nil, "", fmt.Errorf("webrtc: prompt track: %w", err)
 	}
@@ -276,11 +316,12 @@ func (s *Server) setup(ctx context.Context, pc *webrtc.PeerConnection, o offer, 
 
 	cctx, cancel := context.WithCancelCause(context.Background())
 	c := &peerCall{
-		id: id, codec: o.codec, log: log, cfg: &s.cfg, pc: pc, ctx: cctx, cancel: cancel,
+		id: id, leg: legOf, codec: o.codec, log: log, cfg: &s.cfg, pc: pc, ctx: cctx, cancel: cancel,
 		frames: media.NewFrameQueue(s.cfg.QueueFrames), ready: make(chan struct{}, 1),
-		keys: make(chan rune, 64), spk: newSpeaker(track, o.codec), done: make(chan struct{}),
+		keys: make(chan rune, 64), out: newOutbound(track, int(clock)), done: make(chan struct{}),
 		connected: make(chan struct{}), started: time.Now(),
 	}
+	c.spk = newSpeaker(c.out, o.codec)
 	c.onEnd = func() { s.remove(id) }
 	pc.OnTrack(c.onTrack)
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
@@ -307,22 +348,35 @@ func (s *Server) setup(ctx context.Context, pc *webrtc.PeerConnection, o offer, 
 
 	s.mu.Lock()
 	s.calls[id] = c
+	if legOf == "" {
+		s.callers++
+	}
 	s.mu.Unlock()
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		c.run()
 	}()
-	go func() {
-		defer s.wg.Done()
-		s.cfg.OnCall(c)
-	}()
-	log.Info("call offered", "codec", o.codec, "offered", o.offered, "dtmf", o.events)
+	if onCall != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			onCall(c)
+		}()
+	}
+	if legOf != "" {
+		log.Info("leg joined", "codec", o.codec, "offered", o.offered)
+	} else {
+		log.Info("call offered", "codec", o.codec, "offered", o.offered, "dtmf", o.events)
+	}
 	return c, pc.LocalDescription().SDP, nil
 }
 
 func (s *Server) remove(id string) {
 	s.mu.Lock()
+	if c, ok := s.calls[id]; ok && c.leg == "" {
+		s.callers--
+	}
 	delete(s.calls, id)
 	s.mu.Unlock()
 }
@@ -332,14 +386,17 @@ func (s *Server) Lookup(id string) (Call, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.calls[id]
-	return c, ok
+	if !ok {
+		return nil, false // not a typed nil in the interface
+	}
+	return c, true
 }
 
-// Active is the number of live calls.
+// Active is the number of live calls (callers; joined legs not counted).
 func (s *Server) Active() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.calls)
+	return s.callers
 }
 
 // Hangup ends a call as DELETE does.

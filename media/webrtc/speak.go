@@ -6,37 +6,32 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-	pmedia "github.com/pion/webrtc/v4/pkg/media"
-
 	"github.com/callbrief/callbrief/media"
-	"github.com/callbrief/callbrief/media/opus"
 )
 
 // speaker sends prompts on the call's outbound track, paced in real time
 // one 20 ms packet per tick, so that interrupting it stops the audio
 // within a frame (plus what the caller's jitter buffer already holds).
 type speaker struct {
-	track *webrtc.TrackLocalStaticSample
+	out   *outbound
 	codec Codec
 
 	sem chan struct{} // one prompt at a time; taken for good by close
 
 	mu      sync.Mutex
 	stop    context.CancelCauseFunc // the prompt in progress
-	enc     *opus.Encoder
+	enc     *frameEncoder
 	rs      *media.Resampler // to the encoder's rate, when the prompt's differs
 	rsFrom  int
 	frames  uint64
 	interrs uint64
 }
 
-func newSpeaker(track *webrtc.TrackLocalStaticSample, codec Codec) *speaker {
-	return &speaker{track: track, codec: codec, sem: make(chan struct{}, 1)}
+func newSpeaker(out *outbound, codec Codec) *speaker {
+	return &speaker{out: out, codec: codec, sem: make(chan struct{}, 1)}
 }
 
-// encRate is the rate prompts are encoded from: Opus takes 16 kHz input
-// directly (its RTP clock stays 48 kHz), PCMU is 8 kHz.
+// encRate is the rate prompts are encoded from.
 func (s *speaker) encRate() int {
 	if s.codec == CodecPCMU {
 		return media.Rate8k
@@ -87,6 +82,7 @@ func (s *speaker) speak(ctx, callCtx context.Context, connected <-chan struct{},
 	size := media.SamplesPerFrame(s.encRate())
 	frame := make([]int16, size)
 	out := make([]byte, 4000)
+	ticks := uint32(s.out.clock / 50) // one 20 ms packet
 	tick := time.NewTicker(media.FrameDuration)
 	defer tick.Stop()
 	for off := 0; off < len(pcm); off += size {
@@ -97,8 +93,8 @@ func (s *speaker) speak(ctx, callCtx context.Context, connected <-chan struct{},
 		if err != nil {
 			return err
 		}
-		if err := s.track.WriteSample(pmedia.Sample{Data: payload, Duration: media.FrameDuration}); err != nil {
-			return fmt.Errorf("webrtc: send prompt: %w", err)
+		if err := s.out.local(payload, ticks); err != nil {
+			return fmt.Errorf("webrtc: prompt: %w", err)
 		}
 		s.mu.Lock()
 		s.frames++
@@ -130,26 +126,18 @@ func (s *speaker) convert(pcm []int16, rate int) ([]int16, error) {
 }
 
 func (s *speaker) encode(frame []int16, out []byte) ([]byte, error) {
-	if s.codec == CodecPCMU {
-		n := media.EncodeMuLaw(out, frame)
-		return out[:n], nil
-	}
 	s.mu.Lock()
 	if s.enc == nil {
-		enc, err := opus.NewEncoder(media.Rate16k, 1, opus.AppVoIP)
+		enc, err := newFrameEncoder(s.codec)
 		if err != nil {
 			s.mu.Unlock()
-			return nil, fmt.Errorf("webrtc: prompt encoder: %w", err)
+			return nil, fmt.Errorf("webrtc: prompt: %w", err)
 		}
 		s.enc = enc
 	}
 	enc := s.enc
 	s.mu.Unlock()
-	n, err := enc.Encode(frame, out)
-	if err != nil {
-		return nil, fmt.Errorf("webrtc: encode prompt: %w", err)
-	}
-	return out[:n], nil
+	return enc.encode(frame, out)
 }
 
 func (s *speaker) interrupt() {
@@ -175,7 +163,7 @@ func (s *speaker) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.enc != nil {
-		s.enc.Close()
+		s.enc.close()
 		s.enc = nil
 	}
 }
