@@ -129,7 +129,7 @@ type peerCall struct {
 	tap     func(*rtp.Packet) // when set, audio is forwarded instead of decoded
 	tapped  bool              // the last packet went to tap
 	ro      reorder           // copy of the counters only
-	keysN   atomic.Uint64 // updated on the read loop, which holds mu
+	keysN   atomic.Uint64     // updated on the read loop, which holds mu
 	keysDr  atomic.Uint64
 }
 
