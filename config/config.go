@@ -59,6 +59,9 @@ type WebRTC struct {
 	AnswerTimeout time.Duration `yaml:"answer_timeout"`
 	// TurnTimeout bounds the wait for the caller to start speaking.
 	TurnTimeout time.Duration `yaml:"turn_timeout"`
+	// HoldTimeout bounds a handed-over caller's wait for an agent to join
+	// the audio; the caller is then told they will be called back.
+	HoldTimeout time.Duration `yaml:"hold_timeout"`
 	// Loopback offers loopback candidates: development on one machine.
 	Loopback bool `yaml:"loopback"`
 }
@@ -166,8 +169,9 @@ func Default() Config {
 		ASR:      ASR{Engine: "sphinx", Sphinx: SphinxASR{ModelDir: "/usr/share/pocketsphinx/model/en-us"}, OpenAI: OpenAIClient{Model: "whisper-1", Timeout: 15 * time.Second, Retries: 2}},
 		Shutdown: Shutdown{Drain: 20 * time.Second},
 		Desk:     Desk{TokenTTL: 12 * time.Hour},
-		WebRTC:   WebRTC{ICETimeout: 15 * time.Second, MaxCalls: 200, Loopback: true, AnswerTimeout: 10 * time.Second, TurnTimeout: 12 * time.Second},
-		TTS:      TTS{EspeakBin: "espeak-ng"},
+		WebRTC: WebRTC{ICETimeout: 15 * time.Second, MaxCalls: 200, Loopback: true, AnswerTimeout: 10 * time.Second, TurnTimeout: 12 * time.Second,
+			HoldTimeout: 10 * time.Minute},
+		TTS: TTS{EspeakBin: "espeak-ng"},
 	}
 }
 
@@ -362,6 +366,9 @@ func (c Config) Validate() error {
 	}
 	if c.WebRTC.TurnTimeout <= 0 {
 		return bad("webrtc.turn_timeout", "must be positive")
+	}
+	if c.WebRTC.HoldTimeout <= 0 {
+		return bad("webrtc.hold_timeout", "must be positive")
 	}
 	if c.WebRTC.MaxCalls < 1 {
 		return bad("webrtc.max_calls", "must be at least 1")

@@ -394,6 +394,18 @@ func (e *Engine) Accept(ctx context.Context, agentID, callID string) error {
 	return nil
 }
 
+// CheckAccepted returns nil when agentID has accepted callID: what the
+// desk requires before the agent's audio joins the call.
+func (e *Engine) CheckAccepted(ctx context.Context, agentID, callID string) error {
+	if _, err := e.owned(ctx, agentID, callID); err != nil {
+		return err
+	}
+	if st, _ := e.state(ctx, callID); st != StateAccepted {
+		return fmt.Errorf("%w: call %q is offered to %s but not accepted yet", ErrConflict, callID, agentID)
+	}
+	return nil
+}
+
 // Decline hands an offered call back; it goes to the head of its queue
 // and is not offered to this agent again.
 func (e *Engine) Decline(ctx context.Context, agentID, callID string) error {

@@ -4,6 +4,7 @@
 package obs
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,8 @@ type liveMetrics struct {
 	jitter                            prometheus.Histogram
 	framesDropped                     prometheus.Histogram
 	ended                             *prometheus.CounterVec
+	hold                              prometheus.Histogram
+	bridged                           *prometheus.CounterVec
 }
 
 // LiveCall is what one live call measured. A zero duration means the
@@ -42,6 +45,14 @@ type LiveCall struct {
 	ToTranscript, ToIntent, ToHandoff time.Duration
 	FramesDropped                     uint64
 	Jitter                            time.Duration // RFC 3550 interarrival jitter at the end
+	// After the handoff: whether an agent's audio was bridged, how long
+	// the caller held for it and talked, the bridge mode (forward or
+	// transcode) and who ended the call (caller, agent, timeout,
+	// shutdown).
+	Bridged      bool
+	Hold, Talked time.Duration
+	BridgeMode   string
+	Ended        string
 }
 
 // New makes a registry with Go and process collectors and the stage metrics.
@@ -78,10 +89,16 @@ func New() *Metrics {
 			Buckets: []float64{0, 1, 5, 25, 100, 500}}),
 		ended: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "callbrief", Subsystem: "live",
 			Name: "calls_total", Help: "Live calls ended, by outcome."}, []string{"outcome"}),
+		hold: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "callbrief", Subsystem: "live",
+			Name: "hold_seconds", Help: "Live calls: from the brief on the desk to the agent's audio bridged.",
+			Buckets: []float64{1, 5, 10, 20, 30, 60, 120, 300, 600}}),
+		bridged: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "callbrief", Subsystem: "live",
+			Name: "after_handoff_total", Help: "Live calls after their handoff, by whether the agent was bridged, the bridge mode, and who ended the call."},
+			[]string{"bridged", "mode", "ended_by"}),
 	}
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.calls, m.errors, m.latency, m.ActiveCalls, m.DroppedFrames,
-		m.live.toTranscript, m.live.toIntent, m.live.toHandoff, m.live.jitter, m.live.framesDropped, m.live.ended)
+		m.live.toTranscript, m.live.toIntent, m.live.toHandoff, m.live.jitter, m.live.framesDropped, m.live.ended, m.live.hold, m.live.bridged)
 	return m
 }
 
@@ -97,6 +114,12 @@ func (m *Metrics) ObserveLiveCall(c LiveCall) {
 	}{{m.live.toTranscript, c.ToTranscript}, {m.live.toIntent, c.ToIntent}, {m.live.toHandoff, c.ToHandoff}} {
 		if o.d > 0 {
 			o.h.Observe(o.d.Seconds())
+		}
+	}
+	if c.Ended != "" {
+		m.live.bridged.WithLabelValues(fmt.Sprint(c.Bridged), c.BridgeMode, c.Ended).Inc()
+		if c.Bridged {
+			m.live.hold.Observe(c.Hold.Seconds())
 		}
 	}
 	m.live.jitter.Observe(c.Jitter.Seconds())

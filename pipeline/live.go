@@ -63,14 +63,18 @@ func (l *LiveIngress) Answer(ctx context.Context, p Prompt) (Answer, error) {
 	return Answer{Audio: pcm}, nil
 }
 
+func (l *LiveIngress) logger() *slog.Logger {
+	if l.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l.Log
+}
+
 // turn speaks text and listens for one utterance (or, when keys is set, a
 // key sequence ended by '#' or a pause). Speech that starts during the
 // prompt interrupts it.
 func (l *LiveIngress) turn(ctx context.Context, text string, keys bool) ([]int16, string, error) {
-	log := l.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := l.logger()
 	det, err := l.NewDetector()
 	if err != nil {
 		return nil, "", fmt.Errorf("pipeline: live vad: %w", err)
@@ -166,6 +170,7 @@ func (l *LiveIngress) turn(ctx context.Context, text string, keys bool) ([]int16
 // promptSet is what the call says, in one language.
 type promptSet struct {
 	greeting, identify string
+	hold, busy         string // while waiting for the agent; when none came
 	challenge          func(m call.Method, digits int, hint string) string
 }
 
@@ -174,6 +179,8 @@ func prompts(lang call.Language) promptSet {
 		return promptSet{
 			greeting: "您好，这里是客服热线，请问有什么可以帮您？",
 			identify: "请说出或按键输入您的账号、订单号或者设备串号，按井号键结束。",
+			hold:     "正在为您转接人工客服，请稍候，不要挂机。",
+			busy:     "抱歉，客服人员暂时都在忙，我们已经记录了您的问题，会尽快给您回电。再见。",
 			challenge: func(m call.Method, digits int, hint string) string {
 				what := map[call.Method]string{call.MethodPhoneDigits: "注册手机号码", call.MethodIMEI: "设备串号", call.MethodOrder: "订单号", call.MethodOTP: "短信验证码"}[m]
 				if what == "" {
@@ -189,6 +196,8 @@ func prompts(lang call.Language) promptSet {
 	return promptSet{
 		greeting: "Hello, this is customer service. How can we help you today?",
 		identify: "Please say or key in your account, order or device number, then press hash.",
+		hold:     "Connecting you to an agent. Please stay on the line.",
+		busy:     "Sorry, all our agents are busy. We have noted your request and will call you back soon. Goodbye.",
 		challenge: func(m call.Method, digits int, hint string) string {
 			what := map[call.Method]string{call.MethodPhoneDigits: "registered phone number", call.MethodIMEI: "device IMEI", call.MethodOrder: "order number", call.MethodOTP: "text message code"}[m]
 			if what == "" {

@@ -23,6 +23,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/callbrief/callbrief/handoff"
+	"github.com/callbrief/callbrief/media/webrtc"
 )
 
 //go:embed static
@@ -45,6 +46,13 @@ type Desk struct {
 	secret []byte
 	ttl    time.Duration
 	log    *slog.Logger
+	media  Media // nil: no live audio on this node
+}
+
+// WithMedia lets agents join live calls' audio from the desk.
+func (d *Desk) WithMedia(m Media) *Desk {
+	d.media = m
+	return d
 }
 
 // NewDesk returns the desk. secret signs access tokens (random when
@@ -77,13 +85,24 @@ func (d *Desk) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /desk/api/calls/{id}/outcome", d.auth(d.outcome))
 	mux.HandleFunc("GET /desk/api/drafts", d.auth(d.drafts))
 	mux.HandleFunc("GET /desk/api/live", d.auth(d.live))
+	mux.HandleFunc("GET /desk/api/calls/{id}/media", d.auth(d.mediaStatus))
+	mux.HandleFunc("POST /desk/api/calls/{id}/media", d.auth(d.mediaJoin))
+	mux.HandleFunc("DELETE /desk/api/calls/{id}/media", d.auth(d.mediaHangup))
 }
 
 // status is the one place errors become HTTP status codes.
 func status(err error) int {
 	switch {
-	case errors.Is(err, ErrTooLarge):
+	case errors.Is(err, ErrTooLarge), errors.Is(err, webrtc.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrNoMedia), errors.Is(err, webrtc.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, webrtc.ErrContentType), errors.Is(err, webrtc.ErrUnsupportedCodec):
+		return http.StatusUnsupportedMediaType
+	case errors.Is(err, webrtc.ErrMalformedSDP), errors.Is(err, webrtc.ErrNoAudio):
+		return http.StatusBadRequest
+	case errors.Is(err, webrtc.ErrBusy):
+		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrMalformed), errors.Is(err, handoff.ErrInvalid):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrExpired), errors.Is(err, handoff.ErrUnknownAgent):
@@ -304,6 +323,12 @@ func (d *Desk) live(w http.ResponseWriter, r *http.Request, agent string) {
 	log := d.log.With("agent", agent)
 	changed, stop := d.eng.Subscribe()
 	defer stop()
+	var mediaChanged <-chan struct{}
+	if d.media != nil {
+		ch, stopMedia := d.media.Subscribe()
+		defer stopMedia()
+		mediaChanged = ch
+	}
 	if err := d.eng.Online(ctx, agent); err != nil {
 		log.Warn("agent could not go online", "err", err)
 		c.Close(websocket.StatusInternalError, "unavailable")
@@ -322,7 +347,16 @@ func (d *Desk) live(w http.ResponseWriter, r *http.Request, agent string) {
 	for {
 		v, err := d.eng.View(ctx, agent)
 		if err == nil {
-			b, _ := json.Marshal(map[string]any{"type": "view", "view": v})
+			// The audio of the agent's own calls: holding or bridged.
+			media := map[string]MediaStatus{}
+			for _, it := range v.Mine {
+				if d.media != nil {
+					if st := d.media.Status(it.CallID); st.State != MediaNone {
+						media[it.CallID] = st
+					}
+				}
+			}
+			b, _ := json.Marshal(map[string]any{"type": "view", "view": v, "media": media})
 			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			err = c.Write(wctx, websocket.MessageText, b)
 			cancel()
@@ -334,6 +368,7 @@ func (d *Desk) live(w http.ResponseWriter, r *http.Request, agent string) {
 		case <-ctx.Done():
 			return
 		case <-changed:
+		case <-mediaChanged:
 		case <-tick.C:
 		}
 	}

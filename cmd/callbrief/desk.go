@@ -19,6 +19,7 @@ import (
 func (s *server) mountDesk(mux *http.ServeMux) {
 	d := web.NewDesk(s.stack.engine, secretOrRandom(s.cfg.Desk.Secret), s.cfg.Desk.TokenTTL, s.log)
 	d.Mount(mux)
+	s.desk = d // live calls add their audio when mounted
 	mux.HandleFunc("POST /v1/calls", s.handleCallUpload)
 	mux.HandleFunc("GET /v1/otp/recent", func(w http.ResponseWriter, r *http.Request) {
 		// The development SMS gateway shows codes here instead of sending

@@ -84,6 +84,10 @@ func (s *server) mountLive(ctx context.Context, mux *http.ServeMux) error {
 		return err
 	}
 	s.whip = ws
+	s.lines = newLines(ws)
+	if s.desk != nil {
+		s.desk.WithMedia(s.lines)
+	}
 	// Both patterns: a bare POST to /v1/whip must not be redirected.
 	mux.Handle("/v1/whip", http.StripPrefix("/v1/whip", ws))
 	mux.Handle("/v1/whip/", http.StripPrefix("/v1/whip", ws))
@@ -95,15 +99,19 @@ func (s *server) mountLive(ctx context.Context, mux *http.ServeMux) error {
 	return nil
 }
 
-// runLiveCall drives one live call to the desk, records its measures, and
-// hangs up the media leg when the brief is there. A caller who hangs up
-// before the handoff still leaves a brief on the desk: what was heard and
+// runLiveCall drives one live call to the desk, records its measures,
+// then keeps the caller on hold until the agent who accepts the call joins
+// its audio from the desk, and bridges them. A caller who hangs up before
+// the handoff still leaves a brief on the desk: what was heard and
 // understood so far, with the reason "abandoned".
 func (s *server) runLiveCall(ctx context.Context, c webrtc.Call, synth tts.Synthesizer, hub *caller.Hub) {
 	defer hub.End(c.ID())
 	log := s.log.With("call_id", c.ID())
 	s.metrics.ActiveCalls.Inc()
 	defer s.metrics.ActiveCalls.Dec()
+	ln := s.lines.open(c.ID())
+	defer s.lines.close(c.ID())
+	defer c.Close()
 	w := s.cfg.WebRTC
 	trace := &liveTrace{}
 	// The caller's turns arrive in real time already; transcribing them is
@@ -115,12 +123,17 @@ func (s *server) runLiveCall(ctx context.Context, c webrtc.Call, synth tts.Synth
 	cfg.Handoff = tracedHandoff{cfg.Handoff, trace}
 	in := &pipeline.LiveIngress{Call: c, Synth: synth, NewDetector: s.eng.newDetector, Endpoint: s.cfg.VAD.Endpoint,
 		Language: call.LangMandarin, TurnTimeout: w.TurnTimeout, Log: log}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-	defer cancel()
+	// The automated part of the call is bounded; the conversation with
+	// the agent is not (the caller or the agent ends it).
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	start := time.Now()
-	res, err := pipeline.RunCall(ctx, cfg, c.ID(), in)
+	res, err := pipeline.RunCall(pctx, cfg, c.ID(), in)
+	cancel()
 	s.metrics.Observe("live_call", s.rec.Name(), time.Since(start), err)
 	m := trace.measures()
+	st := c.Stats()
+	m.FramesDropped, m.Jitter = st.FramesDropped, st.Jitter
+	defer func() { s.metrics.ObserveLiveCall(m) }()
 	switch {
 	case err == nil:
 		m.Outcome = "handed_over"
@@ -142,12 +155,23 @@ func (s *server) runLiveCall(ctx context.Context, c webrtc.Call, synth tts.Synth
 		m.Outcome = "failed"
 		log.Warn("live call failed", "err", err)
 	}
-	st := c.Stats()
-	m.FramesDropped, m.Jitter = st.FramesDropped, st.Jitter
-	s.metrics.ObserveLiveCall(m)
 	log.Info("live call measures", "outcome", m.Outcome, "speech_end_to_transcript", m.ToTranscript,
 		"speech_end_to_intent", m.ToIntent, "speech_end_to_handoff", m.ToHandoff, "frames_dropped", m.FramesDropped, "jitter", m.Jitter)
-	c.Close()
+	if err != nil {
+		return
+	}
+	// On hold, in the caller's language, until the agent joins.
+	switch l := res.Brief.Language.Language; l {
+	case call.LangEnglish, call.LangCantonese:
+		in.Language = l
+	}
+	hr, err := in.Hold(ctx, s.lines.holdConfig(c.ID(), ln, w.HoldTimeout))
+	m.Hold, m.Talked, m.BridgeMode, m.Ended, m.Bridged = hr.Waited, hr.Talked, hr.Mode, hr.Ended, hr.Bridged
+	if err != nil {
+		log.Warn("bridge failed", "err", err)
+	}
+	log.Info("live call over", "bridged", hr.Bridged, "mode", hr.Mode, "hold", hr.Waited.Round(time.Millisecond),
+		"talked", hr.Talked.Round(time.Millisecond), "agent_legs", hr.Legs, "ended_by", hr.Ended)
 }
 
 // hungUp reports whether err means the caller left.

@@ -6,26 +6,25 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/callbrief/callbrief/media"
 )
 
-// TestLiveCallChromium places a call from the caller page in real headless
-// Chromium whose fake microphone plays "he was not an ill disposed young
-// man" (then a pause, looped by Chromium). The real service transcribes
-// it and the brief reaches the desk.
-func TestLiveCallChromium(t *testing.T) {
+// chromiumWithMic starts headless Chromium whose fake microphone plays
+// pcm (16 kHz) after two seconds of silence, then two more (Chromium
+// loops the file). The browser closes when the test ends; the returned
+// context is bounded by liveGuard.
+func chromiumWithMic(t *testing.T, pcm []int16) context.Context {
+	t.Helper()
 	const chromium = "/usr/bin/chromium"
 	if _, err := os.Stat(chromium); err != nil {
 		t.Fatalf("chromium not installed (%v): apt-get install chromium", err)
 	}
-	checkLiveLeaks(t)
-	pcm := librivoxPCM(t)
-	// Two seconds of silence (the call sets up while Chromium already
-	// captures), the recording, two more seconds of silence; at 48 kHz,
-	// what Chromium captures at.
+	// Silence first: the call sets up while Chromium already captures.
+	// At 48 kHz, what Chromium captures at.
 	lead := 2 * media.Rate16k
 	in := make([]float32, lead+len(pcm)+2*media.Rate16k)
 	for i, v := range pcm {
@@ -45,8 +44,6 @@ func TestLiveCallChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-
-	ls := startLive(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),
 		chromedp.NoSandbox,
@@ -58,11 +55,20 @@ func TestLiveCallChromium(t *testing.T) {
 		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns"),
 	)
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer acancel()
 	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
 	ctx, cancel := context.WithTimeout(bctx, liveGuard)
-	defer cancel()
+	t.Cleanup(func() { cancel(); bcancel(); acancel() })
+	return ctx
+}
+
+// TestLiveCallChromium places a call from the caller page in real headless
+// Chromium whose fake microphone plays "he was not an ill disposed young
+// man" (then a pause, looped by Chromium). The real service transcribes
+// it and the brief reaches the desk.
+func TestLiveCallChromium(t *testing.T) {
+	checkLiveLeaks(t)
+	ls := startLive(t)
+	ctx := chromiumWithMic(t, librivoxPCM(t))
 
 	// The page keeps the call's Location to itself; note it as it passes.
 	const noteLocation = `(() => { const f = window.fetch; window.callLocation = "";
@@ -89,7 +95,7 @@ func TestLiveCallChromium(t *testing.T) {
 	id := loc[strings.LastIndexByte(loc, '/')+1:]
 	// The caller sees the caption of what they said.
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.Search(`//ol[@id="captions"]/li[contains(., "young man")]`))); err != nil {
-		shown, _ := chromedp.Run(context.WithoutCancel(bctx), chromedp.Text(chromedp.ID("captions")))
+		shown, _ := chromedp.Run(context.WithoutCancel(ctx), chromedp.Text(chromedp.ID("captions")))
 		t.Fatalf("no caption with the words on the page: %v (captions %q)\n%s", err, shown, ls.stderr.String())
 	}
 	tok := ls.login(t, ctx, "li.na", "demo-token-li-na-0001")
@@ -98,10 +104,103 @@ func TestLiveCallChromium(t *testing.T) {
 		t.Fatalf("brief %+v", b)
 	}
 	t.Logf("brief from Chromium: %q, reason %q, verification %s, group %s", b.text(), b.Reason, b.Verification.Status, b.Route.Group)
+	// The caller, holding for an agent, hangs up from the page.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("hangup"))); err != nil {
+		t.Fatal(err)
+	}
+	ls.awaitMetric(t, ctx, `callbrief_live_after_handoff_total{bridged="false",ended_by="caller",mode=""} 1`)
 	ls.awaitMetric(t, ctx, `callbrief_live_calls_total{outcome="handed_over"} 1`)
-	// The page learns the server hung up the media leg (the agent bridge
-	// takes over from here when built).
-	cancel()
-	bcancel()
-	acancel()
+}
+
+// TestDeskBridgeChromium is the agent's side in a real browser: the desk
+// in headless Chromium, signed in, gets the call a Go caller placed (the
+// recording, then silence), opens its brief, accepts it and so joins its
+// audio with the fake microphone, which plays the same recording. The
+// caller hears the agent speaking through the server; the desk's peer
+// connection receives the caller's voice; the agent hangs up from the
+// desk and the caller's call ends.
+func TestDeskBridgeChromium(t *testing.T) {
+	checkLiveLeaks(t)
+	pcm := librivoxPCM(t)
+	ls := startLive(t)
+	ctx := chromiumWithMic(t, pcm)
+
+	// The agent's desk is open before the call comes.
+	if err := chromedp.Do(ctx, chromedp.Navigate(ls.base+"/desk/"),
+		chromedp.SendKeys(chromedp.ID("agent"), "li.na"),
+		chromedp.SendKeys(chromedp.ID("token"), "demo-token-li-na-0001"),
+		chromedp.Click(chromedp.ID("login-btn")),
+		chromedp.WaitVisible(chromedp.Search(`//span[@id="conn" and text()="live"]`)),
+	); err != nil {
+		t.Fatalf("desk sign-in: %v", err)
+	}
+
+	cl, id := dialLive(t, ctx, ls)
+	if err := cl.SendPCM(ctx, pcm, 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	sctx, stopSilence := context.WithCancel(ctx)
+	silent := make(chan error, 1)
+	go func() { silent <- keepSilent(sctx, cl) }()
+	defer func() { stopSilence(); <-silent }()
+
+	// The call is offered to the signed-in agent; its brief opens.
+	if err := chromedp.Do(ctx,
+		chromedp.WaitVisible(chromedp.Search(`//ul[@id="mine"]/li[@data-call="`+id+`"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//h2[@id="brief-title" and contains(., "`+id+`")]`)),
+		chromedp.WaitVisible(chromedp.ID("accept-btn")),
+		chromedp.Click(chromedp.ID("accept-btn")),
+		chromedp.WaitVisible(chromedp.Search(`//span[@id="audio-state" and text()="talking"]`)),
+	); err != nil {
+		state, _ := chromedp.Run(context.WithoutCancel(ctx), chromedp.Text(chromedp.ID("audio-state")))
+		msg, _ := chromedp.Run(context.WithoutCancel(ctx), chromedp.Text(chromedp.ID("audio-error")))
+		t.Fatalf("accepting and joining: %v (audio state %q, error %q)\n%s", err, state, msg, ls.stderr.String())
+	}
+	tok := ls.login(t, ctx, "li.na", "demo-token-li-na-0001")
+	if st := ls.awaitMedia(t, ctx, tok, id, "bridged"); st["mode"] != "forward" {
+		t.Fatalf("desk audio %v: Chromium offers Opus, the bridge should forward", st)
+	}
+	stopSilence()
+	<-silent
+	silent <- nil // for the deferred wait
+
+	// The caller hears the agent: a second of speech-level audio.
+	loud := 0
+	var win []int16
+	if err := cl.Receive(ctx, func(p []int16) bool {
+		if win = append(win, p...); len(win) >= 1600 {
+			if rmsOf(win) > 300 {
+				loud++
+			}
+			win = win[:0]
+		}
+		return loud < 10
+	}); err != nil {
+		t.Fatalf("the caller never heard the agent: %v", err)
+	}
+	// The agent hears the caller: the desk's connection receives audio
+	// with energy while the caller speaks.
+	send := make(chan error, 1)
+	go func() { send <- cl.SendPCM(ctx, pcm, 20*time.Millisecond) }()
+	const energy = `(async () => { const s = await window.deskAudio.pc.getStats(); let e = 0;
+		s.forEach((r) => { if (r.type === "inbound-rtp" && r.kind === "audio") e = r.totalAudioEnergy || 0; }); return e; })()`
+	var e float64
+	for e <= 0.01 {
+		var err error
+		if e, err = chromedp.Run(ctx, chromedp.Evaluate[float64](energy, chromedp.EvalAwaitPromise)); err != nil {
+			t.Fatalf("desk stats: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := <-send; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("desk heard the caller: total audio energy %.3f", e)
+
+	// The agent hangs up from the desk.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("hangup-btn")),
+		chromedp.WaitVisible(chromedp.Search(`//span[@id="audio-state" and text()="call ended"]`))); err != nil {
+		t.Fatal(err)
+	}
+	ls.awaitMetric(t, ctx, `callbrief_live_after_handoff_total{bridged="true",ended_by="agent",mode="forward"} 1`)
 }

@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"math"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -54,12 +54,51 @@ func keepSilent(ctx context.Context, cl *webrtctest.Client) error {
 	return nil
 }
 
+// dominantHz estimates a tone's frequency (16 kHz) from zero crossings.
+func dominantHz(pcm []int16) float64 {
+	cross := 0
+	for i := 1; i < len(pcm); i++ {
+		if (pcm[i-1] < 0) != (pcm[i] < 0) {
+			cross++
+		}
+	}
+	return float64(cross) / 2 / (float64(len(pcm)) / 16000)
+}
+
+func tone(d time.Duration, hz float64) []int16 {
+	s := make([]int16, int(d.Seconds()*16000))
+	for i := range s {
+		s[i] = int16(8000 * math.Sin(2*math.Pi*hz*float64(i)/16000))
+	}
+	return s
+}
+
+// hearsTone reads cl's incoming audio until a 100 ms stretch carries a
+// loud tone near hz.
+func hearsTone(ctx context.Context, cl *webrtctest.Client, hz float64) error {
+	var win []int16
+	return cl.Receive(ctx, func(pcm []int16) bool {
+		win = append(win, pcm...)
+		if len(win) < 1600 {
+			return true
+		}
+		got := dominantHz(win)
+		heard := rmsOf(win) > 1500 && math.Abs(got-hz) < hz/20
+		win = win[:0]
+		return !heard
+	})
+}
+
 // TestLiveCallGoClient is the whole live path without a browser: a Go
 // WebRTC caller posts its offer to /v1/whip of the real service, hears the
 // greeting, says "he was not an ill disposed young man" (a real
 // recording, sent as Opus in real time), stays silent through the
-// verification questions, and an agent signed in to the desk finds the
-// brief with the transcript. The call's measures reach /metrics.
+// verification questions, and the brief with the transcript reaches the
+// desk. The agent the call is offered to accepts it and joins its audio
+// from the desk (a second Go peer posting to the desk's media endpoint):
+// caller and agent hear each other's tones through the server, forwarded
+// without re-encoding. The agent hangs up from the desk, which ends the
+// caller's call. The call's measures reach /metrics.
 func TestLiveCallGoClient(t *testing.T) {
 	checkLiveLeaks(t)
 	pcm := librivoxPCM(t)
@@ -77,26 +116,105 @@ func TestLiveCallGoClient(t *testing.T) {
 
 	tok := ls.login(t, ctx, "li.na", "demo-token-li-na-0001")
 	b := ls.awaitBrief(t, ctx, tok, id)
-	stopSilence()
-	if err := <-silent; err != nil && !errors.Is(err, context.Canceled) {
-		t.Logf("silence after the handoff: %v", err) // the server hangs up the leg after the handoff
-	}
 	if !strings.Contains(b.text(), "young man") || b.Route.Group == "" || strings.HasPrefix(b.Reason, "abandoned") {
 		t.Fatalf("brief %+v", b)
 	}
 	t.Logf("brief: %q, reason %q, verification %s, group %s", b.text(), b.Reason, b.Verification.Status, b.Route.Group)
-	m := ls.awaitMetric(t, ctx, `callbrief_live_calls_total{outcome="handed_over"} 1`)
-	for _, want := range []string{"callbrief_live_speech_end_to_transcript_seconds_count 1", "callbrief_live_speech_end_to_intent_seconds_count 1",
-		"callbrief_live_speech_end_to_handoff_seconds_count 1", "callbrief_live_jitter_seconds_count 1", "callbrief_live_frames_dropped_count 1"} {
+
+	// The caller holds; the agent it is offered to accepts and joins.
+	agent, access := ls.staffDesk(t, ctx, id)
+	// Only the agent who accepted may join: not before, nor anyone else.
+	if code, _ := ls.do(ctx, http.MethodGet, "/desk/api/calls/"+id+"/media", access, nil, nil); code != http.StatusConflict {
+		t.Fatalf("media before accepting: %d, want 409", code)
+	}
+	if code, err := ls.do(ctx, http.MethodPost, "/desk/api/calls/"+id+"/accept", access, nil, nil); err != nil || code != http.StatusOK {
+		t.Fatalf("accept as %s: %d %v", agent, code, err)
+	}
+	ls.awaitMedia(t, ctx, access, id, "holding")
+	if code, _ := ls.do(ctx, http.MethodPost, "/desk/api/calls/"+id+"/media", "", nil, nil); code != http.StatusUnauthorized {
+		t.Fatalf("media join without signing in: %d, want 401", code)
+	}
+	other := "li.na"
+	if agent == other {
+		other = "sam.taylor"
+	}
+	if code, _ := ls.do(ctx, http.MethodDelete, "/desk/api/calls/"+id+"/media", ls.login(t, ctx, other, demoAgents[other]), nil, nil); code != http.StatusForbidden {
+		t.Fatalf("hang-up by %s who does not hold the call: %d, want 403", other, code)
+	}
+	ag, err := webrtctest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ag.Close()
+	if err := ag.Dial(ctx, ls.base+"/desk/api/calls/"+id+"/media", http.Header{"Authorization": {"Bearer " + access}}); err != nil {
+		t.Fatalf("agent joining the audio: %v\n%s", err, ls.stderr.String())
+	}
+	st := ls.awaitMedia(t, ctx, access, id, "bridged")
+	if st["mode"] != "forward" || st["agent"] != agent {
+		t.Fatalf("media status %v", st)
+	}
+	stopSilence()
+	<-silent
+
+	// Each hears the other: a 600 Hz tone from the caller, 1 kHz from the
+	// agent.
+	heard := make(chan error, 2)
+	hctx, stopTones := context.WithCancel(ctx)
+	go func() { heard <- hearsTone(hctx, ag, 600) }()
+	go func() { heard <- hearsTone(hctx, cl, 1000) }()
+	go func() {
+		for hctx.Err() == nil {
+			_ = cl.SendPCM(hctx, tone(time.Second, 600), 20*time.Millisecond)
+		}
+	}()
+	go func() {
+		for hctx.Err() == nil {
+			_ = ag.SendPCM(hctx, tone(time.Second, 1000), 20*time.Millisecond)
+		}
+	}()
+	for range 2 {
+		if err := <-heard; err != nil {
+			t.Fatalf("bridge: %v\n%s", err, ls.stderr.String())
+		}
+	}
+	stopTones()
+
+	// The agent hangs up: the caller's call ends with it.
+	if code, err := ls.do(ctx, http.MethodDelete, "/desk/api/calls/"+id+"/media", access, nil, nil); err != nil || code != http.StatusOK {
+		t.Fatalf("hang up from the desk: %d %v", code, err)
+	}
+	m := ls.awaitMetric(t, ctx, `callbrief_live_after_handoff_total{bridged="true",ended_by="agent",mode="forward"} 1`)
+	for _, want := range []string{`callbrief_live_calls_total{outcome="handed_over"} 1`, "callbrief_live_speech_end_to_transcript_seconds_count 1",
+		"callbrief_live_speech_end_to_intent_seconds_count 1", "callbrief_live_speech_end_to_handoff_seconds_count 1",
+		"callbrief_live_jitter_seconds_count 1", "callbrief_live_frames_dropped_count 1", "callbrief_live_hold_seconds_count 1"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
 	for _, line := range strings.Split(m, "\n") {
-		if strings.HasPrefix(line, "callbrief_live_") && (strings.Contains(line, "_sum") || strings.Contains(line, "calls_total")) {
+		if strings.HasPrefix(line, "callbrief_live_") && (strings.Contains(line, "_sum") || strings.Contains(line, "_total")) {
 			t.Log(line)
 		}
 	}
+	ls.awaitMedia(t, ctx, access, id, "none")
+}
+
+// TestLiveCallHoldTimeout: no agent joins; after webrtc.hold_timeout the
+// caller is told they will be called back and the call ends.
+func TestLiveCallHoldTimeout(t *testing.T) {
+	checkLiveLeaks(t)
+	pcm := librivoxPCM(t)
+	ls := startLive(t, "--set", "webrtc.hold_timeout=1s")
+	ctx, cancel := context.WithTimeout(context.Background(), liveGuard)
+	defer cancel()
+	cl, _ := dialLive(t, ctx, ls)
+	if err := cl.SendPCM(ctx, pcm, 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	sctx, stopSilence := context.WithCancel(ctx)
+	defer stopSilence()
+	go keepSilent(sctx, cl)
+	ls.awaitMetric(t, ctx, `callbrief_live_after_handoff_total{bridged="false",ended_by="timeout",mode=""} 1`)
 }
 
 // TestLiveCallAbandoned: the caller speaks, sees the caption of what they

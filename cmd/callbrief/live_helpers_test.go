@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/callbrief/callbrief/internal/testenv"
 	"github.com/callbrief/callbrief/media"
 )
@@ -279,5 +281,76 @@ func allStacks() []string {
 			return strings.Split(string(buf[:n]), "\n\n")
 		}
 		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// demoAgents are the desk's demo agents and their sign-in tokens.
+var demoAgents = map[string]string{
+	"li.na": "demo-token-li-na-0001", "chan.kaman": "demo-token-chan-kaman-0002", "wang.jian": "demo-token-wang-jian-0003",
+	"zhou.min": "demo-token-zhou-min-0004", "sam.taylor": "demo-token-sam-taylor-0005",
+}
+
+// staffDesk signs every demo agent in with their desk open (the live
+// feed, which makes them available), waits until callID is offered to one
+// of them, and returns that agent and their access token. The desks close
+// when the test ends.
+func (ls *liveServer) staffDesk(t *testing.T, ctx context.Context, callID string) (string, string) {
+	t.Helper()
+	tokens := map[string]string{}
+	for agent, tok := range demoAgents {
+		access := ls.login(t, ctx, agent, tok)
+		tokens[agent] = access
+		wsURL := "ws" + strings.TrimPrefix(ls.base, "http") + "/desk/api/live?token=" + access
+		c, _, err := websocket.Dial(ctx, wsURL, nil)
+		if err != nil {
+			t.Fatalf("desk of %s: %v", agent, err)
+		}
+		rctx, stop := context.WithCancel(context.Background())
+		go func() { // the feed is read so that the server's writes proceed
+			for {
+				if _, _, err := c.Read(rctx); err != nil {
+					return
+				}
+			}
+		}()
+		t.Cleanup(func() { stop(); c.CloseNow() })
+	}
+	for {
+		for agent, access := range tokens {
+			var v struct {
+				Mine []struct {
+					CallID string `json:"call_id"`
+				} `json:"mine"`
+			}
+			if code, err := ls.do(ctx, http.MethodGet, "/desk/api/queue", access, nil, &v); err == nil && code == http.StatusOK {
+				for _, it := range v.Mine {
+					if it.CallID == callID {
+						return agent, access
+					}
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("call %s was offered to no agent\n%s", callID, ls.stderr.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// awaitMedia polls the desk until the call's audio is in state.
+func (ls *liveServer) awaitMedia(t *testing.T, ctx context.Context, token, callID, state string) map[string]any {
+	t.Helper()
+	for {
+		var st map[string]any
+		code, err := ls.do(ctx, http.MethodGet, "/desk/api/calls/"+callID+"/media", token, nil, &st)
+		if err == nil && code == http.StatusOK && st["state"] == state {
+			return st
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("call %s audio never %q (last %d %v %v)\n%s", callID, state, code, err, st, ls.stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }

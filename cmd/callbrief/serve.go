@@ -22,6 +22,7 @@ import (
 	"github.com/callbrief/callbrief/media/webrtc"
 	"github.com/callbrief/callbrief/models/ort"
 	"github.com/callbrief/callbrief/obs"
+	"github.com/callbrief/callbrief/web"
 )
 
 // server is the HTTP face of `callbrief serve`.
@@ -29,6 +30,8 @@ type server struct {
 	eng      *engines
 	stack    *stack
 	whip     *webrtc.Server
+	desk     *web.Desk
+	lines    *lines
 	rec      asr.Recognizer
 	cfg      config.Config
 	log      *slog.Logger

@@ -5,6 +5,10 @@ const $ = (id) => document.getElementById(id);
 let token = sessionStorage.getItem("desk-token") || "";
 let current = null; // call id shown
 let view = null;
+let media = {}; // call id -> audio status of my calls on the line
+// The agent's audio leg: one at a time, for the call it was joined to.
+const audio = { pc: null, call: null, stream: null };
+window.deskAudio = audio; // for the desk's own tests
 
 async function api(method, path, body) {
   const r = await fetch("/desk/api" + path, {
@@ -51,7 +55,10 @@ function connect() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(proto + "//" + location.host + "/desk/api/live?token=" + encodeURIComponent(token));
   ws.onopen = () => { $("conn").textContent = "live"; };
-  ws.onmessage = (m) => { const msg = JSON.parse(m.data); if (msg.type === "view") render(msg.view); };
+  ws.onmessage = (m) => {
+    const msg = JSON.parse(m.data);
+    if (msg.type === "view") { media = msg.media || {}; render(msg.view); }
+  };
   ws.onclose = () => { $("conn").textContent = "reconnecting…"; if (token) setTimeout(connect, 1000); };
 }
 
@@ -86,7 +93,77 @@ function showState() {
   $("accept-btn").hidden = st === "accepted" || st === "closed";
   $("decline-btn").hidden = st !== "offered";
   $("outcome-form").hidden = st !== "accepted";
+  showAudio();
 }
+
+// showAudio shows the audio controls of the current call: join while
+// the caller is on the line, hang up while joined; and notices the caller
+// leaving.
+function showAudio() {
+  const m = current ? media[current] : null;
+  const mine = audio.pc && audio.call === current;
+  if (audio.pc && !media[audio.call]) leaveAudio("caller hung up");
+  $("audio").hidden = !(m || mine) || stateOf(current) !== "accepted";
+  $("join-btn").hidden = !!(audio.pc && audio.call === current) || !m;
+  $("hangup-btn").hidden = !m;
+  if (m && !mine) $("audio-state").textContent = m.state === "bridged" ? "bridged elsewhere" : "caller " + m.state;
+}
+
+function leaveAudio(why) {
+  if (audio.pc) audio.pc.close();
+  if (audio.stream) audio.stream.getTracks().forEach((t) => t.stop());
+  audio.pc = null; audio.call = null; audio.stream = null;
+  $("remote").srcObject = null;
+  $("audio-state").textContent = why;
+}
+
+// joinAudio sends the microphone to the call and plays the caller: a
+// WebRTC offer posted to the desk (WHIP style), the answer applied.
+async function joinAudio(id) {
+  $("audio-error").textContent = "";
+  if (audio.pc) leaveAudio("");
+  try {
+    audio.stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true } });
+    const pc = new RTCPeerConnection();
+    audio.pc = pc; audio.call = id;
+    audio.stream.getTracks().forEach((t) => pc.addTrack(t, audio.stream));
+    pc.ontrack = (e) => { $("remote").srcObject = e.streams[0] || new MediaStream([e.track]); };
+    pc.onconnectionstatechange = () => {
+      if (audio.pc !== pc) return;
+      const st = pc.connectionState;
+      $("audio-state").textContent = st === "connected" ? "talking" : st;
+      if (st === "failed") leaveAudio("audio lost: join again");
+    };
+    $("audio-state").textContent = "connecting…";
+    await pc.setLocalDescription(await pc.createOffer());
+    // The offer carries every candidate: wait for gathering (bounded).
+    await new Promise((done) => {
+      if (pc.iceGatheringState === "complete") return done();
+      pc.addEventListener("icegatheringstatechange", () => { if (pc.iceGatheringState === "complete") done(); });
+      setTimeout(done, 3000);
+    });
+    const r = await fetch("/desk/api/calls/" + encodeURIComponent(id) + "/media", {
+      method: "POST", headers: { "Authorization": "Bearer " + token, "Content-Type": "application/sdp" },
+      body: pc.localDescription.sdp,
+    });
+    const body = await r.text();
+    if (r.status !== 201) {
+      let msg = body; try { msg = JSON.parse(body).error || body; } catch (e) { /* plain text */ }
+      throw new Error(msg || r.statusText);
+    }
+    await pc.setRemoteDescription({ type: "answer", sdp: body });
+  } catch (e) {
+    leaveAudio("not joined");
+    $("audio-error").textContent = "audio: " + e.message;
+  }
+  showAudio();
+}
+
+$("join-btn").addEventListener("click", () => joinAudio(current));
+$("hangup-btn").addEventListener("click", async () => {
+  try { await api("DELETE", "/calls/" + encodeURIComponent(current) + "/media"); leaveAudio("call ended"); }
+  catch (e) { $("audio-error").textContent = e.message; }
+});
 
 async function openBrief(id) {
   current = id; $("brief-error").textContent = "";
@@ -144,8 +221,12 @@ async function openBrief(id) {
 }
 
 $("accept-btn").addEventListener("click", async () => {
-  try { await api("POST", "/calls/" + encodeURIComponent(current) + "/accept"); }
-  catch (e) { $("brief-error").textContent = e.message; }
+  const id = current;
+  try { await api("POST", "/calls/" + encodeURIComponent(id) + "/accept"); }
+  catch (e) { $("brief-error").textContent = e.message; return; }
+  // The caller is on the line: talk to them at once.
+  try { const m = await api("GET", "/calls/" + encodeURIComponent(id) + "/media"); if (m.state !== "none") joinAudio(id); }
+  catch (e) { $("audio-error").textContent = e.message; }
 });
 $("decline-btn").addEventListener("click", async () => {
   try { await api("POST", "/calls/" + encodeURIComponent(current) + "/decline"); current = null; $("brief").hidden = true; }
@@ -154,6 +235,8 @@ $("decline-btn").addEventListener("click", async () => {
 $("outcome-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   try {
+    // Closing the case ends the call if the caller is still on the line.
+    if (media[current]) { await api("DELETE", "/calls/" + encodeURIComponent(current) + "/media"); leaveAudio("call ended"); }
     await api("POST", "/calls/" + encodeURIComponent(current) + "/outcome",
       { resolved: $("resolved").checked, resolution: $("resolution").value, draft_article: $("draft").checked });
     current = null; $("brief").hidden = true; $("outcome-form").reset();
