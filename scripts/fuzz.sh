@@ -20,6 +20,8 @@ targets=(
   "FuzzSlots ./nlu/slots"
   "FuzzTelephoneEvent ./media/webrtc"
   "FuzzParseOffer ./media/webrtc"
+  "FuzzDepacketize ./media/webrtc"
+  "FuzzOutbound ./media/webrtc"
   "FuzzDecode ./media/opus"
 )
 status=0

@@ -17,8 +17,8 @@ import (
 // receiver's jitter buffer sees one stream with pauses (talkspurts marked),
 // never a jump backwards or a reset it would have to guess at.
 type outbound struct {
-	track *webrtc.TrackLocalStaticRTP
-	clock int // RTP clock rate: 48000 for Opus, 8000 for PCMU
+	write func(*rtp.Packet) error // the track's WriteRTP
+	clock int                     // RTP clock rate: 48000 for Opus, 8000 for PCMU
 
 	mu      sync.Mutex
 	pkt     rtp.Packet
@@ -35,7 +35,7 @@ type outbound struct {
 }
 
 func newOutbound(track *webrtc.TrackLocalStaticRTP, clock int) *outbound {
-	return &outbound{track: track, clock: clock, lastDur: uint32(clock / 50)}
+	return &outbound{write: track.WriteRTP, clock: clock, lastDur: uint32(clock / 50)}
 }
 
 // resume returns the timestamp a new talkspurt (or a new source) starts
@@ -68,7 +68,7 @@ func (o *outbound) local(payload []byte, ticks uint32) error {
 	o.seq++
 	o.lastTS, o.lastDur, o.lastAt, o.source = ts, ticks, now, 0
 	o.sent++
-	if err := o.track.WriteRTP(&o.pkt); err != nil {
+	if err := o.write(&o.pkt); err != nil {
 		return fmt.Errorf("webrtc: send: %w", err)
 	}
 	return nil
@@ -105,7 +105,7 @@ func (o *outbound) forward(p *rtp.Packet) error {
 	o.sent++
 	o.fwd++
 	o.pkt = rtp.Packet{Header: rtp.Header{Version: 2, Marker: marker, SequenceNumber: seq, Timestamp: ts}, Payload: p.Payload}
-	if err := o.track.WriteRTP(&o.pkt); err != nil {
+	if err := o.write(&o.pkt); err != nil {
 		return fmt.Errorf("webrtc: forward: %w", err)
 	}
 	return nil

@@ -260,6 +260,7 @@ func FuzzDepacketize(f *testing.F) {
 	f.Add(seed)
 	f.Add(append([]byte{16}, rtpRaw(tb, 101, 1, 1, []byte{1, 0x80, 0, 160})...))
 	f.Add([]byte{3, 0x80, 0, 0})
+	f.Add(append(append([]byte{255}, seed...), append([]byte{255}, seed...)...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, codec := range []Codec{CodecOpus, CodecPCMU} {
 			var next time.Duration
@@ -273,12 +274,35 @@ func FuzzDepacketize(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			audioPT := map[Codec]uint8{CodecOpus: 111, CodecPCMU: 0}[codec]
+			// A length of 255 toggles bridging: packets are forwarded
+			// (audio only), then decoding restarts, as on a call whose
+			// agent joins and leaves.
+			bridged, tapped := false, false
 			rest := data
 			for len(rest) > 0 {
 				n := int(rest[0])
 				rest = rest[1:]
+				if n == 255 {
+					bridged = !bridged
+					continue
+				}
 				n = min(n, len(rest))
-				_ = d.handle(rest[:n], time.Unix(0, 0))
+				switch {
+				case bridged:
+					_ = d.forward(rest[:n], time.Unix(0, 0), func(p *rtp.Packet) {
+						if p.PayloadType != audioPT {
+							t.Fatalf("forwarded payload type %d", p.PayloadType)
+						}
+					})
+					tapped = true
+				case tapped:
+					d.restart()
+					tapped = false
+					fallthrough
+				default:
+					_ = d.handle(rest[:n], time.Unix(0, 0))
+				}
 				rest = rest[n:]
 			}
 			d.flush()
