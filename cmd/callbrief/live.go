@@ -65,6 +65,8 @@ func (s *server) mountLive(ctx context.Context, mux *http.ServeMux) error {
 	if err != nil {
 		return err
 	}
+	// The same few sentences are said on every call.
+	synth = tts.NewCache(synth, 0)
 	hub := caller.NewHub()
 	w := s.cfg.WebRTC
 	var ice []webrtc.ICEServer

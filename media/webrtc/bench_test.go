@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
+
 	"github.com/callbrief/callbrief/internal/testenv"
 	"github.com/callbrief/callbrief/media"
 	"github.com/callbrief/callbrief/media/opus"
@@ -142,4 +144,51 @@ func BenchmarkConcurrentCalls(b *testing.B) {
 	perSec := float64(b.N) / b.Elapsed().Seconds()
 	b.ReportMetric(perSec/50/float64(runtime.GOMAXPROCS(0)), "calls/core")
 	b.ReportMetric(perSec/50, "calls")
+}
+
+// BenchmarkBridgeForwardPacket is the server's work for one packet of a
+// bridged call in forward mode, without the network: parse and count it
+// on the receiving leg, map its sequence number and timestamp into the
+// other leg's stream. (SRTP and the socket write, pion's part, are not
+// included.)
+func BenchmarkBridgeForwardPacket(b *testing.B) {
+	pkts := speechRTP(b)
+	d, err := newDepacketizer(CodecOpus, 111, []uint8{101}, 3, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.close()
+	out := &outbound{clock: 48000, lastDur: 960, write: func(*rtp.Packet) error { return nil }}
+	fwd := func(p *rtp.Packet) { _ = out.forward(p) }
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		_ = d.forward(pkts[i%len(pkts)], time.Now(), fwd)
+		i++
+	}
+	perSec := float64(b.N) / b.Elapsed().Seconds()
+	// A bridged call carries 50 packets a second each way.
+	b.ReportMetric(perSec/100, "bridged-calls/core")
+}
+
+// BenchmarkBridgeTranscodeFrame is one 20 ms frame of a transcoding bridge
+// (PCMU caller, Opus agent): the caller's frame encoded to Opus; the
+// agent's Opus packet decoded (its receive path) is BenchmarkOpusDecode's.
+func BenchmarkBridgeTranscodeFrame(b *testing.B) {
+	enc, err := newFrameEncoder(CodecOpus)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer enc.close()
+	pcm := speechPCM(b)
+	buf := make([]byte, 4000)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		off := (i * 320) % (len(pcm) - 320)
+		if _, err := enc.encode(pcm[off:off+320], buf); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
 }

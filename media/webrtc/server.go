@@ -72,6 +72,10 @@ type Config struct {
 	ReorderDelay time.Duration
 	// MaxCalls bounds concurrent calls; 0 means no bound.
 	MaxCalls int
+	// PromptCacheBytes bounds the encoded prompts kept for reuse across
+	// calls. Default 8 MiB (about half an hour of Opus prompts); negative
+	// turns the cache off.
+	PromptCacheBytes int
 	// OnCall is called on its own goroutine for each new call, before its
 	// media flows. It owns the call: it should return when the call is
 	// done. Required.
@@ -103,6 +107,9 @@ func (c *Config) defaults() error {
 	if c.ReorderDelay <= 0 {
 		c.ReorderDelay = 60 * time.Millisecond
 	}
+	if c.PromptCacheBytes == 0 {
+		c.PromptCacheBytes = 8 << 20
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -128,6 +135,7 @@ func (c *Config) defaults() error {
 type Server struct {
 	cfg      Config
 	settings webrtc.SettingEngine
+	prompts  *promptCache
 
 	mu       sync.Mutex
 	calls    map[string]*peerCall // callers and joined legs
@@ -141,7 +149,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, calls: map[string]*peerCall{}}
+	s := &Server{cfg: cfg, calls: map[string]*peerCall{}, prompts: newPromptCache(cfg.PromptCacheBytes)}
 	se := webrtc.SettingEngine{}
 	se.SetICETimeouts(cfg.DisconnectTimeout/2, cfg.DisconnectTimeout, 2*time.Second)
 	// Browsers hide their host addresses behind mDNS names; we need not
@@ -321,7 +329,7 @@ func (s *Server) setup(ctx context.Context, pc *webrtc.PeerConnection, o offer, 
 		keys: make(chan rune, 64), out: newOutbound(track, int(clock)), done: make(chan struct{}),
 		connected: make(chan struct{}), started: time.Now(),
 	}
-	c.spk = newSpeaker(c.out, o.codec)
+	c.spk = newSpeaker(c.out, o.codec, s.prompts)
 	c.onEnd = func() { s.remove(id) }
 	pc.OnTrack(c.onTrack)
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {

@@ -1,6 +1,7 @@
 package webrtc
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -20,15 +21,15 @@ type speaker struct {
 
 	mu      sync.Mutex
 	stop    context.CancelCauseFunc // the prompt in progress
-	enc     *frameEncoder
+	cache   *promptCache
 	rs      *media.Resampler // to the encoder's rate, when the prompt's differs
 	rsFrom  int
 	frames  uint64
 	interrs uint64
 }
 
-func newSpeaker(out *outbound, codec Codec) *speaker {
-	return &speaker{out: out, codec: codec, sem: make(chan struct{}, 1)}
+func newSpeaker(out *outbound, codec Codec, cache *promptCache) *speaker {
+	return &speaker{out: out, codec: codec, cache: cache, sem: make(chan struct{}, 1)}
 }
 
 // encRate is the rate prompts are encoded from.
@@ -75,9 +76,22 @@ func (s *speaker) speak(ctx, callCtx context.Context, connected <-chan struct{},
 		s.mu.Unlock()
 	}()
 
-	pcm, err := s.convert(pcm, rate)
-	if err != nil {
-		return err
+	// A prompt heard before (the greeting, the questions) is sent as it
+	// was encoded then; a new one is encoded as it is sent and kept if it
+	// is sent to the end.
+	key := promptKeyOf(s.codec, pcm, rate)
+	payloads, cached := s.cache.get(key)
+	var enc *frameEncoder
+	var frames []int16
+	if !cached {
+		var err error
+		if frames, err = s.convert(pcm, rate); err != nil {
+			return err
+		}
+		if enc, err = newFrameEncoder(s.codec); err != nil {
+			return fmt.Errorf("webrtc: prompt: %w", err)
+		}
+		defer enc.close()
 	}
 	size := media.SamplesPerFrame(s.encRate())
 	frame := make([]int16, size)
@@ -85,13 +99,26 @@ func (s *speaker) speak(ctx, callCtx context.Context, connected <-chan struct{},
 	ticks := uint32(s.out.clock / 50) // one 20 ms packet
 	tick := time.NewTicker(media.FrameDuration)
 	defer tick.Stop()
-	for off := 0; off < len(pcm); off += size {
-		// The last frame is padded with silence to a whole packet.
-		n := copy(frame, pcm[off:])
-		clear(frame[n:])
-		payload, err := s.encode(frame, out)
-		if err != nil {
-			return err
+	for i := 0; ; i++ {
+		var payload []byte
+		switch {
+		case cached && i < len(payloads):
+			payload = payloads[i]
+		case !cached && i*size < len(frames):
+			// The last frame is padded with silence to a whole packet.
+			n := copy(frame, frames[i*size:])
+			clear(frame[n:])
+			p, err := enc.encode(frame, out)
+			if err != nil {
+				return fmt.Errorf("webrtc: prompt: %w", err)
+			}
+			payload = p
+			payloads = append(payloads, bytes.Clone(p))
+		default:
+			if !cached {
+				s.cache.put(key, payloads)
+			}
+			return nil
 		}
 		if err := s.out.local(payload, ticks); err != nil {
 			return fmt.Errorf("webrtc: prompt: %w", err)
@@ -105,7 +132,6 @@ func (s *speaker) speak(ctx, callCtx context.Context, connected <-chan struct{},
 		case <-tick.C:
 		}
 	}
-	return nil
 }
 
 // convert resamples pcm to the encoder's rate.
@@ -125,21 +151,6 @@ func (s *speaker) convert(pcm []int16, rate int) ([]int16, error) {
 	return s.rs.FlushInt16(out), nil
 }
 
-func (s *speaker) encode(frame []int16, out []byte) ([]byte, error) {
-	s.mu.Lock()
-	if s.enc == nil {
-		enc, err := newFrameEncoder(s.codec)
-		if err != nil {
-			s.mu.Unlock()
-			return nil, fmt.Errorf("webrtc: prompt: %w", err)
-		}
-		s.enc = enc
-	}
-	enc := s.enc
-	s.mu.Unlock()
-	return enc.encode(frame, out)
-}
-
 func (s *speaker) interrupt() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -155,15 +166,9 @@ func (s *speaker) counts() (frames, interrupted uint64) {
 	return s.frames, s.interrs
 }
 
-// close waits for the prompt in progress (the call's end has stopped it),
-// takes the slot for good so that later Speak calls see the call ended,
-// and frees the encoder.
+// close waits for the prompt in progress (the call's end has stopped it)
+// and takes the slot for good so that later Speak calls see the call
+// ended.
 func (s *speaker) close() {
 	s.sem <- struct{}{}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.enc != nil {
-		s.enc.close()
-		s.enc = nil
-	}
 }
