@@ -116,6 +116,12 @@ type Log struct {
 // HTTP is the serve command's listener.
 type HTTP struct {
 	Addr string `yaml:"addr"`
+	// AdvertiseURL is how the other nodes reach this one
+	// (http://10.0.0.5:8080). With a shared Redis, a desk connected to any
+	// node can then join the audio of a call held on this one: the node
+	// forwards the agent's request here. Empty: one node, or a load
+	// balancer that routes each call's requests to its node.
+	AdvertiseURL string `yaml:"advertise_url"`
 }
 
 // Shutdown bounds the graceful drain.
@@ -366,6 +372,15 @@ func (c Config) Validate() error {
 	}
 	if c.WebRTC.TurnTimeout <= 0 {
 		return bad("webrtc.turn_timeout", "must be positive")
+	}
+	if u := c.HTTP.AdvertiseURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || (pu.Path != "" && pu.Path != "/") {
+			return bad("http.advertise_url", "%q is not an http(s)://host:port address", u)
+		}
+		if c.Store.RedisAddr == "" {
+			return bad("http.advertise_url", "needs store.redis_addr (nodes find each other's calls there)")
+		}
 	}
 	if c.WebRTC.HoldTimeout <= 0 {
 		return bad("webrtc.hold_timeout", "must be positive")

@@ -55,6 +55,9 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"flag not key=value", "", nil, []string{"asr.engine"}, "key=value"},
 		{"vad threshold", "", nil, []string{"vad.endpoint.threshold=2"}, "threshold"},
 		{"log level", "", nil, []string{"log.level=loud"}, "log.level"},
+		{"hold timeout", "", nil, []string{"webrtc.hold_timeout=0s"}, "webrtc.hold_timeout"},
+		{"advertise url not a url", "", nil, []string{"http.advertise_url=10.0.0.5:8080", "store.redis_addr=127.0.0.1:6379"}, "http.advertise_url"},
+		{"advertise url without redis", "", nil, []string{"http.advertise_url=http://10.0.0.5:8080"}, "needs store.redis_addr"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := ""

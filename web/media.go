@@ -26,6 +26,9 @@ type Media interface {
 	Hangup(ctx context.Context, callID, agent string) error
 	// Subscribe signals every change of status.
 	Subscribe() (<-chan struct{}, func())
+	// Elsewhere returns a handler that passes the request on to the node
+	// holding the call's audio, or nil when that is this node or unknown.
+	Elsewhere(ctx context.Context, callID string, r *http.Request) http.Handler
 }
 
 // MediaStatus is one call's audio on the desk.
@@ -67,6 +70,10 @@ func (d *Desk) mediaJoin(w http.ResponseWriter, r *http.Request, agent string) {
 		d.fail(w, r, fmt.Errorf("%w: live calls are not served here", ErrNoMedia))
 		return
 	}
+	if h := d.media.Elsewhere(r.Context(), id, r); h != nil {
+		h.ServeHTTP(w, r)
+		return
+	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/sdp" {
 		d.fail(w, r, fmt.Errorf("%w: got %q", webrtc.ErrContentType, r.Header.Get("Content-Type")))
 		return
@@ -97,6 +104,10 @@ func (d *Desk) mediaHangup(w http.ResponseWriter, r *http.Request, agent string)
 	}
 	if d.media == nil {
 		d.fail(w, r, ErrNoMedia)
+		return
+	}
+	if h := d.media.Elsewhere(r.Context(), id, r); h != nil {
+		h.ServeHTTP(w, r)
 		return
 	}
 	if err := d.media.Hangup(r.Context(), id, agent); err != nil {

@@ -27,6 +27,7 @@ func (m serverMedia) Hangup(_ context.Context, id, _ string) error { return m.s.
 func (m serverMedia) Subscribe() (<-chan struct{}, func()) {
 	return make(chan struct{}), func() {}
 }
+func (m serverMedia) Elsewhere(context.Context, string, *http.Request) http.Handler { return nil }
 
 const audioOffer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n" +
 	"a=rtpmap:111 opus/48000/2\r\na=sendrecv\r\n"

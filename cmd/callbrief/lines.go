@@ -2,13 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/callbrief/callbrief/media/webrtc"
 	"github.com/callbrief/callbrief/pipeline"
+	"github.com/callbrief/callbrief/store"
 	"github.com/callbrief/callbrief/web"
 )
 
@@ -18,6 +25,11 @@ import (
 // caller's handoff is finished waits for it.
 type lines struct {
 	whip *webrtc.Server
+	// With a shared store and this node's address, the other nodes learn
+	// which node holds each call and how its audio stands.
+	kv   store.KV
+	self string
+	log  *slog.Logger
 
 	mu    sync.Mutex
 	calls map[string]*line
@@ -31,8 +43,83 @@ type line struct {
 	status      web.MediaStatus
 }
 
-func newLines(whip *webrtc.Server) *lines {
-	return &lines{whip: whip, calls: map[string]*line{}, subs: map[chan struct{}]struct{}{}}
+func newLines(whip *webrtc.Server, kv store.KV, self string, log *slog.Logger) *lines {
+	if self == "" {
+		kv = nil // nothing to share: one node
+	}
+	return &lines{whip: whip, kv: kv, self: strings.TrimRight(self, "/"), log: log,
+		calls: map[string]*line{}, subs: map[chan struct{}]struct{}{}}
+}
+
+// Keys of the shared store: the node holding a call's audio, and its
+// status for desks on other nodes. They outlive no call by long.
+func nodeKey(callID string) string   { return "media:node:" + callID }
+func statusKey(callID string) string { return "media:status:" + callID }
+
+const sharedTTL = 12 * time.Hour
+
+// forwardedHeader marks a request one node passed to another, which must
+// not pass it on again.
+const forwardedHeader = "X-Callbrief-Forwarded"
+
+// share publishes a call's node and status; failures are logged, not
+// fatal: only desks on other nodes lose sight of the call.
+func (ls *lines) share(callID string, st web.MediaStatus) {
+	if ls.kv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	b, _ := json.Marshal(st)
+	err := ls.kv.Set(ctx, nodeKey(callID), ls.self, sharedTTL)
+	if err == nil {
+		err = ls.kv.Set(ctx, statusKey(callID), string(b), sharedTTL)
+	}
+	if err != nil {
+		ls.log.Warn("call's audio not shared with other nodes", "call_id", callID, "err", err)
+	}
+}
+
+func (ls *lines) unshare(callID string) {
+	if ls.kv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = ls.kv.Delete(ctx, nodeKey(callID), statusKey(callID))
+}
+
+// Elsewhere implements web.Media: a request for a call held by another
+// node is passed to it (the agent's token goes along; that node checks it
+// again). The media then flows between the agent and that node.
+func (ls *lines) Elsewhere(ctx context.Context, callID string, r *http.Request) http.Handler {
+	ls.mu.Lock()
+	_, local := ls.calls[callID]
+	ls.mu.Unlock()
+	if local || ls.kv == nil || r.Header.Get(forwardedHeader) != "" {
+		return nil
+	}
+	node, err := ls.kv.Get(ctx, nodeKey(callID))
+	if err != nil || node == ls.self {
+		return nil
+	}
+	target, err := url.Parse(node)
+	if err != nil {
+		ls.log.Warn("bad node address in the store", "call_id", callID, "node", node, "err", err)
+		return nil
+	}
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Header.Set(forwardedHeader, ls.self)
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			ls.log.Warn("passing the agent's audio request to the call's node failed", "call_id", callID, "node", node, "err", err)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadGateway)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": fmt.Sprintf("the node holding call %s (%s) did not answer", callID, node)})
+		},
+	}
 }
 
 // open registers a live call; close it when the call ends.
@@ -41,6 +128,7 @@ func (ls *lines) open(callID string) *line {
 	ls.mu.Lock()
 	ls.calls[callID] = ln
 	ls.mu.Unlock()
+	ls.share(callID, ln.status)
 	return ln
 }
 
@@ -58,25 +146,45 @@ func (ls *lines) close(callID string) {
 		leg.Close()
 	default:
 	}
+	ls.unshare(callID)
 	ls.notify()
 }
 
 // set records the call's state as pipeline.HoldConfig.OnState reports it.
 func (ls *lines) set(callID, state, mode string) {
 	ls.mu.Lock()
-	if ln := ls.calls[callID]; ln != nil {
+	ln := ls.calls[callID]
+	var st web.MediaStatus
+	if ln != nil {
 		ln.status.State, ln.status.Mode, ln.status.Since = state, mode, time.Now()
+		st = ln.status
 	}
 	ls.mu.Unlock()
+	if ln != nil {
+		ls.share(callID, st)
+	}
 	ls.notify()
 }
 
-// Status implements web.Media.
+// Status implements web.Media: this node's calls from memory, the other
+// nodes' from the shared store.
 func (ls *lines) Status(callID string) web.MediaStatus {
 	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	if ln := ls.calls[callID]; ln != nil {
-		return ln.status
+	ln := ls.calls[callID]
+	var st web.MediaStatus
+	if ln != nil {
+		st = ln.status
+	}
+	ls.mu.Unlock()
+	if ln != nil {
+		return st
+	}
+	if ls.kv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if v, err := ls.kv.Get(ctx, statusKey(callID)); err == nil && json.Unmarshal([]byte(v), &st) == nil && st.State != "" {
+			return st
+		}
 	}
 	return web.MediaStatus{State: web.MediaNone}
 }
@@ -95,7 +203,6 @@ func (ls *lines) Join(ctx context.Context, callID, agent string, offer []byte) (
 		return "", err
 	}
 	ls.mu.Lock()
-	defer ls.mu.Unlock()
 	select {
 	case old := <-ln.legs:
 		old.Close()
@@ -103,6 +210,9 @@ func (ls *lines) Join(ctx context.Context, callID, agent string, offer []byte) (
 	}
 	ln.legs <- leg
 	ln.status.Agent = agent
+	st := ln.status
+	ls.mu.Unlock()
+	ls.share(callID, st)
 	return answer, nil
 }
 

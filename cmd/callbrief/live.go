@@ -86,7 +86,7 @@ func (s *server) mountLive(ctx context.Context, mux *http.ServeMux) error {
 		return err
 	}
 	s.whip = ws
-	s.lines = newLines(ws)
+	s.lines = newLines(ws, s.stack.kv, s.cfg.HTTP.AdvertiseURL, s.log)
 	if s.desk != nil {
 		s.desk.WithMedia(s.lines)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/callbrief/callbrief/media/webrtc/webrtctest"
+	"github.com/callbrief/callbrief/store/redistest"
 )
 
 func rmsOf(s []int16) float64 {
@@ -250,4 +251,76 @@ func TestLiveCallAbandoned(t *testing.T) {
 		t.Fatalf("brief of the abandoned call: %+v", b)
 	}
 	ls.awaitMetric(t, ctx, `callbrief_live_calls_total{outcome="abandoned"} 1`)
+}
+
+// TestLiveCallTwoNodes: two nodes share one Redis. The call arrives on
+// node A; the agents' desks are connected to node B. The agent accepts on
+// B and joins the audio through B, which passes the request to A (the
+// media then flows between the agent and A); they hear each other, and
+// hanging up through B ends the call on A.
+func TestLiveCallTwoNodes(t *testing.T) {
+	checkLiveLeaks(t)
+	pcm := librivoxPCM(t)
+	rd := redistest.Start(t)
+	addrA, addrB := freeAddr(t), freeAddr(t)
+	shared := []string{"--set", "store.redis_addr=" + rd.Addr, "--set", "store.secret=node-shared-store-secret",
+		"--set", "desk.secret=node-shared-desk-secret"}
+	a := startLiveAt(t, addrA, append(shared, "--set", "http.advertise_url=http://"+addrA)...)
+	b := startLiveAt(t, addrB, append(shared, "--set", "http.advertise_url=http://"+addrB)...)
+	ctx, cancel := context.WithTimeout(context.Background(), liveGuard)
+	defer cancel()
+
+	cl, id := dialLive(t, ctx, a)
+	if err := cl.SendPCM(ctx, pcm, 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	sctx, stopSilence := context.WithCancel(ctx)
+	silent := make(chan error, 1)
+	go func() { silent <- keepSilent(sctx, cl) }()
+	b.awaitBrief(t, ctx, b.login(t, ctx, "li.na", demoAgents["li.na"]), id)
+
+	agent, access := b.staffDesk(t, ctx, id)
+	if code, err := b.do(ctx, http.MethodPost, "/desk/api/calls/"+id+"/accept", access, nil, nil); err != nil || code != http.StatusOK {
+		t.Fatalf("accept on node B: %d %v", code, err)
+	}
+	b.awaitMedia(t, ctx, access, id, "holding") // node A's state, read on B
+	ag, err := webrtctest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ag.Close()
+	if err := ag.Dial(ctx, b.base+"/desk/api/calls/"+id+"/media", http.Header{"Authorization": {"Bearer " + access}}); err != nil {
+		t.Fatalf("agent joining through node B: %v\nA: %s\nB: %s", err, a.stderr.String(), b.stderr.String())
+	}
+	if st := b.awaitMedia(t, ctx, access, id, "bridged"); st["agent"] != agent {
+		t.Fatalf("status on B: %v", st)
+	}
+	stopSilence()
+	<-silent
+
+	heard := make(chan error, 2)
+	hctx, stopTones := context.WithCancel(ctx)
+	go func() { heard <- hearsTone(hctx, ag, 600) }()
+	go func() { heard <- hearsTone(hctx, cl, 1000) }()
+	go func() {
+		for hctx.Err() == nil {
+			_ = cl.SendPCM(hctx, tone(time.Second, 600), 20*time.Millisecond)
+		}
+	}()
+	go func() {
+		for hctx.Err() == nil {
+			_ = ag.SendPCM(hctx, tone(time.Second, 1000), 20*time.Millisecond)
+		}
+	}()
+	for range 2 {
+		if err := <-heard; err != nil {
+			t.Fatalf("bridge across nodes: %v", err)
+		}
+	}
+	stopTones()
+	if code, err := b.do(ctx, http.MethodDelete, "/desk/api/calls/"+id+"/media", access, nil, nil); err != nil || code != http.StatusOK {
+		t.Fatalf("hang up through node B: %d %v", code, err)
+	}
+	a.awaitMetric(t, ctx, `callbrief_live_after_handoff_total{bridged="true",ended_by="agent",mode="forward"} 1`)
+	b.awaitMedia(t, ctx, access, id, "none")
 }

@@ -55,7 +55,12 @@ func (l *lockedBuffer) String() string {
 // and must exit 0.
 func startLive(t *testing.T, extra ...string) *liveServer {
 	t.Helper()
-	addr := freeAddr(t)
+	return startLiveAt(t, freeAddr(t), extra...)
+}
+
+// startLiveAt is startLive on a given address.
+func startLiveAt(t *testing.T, addr string, extra ...string) *liveServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	ls := &liveServer{base: "http://" + addr, stderr: &lockedBuffer{}}

@@ -36,6 +36,7 @@ type stack struct {
 	verifier *verify.Verifier
 	gateway  *otp.DevGateway
 	under    pipeline.Understand
+	kv       store.Store // shared by the nodes when Redis is configured
 	closers  []func() error
 }
 
@@ -102,6 +103,7 @@ func buildStack(ctx context.Context, e *engines) (*stack, error) {
 	} else {
 		kv, q = memory.New(), queue.NewMemory()
 	}
+	st.kv = kv
 
 	var router *handoff.Router
 	if cfg.Files.Routing != "" {
