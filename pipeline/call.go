@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,6 +104,45 @@ type Ingress interface {
 	Answer(ctx context.Context, p Prompt) (Answer, error)
 }
 
+// Adapter is an Ingress that fits its prompts to the caller: once the
+// opening turn is understood (their language or variety; "please speak
+// slower"), and when the caller's account says they are elderly. Offline
+// ingresses need not implement it.
+type Adapter interface {
+	Adapt(a Adaptation)
+}
+
+// Adaptation is what the prompts should now be.
+type Adaptation struct {
+	// Language detected, call.LangUndetermined when not known (keep the
+	// current one).
+	Language call.Language
+	// Slower asks for slower speech from now on.
+	Slower bool
+	// Why, for the log.
+	Why string
+}
+
+// slowerPhrases are what callers say to be spoken to more slowly.
+var slowerPhrases = []string{"slow down", "speak slower", "more slowly", "speak slowly", "too fast",
+	"慢一点", "慢一些", "慢点", "说慢", "讲慢", "太快", "慢啲", "慢慢讲", "讲慢啲"}
+
+// SlowerRequested reports whether the caller asks to be spoken to more
+// slowly.
+func SlowerRequested(text string) bool {
+	t := strings.ToLower(text)
+	for _, p := range slowerPhrases {
+		if strings.Contains(t, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// elderly reports whether an account's service flags ask for the pace of
+// an elderly caller.
+func elderly(flags []string) bool { return slices.Contains(flags, "elderly") }
+
 // CallConfig assembles calls.
 type CallConfig struct {
 	Transcriber  Transcriber
@@ -159,11 +199,34 @@ func RunCall(ctx context.Context, cfg CallConfig, callID string, in Ingress) (Re
 }
 
 type callRun struct {
-	cfg   CallConfig
-	in    Ingress
-	log   *slog.Logger
-	start time.Time
-	res   Result
+	cfg    CallConfig
+	in     Ingress
+	log    *slog.Logger
+	start  time.Time
+	res    Result
+	slower bool // told the ingress already
+}
+
+// adapt tells an Adapter ingress how to speak from now on.
+func (c *callRun) adapt(a Adaptation) {
+	ad, ok := c.in.(Adapter)
+	if !ok {
+		return
+	}
+	if c.slower && a.Language == "" {
+		return // nothing new
+	}
+	c.slower = c.slower || a.Slower
+	c.log.Info("prompts adapted", "language", a.Language, "slower", a.Slower, "why", a.Why)
+	ad.Adapt(a)
+}
+
+// adaptToAccount slows the prompts for a caller whose account is flagged
+// elderly, once the account is known.
+func (c *callRun) adaptToAccount(vf *verify.Verification) {
+	if a, ok := vf.Account(); ok && !c.slower && elderly(a.Flags) {
+		c.adapt(Adaptation{Slower: true, Why: "account flagged elderly"})
+	}
 }
 
 func (c *callRun) to(s State) {
@@ -207,6 +270,9 @@ func (c *callRun) run(ctx context.Context) error {
 		}
 	}
 	c.res.Understood = u
+	slower := SlowerRequested(text)
+	c.adapt(Adaptation{Language: u.Language.Language, Slower: slower,
+		Why: map[bool]string{true: "caller's language; asked to speak slower", false: "caller's language"}[slower]})
 	req.Intent, req.Slots, req.Urgency, req.Language = u.Intent, u.Slots, u.Urgency, u.Language
 	req.WantsHuman = u.Intent.Intent == "human_agent" || WantsHuman(text)
 	emergency := u.Emergency || u.Urgency.Level >= call.UrgencyEmergency
@@ -251,6 +317,7 @@ func (c *callRun) verify(ctx context.Context, req *handoff.Request, number strin
 		c.log.Warn("verification ended early", "err", err)
 	}
 	for prompts := 0; ; prompts++ {
+		c.adaptToAccount(vf) // known from the number, or once identified
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -314,6 +381,7 @@ func (c *callRun) verify(ctx context.Context, req *handoff.Request, number strin
 			break
 		}
 	}
+	c.adaptToAccount(vf)
 	req.Verification = vf.Outcome()
 	if req.WantsHuman && vf.Next().Kind != verify.StepDone {
 		req.Verification.Reason = "caller asked for a human during verification"

@@ -208,3 +208,55 @@ func TestParseScenario(t *testing.T) {
 		}
 	}
 }
+
+// adaptingIngress records what the pipeline tells it about the caller.
+type adaptingIngress struct {
+	*OfflineIngress
+	got []Adaptation
+}
+
+func (a *adaptingIngress) Adapt(ad Adaptation) { a.got = append(a.got, ad) }
+
+// TestAdapt: the prompts follow the caller's language once understood,
+// slow down when the caller asks or their account is flagged elderly, and
+// say so once.
+func TestAdapt(t *testing.T) {
+	const chans = "+8613602881234" // demo account A10003, flagged elderly
+	for _, c := range []struct {
+		name, opening, caller string
+		slower                bool
+		why                   string
+	}{
+		{"language only", "where is my order", "+8613812345678", false, "caller's language"},
+		{"asked to slow down", "please speak slower, where is my order", "+8613812345678", true, "asked to speak slower"},
+		{"elderly account", "where is my order", chans, true, "account flagged elderly"},
+		{"asked, and elderly", "could you slow down please, where is my order", chans, true, "asked to speak slower"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, _ := testCallConfig(t, c.opening)
+			in := &adaptingIngress{OfflineIngress: &OfflineIngress{Scenario: &Scenario{Caller: c.caller}}}
+			if _, err := RunCall(context.Background(), cfg, "call-adapt", in); err != nil {
+				t.Fatal(err)
+			}
+			if len(in.got) == 0 || in.got[0].Language != call.LangEnglish {
+				t.Fatalf("adaptations %+v: want the caller's language first", in.got)
+			}
+			slower, whys := false, ""
+			for _, a := range in.got {
+				slower = slower || a.Slower
+				whys += a.Why + "; "
+			}
+			if slower != c.slower || !strings.Contains(whys, c.why) {
+				t.Fatalf("adaptations %+v: slower %v (%q), want %v (%q)", in.got, slower, whys, c.slower, c.why)
+			}
+			if n := strings.Count(whys, "elderly"); n > 1 {
+				t.Fatalf("told %d times", n)
+			}
+		})
+	}
+	for text, want := range map[string]bool{"讲慢啲得唔得": true, "你说慢一点": true, "Too fast!": true, "my phone is slow": false, "快递到哪了": false} {
+		if SlowerRequested(text) != want {
+			t.Errorf("SlowerRequested(%q) = %v", text, !want)
+		}
+	}
+}

@@ -36,6 +36,21 @@ type LiveIngress struct {
 	Log         *slog.Logger
 }
 
+// Adapt implements Adapter: prompts in the caller's language (English,
+// Cantonese, else Mandarin, which the speakers of other Chinese varieties
+// are addressed in), slower when asked.
+func (l *LiveIngress) Adapt(a Adaptation) {
+	switch a.Language {
+	case call.LangEnglish, call.LangCantonese, call.LangMandarin:
+		l.Language = a.Language
+	case call.LangChinese, call.LangWu:
+		l.Language = call.LangMandarin
+	}
+	if a.Slower {
+		l.Rate = tts.Slow
+	}
+}
+
 // Caller implements Ingress.
 func (l *LiveIngress) Caller() (string, string) { return l.Number, l.Region }
 

@@ -86,12 +86,16 @@ func (c *scriptedCall) Speak(ctx context.Context, pcm []int16, rate int) error {
 type toneSynth struct {
 	mu    sync.Mutex
 	texts []string
+	langs []call.Language
+	rates []tts.Rate
 }
 
 func (s *toneSynth) Name() string { return "tone" }
 func (s *toneSynth) Synthesize(ctx context.Context, text string, lang call.Language, r tts.Rate) ([]int16, error) {
 	s.mu.Lock()
 	s.texts = append(s.texts, text)
+	s.langs = append(s.langs, lang)
+	s.rates = append(s.rates, r)
 	s.mu.Unlock()
 	return make([]int16, 1600), nil
 }
@@ -166,5 +170,32 @@ func TestPromptsNameTheQuestion(t *testing.T) {
 	}
 	if want := "6"; !strings.Contains(p, want) {
 		t.Fatalf("%q does not say how many digits", p)
+	}
+}
+
+// TestLiveIngressAdapt: after Adapt, prompts are in the caller's variety
+// (other Chinese varieties are addressed in Mandarin) and slower.
+func TestLiveIngressAdapt(t *testing.T) {
+	for _, c := range []struct {
+		in   Adaptation
+		lang call.Language
+		rate tts.Rate
+	}{
+		{Adaptation{Language: call.LangCantonese}, call.LangCantonese, 0},
+		{Adaptation{Language: call.LangWu, Slower: true}, call.LangMandarin, tts.Slow},
+		{Adaptation{Language: call.LangUndetermined, Slower: true}, call.LangEnglish, tts.Slow},
+	} {
+		synth := &toneSynth{}
+		l := liveIngress(newScriptedCall("", "", false), synth)
+		l.Adapt(c.in)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		l.say(ctx, prompts(l.Language).hold)
+		cancel()
+		if len(synth.langs) != 1 || synth.langs[0] != c.lang || synth.rates[0] != c.rate {
+			t.Errorf("after %+v: spoke %v at %v, want %s at %v", c.in, synth.langs, synth.rates, c.lang, c.rate)
+		}
+		if c.lang.IsChinese() != strings.ContainsRune(synth.texts[0], '请') {
+			t.Errorf("after %+v: said %q", c.in, synth.texts[0])
+		}
 	}
 }

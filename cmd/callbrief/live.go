@@ -162,11 +162,8 @@ func (s *server) runLiveCall(ctx context.Context, c webrtc.Call, synth tts.Synth
 	if err != nil {
 		return
 	}
-	// On hold, in the caller's language, until the agent joins.
-	switch l := res.Brief.Language.Language; l {
-	case call.LangEnglish, call.LangCantonese:
-		in.Language = l
-	}
+	// On hold (in the caller's language, at their pace) until the agent
+	// joins.
 	hr, err := in.Hold(ctx, s.lines.holdConfig(c.ID(), ln, w.HoldTimeout))
 	m.Hold, m.Talked, m.BridgeMode, m.Ended, m.Bridged = hr.Waited, hr.Talked, hr.Mode, hr.Ended, hr.Bridged
 	if err != nil {
