@@ -33,6 +33,11 @@ type LiveIngress struct {
 	Rate tts.Rate
 	// TurnTimeout bounds the wait for the caller to start speaking.
 	TurnTimeout time.Duration
+	// BargeIn is how much of the caller's speech stops a prompt: shorter
+	// than the endpoint's MinSpeech, so that the prompt stops well within
+	// 200 ms of the caller starting to talk. Default 90 ms (three Silero
+	// chunks).
+	BargeIn time.Duration
 	Log         *slog.Logger
 }
 
@@ -125,8 +130,13 @@ func (l *LiveIngress) turn(ctx context.Context, text string, keys bool) ([]int16
 		ring     []media.Frame // recent frames, for the pre-roll
 		utt      []int16
 		inSpeech bool
+		bargedIn bool
 		digits   strings.Builder
 	)
+	bargeIn := l.BargeIn
+	if bargeIn <= 0 {
+		bargeIn = 90 * time.Millisecond
+	}
 	for {
 		ev, err := l.Call.Next(ctx)
 		if err != nil {
@@ -158,11 +168,18 @@ func (l *LiveIngress) turn(ctx context.Context, text string, keys bool) ([]int16
 			if len(ring) > 40 {
 				ring = ring[1:]
 			}
+			if !bargedIn && seg.Onset() >= bargeIn {
+				l.Call.Interrupt() // barge-in: the caller talks over the prompt
+				bargedIn = true
+			}
 			for _, e := range evs {
 				switch e.Kind {
 				case vad.SpeechStart:
 					inSpeech = true
-					l.Call.Interrupt() // barge-in
+					if !bargedIn {
+						l.Call.Interrupt()
+						bargedIn = true
+					}
 					for _, rf := range ring {
 						if rf.Offset+rf.Duration() > e.At-300*time.Millisecond {
 							utt = append(utt, rf.Samples...)

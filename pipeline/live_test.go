@@ -29,10 +29,12 @@ type scriptedCall struct {
 	speaking    chan struct{}
 	done        chan struct{}
 	hangupAfter bool
+	consumed    int // events taken by Next
+	interruptAt int // consumed at the first Interrupt, -1 before
 }
 
 func newScriptedCall(pattern string, keys string, hangupAfter bool) *scriptedCall {
-	c := &scriptedCall{done: make(chan struct{}), hangupAfter: hangupAfter}
+	c := &scriptedCall{done: make(chan struct{}), hangupAfter: hangupAfter, interruptAt: -1}
 	var off time.Duration
 	for _, p := range pattern {
 		s := make([]int16, 320)
@@ -58,12 +60,20 @@ func (c *scriptedCall) Done() <-chan struct{}     { return c.done }
 func (c *scriptedCall) Err() error                { return nil }
 func (c *scriptedCall) Stats() webrtc.Stats       { return webrtc.Stats{} }
 func (c *scriptedCall) Close() error              { return nil }
-func (c *scriptedCall) Interrupt()                { c.interrupted.Add(1) }
+func (c *scriptedCall) Interrupt() {
+	c.mu.Lock()
+	if c.interruptAt < 0 {
+		c.interruptAt = c.consumed
+	}
+	c.mu.Unlock()
+	c.interrupted.Add(1)
+}
 func (c *scriptedCall) Next(ctx context.Context) (webrtc.Event, error) {
 	c.mu.Lock()
 	if len(c.events) > 0 {
 		ev := c.events[0]
 		c.events = c.events[1:]
+		c.consumed++
 		c.mu.Unlock()
 		return ev, nil
 	}
@@ -197,5 +207,23 @@ func TestLiveIngressAdapt(t *testing.T) {
 		if c.lang.IsChinese() != strings.ContainsRune(synth.texts[0], '请') {
 			t.Errorf("after %+v: said %q", c.in, synth.texts[0])
 		}
+	}
+}
+
+// TestBargeInLatency: with the default endpoint (an utterance needs
+// 250 ms of speech), the prompt still stops after 90-110 ms of the
+// caller's speech (counted in 20 ms frames of stream time, not timed).
+func TestBargeInLatency(t *testing.T) {
+	c := newScriptedCall(rep('.', 25)+rep('#', 50)+rep('.', 40), "", false)
+	in := liveIngress(c, &toneSynth{})
+	in.Endpoint = vad.DefaultEndpointConfig()
+	if _, err := in.Opening(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	at := c.interruptAt
+	c.mu.Unlock()
+	if speech := time.Duration(at-25) * 20 * time.Millisecond; at < 0 || speech > 110*time.Millisecond || speech < 60*time.Millisecond {
+		t.Fatalf("prompt interrupted after %v of speech (frame %d), want about 90 ms", speech, at)
 	}
 }

@@ -103,6 +103,19 @@ func NewEndpointer(cfg EndpointConfig) (*Endpointer, error) {
 // InSpeech reports whether an utterance is open.
 func (e *Endpointer) InSpeech() bool { return e.inSpeech }
 
+// Onset is how much speech has run so far towards an utterance that is
+// not yet decided (MinSpeech not reached), and MinSpeech once one is open:
+// what barge-in acts on, earlier than SpeechStart.
+func (e *Endpointer) Onset() time.Duration {
+	switch {
+	case e.inSpeech:
+		return e.cfg.MinSpeech
+	case e.pending:
+		return e.speechRun
+	}
+	return 0
+}
+
 // Push takes the score of the chunk that starts at `at` and lasts d, and
 // returns the events it causes (at most an end and a start).
 func (e *Endpointer) Push(p float32, at, d time.Duration) []Event {

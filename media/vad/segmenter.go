@@ -34,6 +34,9 @@ func (s *Segmenter) Detector() Detector { return s.det }
 // InSpeech reports whether an utterance is open.
 func (s *Segmenter) InSpeech() bool { return s.ep.InSpeech() }
 
+// Onset is the Endpointer's Onset: speech running towards an utterance.
+func (s *Segmenter) Onset() time.Duration { return s.ep.Onset() }
+
 // LastScore is the most recent chunk's speech probability.
 func (s *Segmenter) LastScore() float32 { return s.last }
 
