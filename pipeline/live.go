@@ -38,7 +38,7 @@ type LiveIngress struct {
 	// 200 ms of the caller starting to talk. Default 90 ms (three Silero
 	// chunks).
 	BargeIn time.Duration
-	Log         *slog.Logger
+	Log     *slog.Logger
 }
 
 // Adapt implements Adapter: prompts in the caller's language (English,
