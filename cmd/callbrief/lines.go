@@ -137,14 +137,19 @@ func (ls *lines) close(callID string) {
 	ls.mu.Lock()
 	ln := ls.calls[callID]
 	delete(ls.calls, callID)
+	var stranded webrtc.Call
+	if ln != nil {
+		select {
+		case stranded = <-ln.legs:
+		default:
+		}
+	}
 	ls.mu.Unlock()
 	if ln == nil {
 		return
 	}
-	select {
-	case leg := <-ln.legs:
-		leg.Close()
-	default:
+	if stranded != nil {
+		stranded.Close()
 	}
 	ls.unshare(callID)
 	ls.notify()
@@ -202,16 +207,27 @@ func (ls *lines) Join(ctx context.Context, callID, agent string, offer []byte) (
 	if err != nil {
 		return "", err
 	}
+	// Handed over under the lock close takes, so that a call ending now
+	// cannot strand the leg: either close finds it queued, or this finds
+	// the call gone.
 	ls.mu.Lock()
+	if ls.calls[callID] != ln {
+		ls.mu.Unlock()
+		leg.Close()
+		return "", fmt.Errorf("%w: call %q ended", web.ErrNoMedia, callID)
+	}
+	var old webrtc.Call
 	select {
-	case old := <-ln.legs:
-		old.Close()
+	case old = <-ln.legs:
 	default:
 	}
 	ln.legs <- leg
 	ln.status.Agent = agent
 	st := ln.status
 	ls.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
 	ls.share(callID, st)
 	return answer, nil
 }
