@@ -90,6 +90,12 @@ func (s *server) mountLive(ctx context.Context, mux *http.ServeMux) error {
 	if s.desk != nil {
 		s.desk.WithMedia(s.lines)
 	}
+	// The pages configure their peer connections with the same STUN/TURN
+	// servers (RTCPeerConnection's iceServers, as is).
+	mux.HandleFunc("GET /v1/ice-servers", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, ws.ICEServers())
+	})
 	// Both patterns: a bare POST to /v1/whip must not be redirected.
 	mux.Handle("/v1/whip", http.StripPrefix("/v1/whip", ws))
 	mux.Handle("/v1/whip/", http.StripPrefix("/v1/whip", ws))

@@ -107,6 +107,11 @@ func TestLiveCallGoClient(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), liveGuard)
 	defer cancel()
 
+	// The pages' ICE configuration: none here (host candidates only).
+	var ice []map[string]any
+	if code, err := ls.do(ctx, http.MethodGet, "/v1/ice-servers", "", nil, &ice); err != nil || code != http.StatusOK || ice == nil || len(ice) != 0 {
+		t.Fatalf("ice servers: %d %v %v", code, ice, err)
+	}
 	cl, id := dialLive(t, ctx, ls)
 	if err := cl.SendPCM(ctx, pcm, 20*time.Millisecond); err != nil {
 		t.Fatal(err)

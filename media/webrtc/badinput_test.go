@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -162,4 +163,31 @@ func TestBargeIn(t *testing.T) {
 		t.Fatalf("DELETE: %d", code)
 	}
 	waitDone(t, call)
+}
+
+// TestICEServersOffered: WHIP clients learn the STUN and TURN servers
+// from OPTIONS (RFC 9725 Link headers); pages get them as JSON.
+func TestICEServersOffered(t *testing.T) {
+	ice := []ICEServer{{URLs: []string{"stun:stun.example.net:3478"}},
+		{URLs: []string{"turn:turn.example.net:3478?transport=udp"}, Username: "u1", Credential: "p1"}}
+	ts := newTestServer(t, Config{ICEServers: ice}, nil)
+	req, _ := http.NewRequest(http.MethodOptions, ts.http.URL+"/v1/whip/", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	links := resp.Header.Values("Link")
+	want := []string{`<stun:stun.example.net:3478>; rel="ice-server"`,
+		`<turn:turn.example.net:3478?transport=udp>; rel="ice-server"; username="u1"; credential="p1"; credential-type="password"`}
+	if !slices.Equal(links, want) {
+		t.Fatalf("Link headers %q, want %q", links, want)
+	}
+	if got := ts.srv.ICEServers(); len(got) != 2 || got[1].Username != "u1" {
+		t.Fatalf("ICEServers %+v", got)
+	}
+	none := newTestServer(t, Config{}, nil)
+	if got := none.srv.ICEServers(); got == nil || len(got) != 0 {
+		t.Fatalf("no servers: %#v (want an empty list, JSON [])", got)
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,9 +36,9 @@ const mimeTelephoneEvent = "audio/telephone-event"
 
 // ICEServer is a STUN or TURN server offered to ICE.
 type ICEServer struct {
-	URLs       []string // stun:host:port, turn:host:port?transport=udp, turns:...
-	Username   string   // TURN only
-	Credential string   // TURN only
+	URLs       []string `json:"urls"`                 // stun:host:port, turn:host:port?transport=udp, turns:...
+	Username   string   `json:"username,omitempty"`   // TURN only
+	Credential string   `json:"credential,omitempty"` // TURN only
 }
 
 // Config configures the ingress. The zero value of each field means its
@@ -211,6 +212,29 @@ func (s *Server) iceServers() []webrtc.ICEServer {
 	var out []webrtc.ICEServer
 	for _, v := range s.cfg.ICEServers {
 		out = append(out, webrtc.ICEServer{URLs: v.URLs, Username: v.Username, Credential: v.Credential})
+	}
+	return out
+}
+
+// ICEServers are the configured STUN/TURN servers, for the peers' own
+// configuration (a browser behind a restrictive network needs the TURN
+// relay as much as the server does). Production TURN credentials should
+// be short-lived ones, as this hands them to every caller.
+func (s *Server) ICEServers() []ICEServer {
+	return append(make([]ICEServer, 0, len(s.cfg.ICEServers)), s.cfg.ICEServers...)
+}
+
+// iceLinks are the ICE servers as RFC 9725 Link header values.
+func (s *Server) iceLinks() []string {
+	var out []string
+	for _, v := range s.cfg.ICEServers {
+		for _, u := range v.URLs {
+			l := "<" + u + `>; rel="ice-server"`
+			if v.Username != "" {
+				l += "; username=" + strconv.Quote(v.Username) + "; credential=" + strconv.Quote(v.Credential) + `; credential-type="password"`
+			}
+			out = append(out, l)
+		}
 	}
 	return out
 }
@@ -470,6 +494,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodOptions:
 		w.Header().Set("Allow", "POST, PATCH, DELETE, OPTIONS")
 		w.Header().Set("Accept-Post", "application/sdp")
+		// WHIP (RFC 9725) clients learn the STUN/TURN servers here,
+		// before they make their offer.
+		for _, l := range s.iceLinks() {
+			w.Header().Add("Link", l)
+		}
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		w.Header().Set("Allow", "POST, PATCH, DELETE, OPTIONS")

@@ -124,7 +124,8 @@ async function joinAudio(id) {
   if (audio.pc) leaveAudio("");
   try {
     audio.stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true } });
-    const pc = new RTCPeerConnection();
+    const iceServers = await fetch("/v1/ice-servers").then((r) => (r.ok ? r.json() : [])).catch(() => []);
+    const pc = new RTCPeerConnection({ iceServers });
     audio.pc = pc; audio.call = id;
     audio.stream.getTracks().forEach((t) => pc.addTrack(t, audio.stream));
     pc.ontrack = (e) => { $("remote").srcObject = e.streams[0] || new MediaStream([e.track]); };

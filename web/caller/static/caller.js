@@ -16,7 +16,8 @@
       state.stream = await navigator.mediaDevices.getUserMedia({
         audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
       });
-      const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+      const iceServers = await fetch('/v1/ice-servers').then((r) => (r.ok ? r.json() : [])).catch(() => []);
+      const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers });
       state.pc = pc;
       const track = state.stream.getAudioTracks()[0];
       const tr = pc.addTransceiver(track, { direction: 'sendrecv', streams: [state.stream] });
