@@ -247,6 +247,24 @@ func (e *Engine) Brief(ctx context.Context, callID string) (Brief, error) {
 	return b, nil
 }
 
+// CallerLeft records on a call's brief that its caller is no longer on
+// the line although no agent talked to them (they hung up while waiting,
+// or no agent joined in time): the desk shows it as abandoned, for a call
+// back. The call stays queued; the brief keeps everything else.
+func (e *Engine) CallerLeft(ctx context.Context, callID, why string) error {
+	b, err := e.Brief(ctx, callID)
+	if err != nil {
+		return err
+	}
+	b.Reason = "abandoned: " + why + " (was: " + b.Reason + ")"
+	if err := e.saveBrief(ctx, b); err != nil {
+		return err
+	}
+	e.cfg.Log.Info("caller left before an agent talked to them", "call_id", callID, "why", why)
+	e.hub.publish()
+	return nil
+}
+
 // Dispatch offers waiting calls to idle agents: each call, best first, to
 // the longest-idle online agent who may take it. The claim is atomic in
 // the queue, so nodes dispatching at once never offer one call twice.

@@ -277,3 +277,23 @@ func TestGrounded(t *testing.T) {
 		}
 	}
 }
+
+// TestCallerLeft: a caller gone before any agent talked to them is shown
+// as abandoned on the brief, which keeps the rest; the call stays queued.
+func TestCallerLeft(t *testing.T) {
+	eng := newEngine(t, nil)
+	ctx := context.Background()
+	if _, err := eng.Handoff(ctx, bootRequest(t, "c1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.CallerLeft(ctx, "c1", "the caller hung up while waiting for an agent"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := eng.Brief(ctx, "c1")
+	if err != nil || !strings.HasPrefix(b.Reason, "abandoned: the caller hung up") || b.Intent.Intent == "" {
+		t.Fatalf("brief %+v %v", b, err)
+	}
+	if err := eng.CallerLeft(ctx, "nope", "x"); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("unknown call: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -174,6 +175,22 @@ func (s *server) runLiveCall(ctx context.Context, c webrtc.Call, synth tts.Synth
 	m.Hold, m.Talked, m.BridgeMode, m.Ended, m.Bridged = hr.Waited, hr.Talked, hr.Mode, hr.Ended, hr.Bridged
 	if err != nil {
 		log.Warn("bridge failed", "err", err)
+	}
+	// Nobody talked to the caller: the desk must know they are gone.
+	var why string
+	switch {
+	case hr.Bridged:
+	case hr.Ended == pipeline.EndCaller:
+		why = "the caller hung up while waiting for an agent"
+	case hr.Ended == pipeline.EndTimeout:
+		why = fmt.Sprintf("no agent joined within %s; the caller was told they will be called back", w.HoldTimeout)
+	}
+	if why != "" {
+		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := s.stack.engine.CallerLeft(hctx, c.ID(), why); err != nil {
+			log.Warn("could not mark the brief abandoned", "err", err)
+		}
+		hcancel()
 	}
 	log.Info("live call over", "bridged", hr.Bridged, "mode", hr.Mode, "hold", hr.Waited.Round(time.Millisecond),
 		"talked", hr.Talked.Round(time.Millisecond), "agent_legs", hr.Legs, "ended_by", hr.Ended)

@@ -143,6 +143,9 @@ func TestLiveCallChromium(t *testing.T) {
 	}
 	ls.awaitMetric(t, ctx, `callbrief_live_after_handoff_total{bridged="false",ended_by="caller",mode=""} 1`)
 	ls.awaitMetric(t, ctx, `callbrief_live_calls_total{outcome="handed_over"} 1`)
+	if b := ls.awaitBrief(t, ctx, tok, id); !strings.HasPrefix(b.Reason, "abandoned: the caller hung up while waiting") {
+		t.Fatalf("brief after the caller left the queue: reason %q", b.Reason)
+	}
 }
 
 // TestDeskBridgeChromium is the agent's side in a real browser: the desk

@@ -213,7 +213,7 @@ func TestLiveCallHoldTimeout(t *testing.T) {
 	ls := startLive(t, "--set", "webrtc.hold_timeout=1s")
 	ctx, cancel := context.WithTimeout(context.Background(), liveGuard)
 	defer cancel()
-	cl, _ := dialLive(t, ctx, ls)
+	cl, id := dialLive(t, ctx, ls)
 	if err := cl.SendPCM(ctx, pcm, 20*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
@@ -221,6 +221,11 @@ func TestLiveCallHoldTimeout(t *testing.T) {
 	defer stopSilence()
 	go keepSilent(sctx, cl)
 	ls.awaitMetric(t, ctx, `callbrief_live_after_handoff_total{bridged="false",ended_by="timeout",mode=""} 1`)
+	// The desk sees the caller is gone, to be called back.
+	b := ls.awaitBrief(t, ctx, ls.login(t, ctx, "li.na", demoAgents["li.na"]), id)
+	if !strings.HasPrefix(b.Reason, "abandoned: no agent joined within 1s") {
+		t.Fatalf("brief reason %q", b.Reason)
+	}
 }
 
 // TestLiveCallAbandoned: the caller speaks, sees the caption of what they
