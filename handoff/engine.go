@@ -14,6 +14,7 @@ import (
 	"github.com/callbrief/callbrief/call"
 	"github.com/callbrief/callbrief/data/taxonomy"
 	"github.com/callbrief/callbrief/handoff/queue"
+	"github.com/callbrief/callbrief/internal/notify"
 	"github.com/callbrief/callbrief/store"
 )
 
@@ -45,7 +46,7 @@ type Config struct {
 type Engine struct {
 	cfg      Config
 	dispatch sync.Mutex
-	hub      hub
+	hub      notify.Hub
 }
 
 // NewEngine checks cfg.
@@ -71,7 +72,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{cfg: cfg, hub: hub{subs: map[chan struct{}]struct{}{}}}, nil
+	return &Engine{cfg: cfg}, nil
 }
 
 // Roster returns the agents who may sign in.
@@ -111,7 +112,7 @@ func (e *Engine) Handoff(ctx context.Context, req Request) (Brief, error) {
 	if err := e.Dispatch(ctx); err != nil {
 		log.Warn("dispatch failed; the call waits for an agent to take it", "err", err)
 	}
-	e.hub.publish()
+	e.hub.Publish()
 	return b, nil
 }
 
@@ -261,7 +262,7 @@ func (e *Engine) CallerLeft(ctx context.Context, callID, why string) error {
 		return err
 	}
 	e.cfg.Log.Info("caller left before an agent talked to them", "call_id", callID, "why", why)
-	e.hub.publish()
+	e.hub.Publish()
 	return nil
 }
 
@@ -345,7 +346,7 @@ func (e *Engine) Online(ctx context.Context, agentID string) error {
 	if err := e.Dispatch(ctx); err != nil {
 		return err
 	}
-	e.hub.publish()
+	e.hub.Publish()
 	return nil
 }
 
@@ -363,7 +364,7 @@ func (e *Engine) Offline(ctx context.Context, agentID string) error {
 	if err := e.Dispatch(ctx); err != nil {
 		return err
 	}
-	e.hub.publish()
+	e.hub.Publish()
 	return nil
 }
 
@@ -408,7 +409,7 @@ func (e *Engine) Accept(ctx context.Context, agentID, callID string) error {
 		return err
 	}
 	e.cfg.Log.Info("call accepted", "call_id", callID, "agent", agentID)
-	e.hub.publish()
+	e.hub.Publish()
 	return nil
 }
 
@@ -442,7 +443,7 @@ func (e *Engine) Decline(ctx context.Context, agentID, callID string) error {
 	}
 	e.cfg.Log.Info("call declined", "call_id", callID, "agent", agentID)
 	err := e.Dispatch(ctx)
-	e.hub.publish()
+	e.hub.Publish()
 	return err
 }
 
@@ -562,7 +563,7 @@ func (e *Engine) RecordOutcome(ctx context.Context, agentID, callID string, o Ou
 	}
 	e.cfg.Log.Info("case closed", "call_id", callID, "agent", agentID, "resolved", o.Resolved, "draft", d != nil)
 	err = e.Dispatch(ctx)
-	e.hub.publish()
+	e.hub.Publish()
 	return d, err
 }
 
@@ -689,32 +690,4 @@ func (e *Engine) item(ctx context.Context, q queue.Entry, a queue.Agent) QueueIt
 // to queues, offers or presence made through this engine, and a function
 // to stop. Signals coalesce: a slow reader gets one, then reads the
 // current view.
-func (e *Engine) Subscribe() (<-chan struct{}, func()) { return e.hub.subscribe() }
-
-type hub struct {
-	mu   sync.Mutex
-	subs map[chan struct{}]struct{}
-}
-
-func (h *hub) subscribe() (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
-	h.mu.Lock()
-	h.subs[ch] = struct{}{}
-	h.mu.Unlock()
-	return ch, func() {
-		h.mu.Lock()
-		delete(h.subs, ch)
-		h.mu.Unlock()
-	}
-}
-
-func (h *hub) publish() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for ch := range h.subs {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}
+func (e *Engine) Subscribe() (<-chan struct{}, func()) { return e.hub.Subscribe() }

@@ -58,20 +58,32 @@ func (d *Desk) mediaStatus(w http.ResponseWriter, r *http.Request, agent string)
 	writeJSON(w, http.StatusOK, st)
 }
 
-// mediaJoin takes the agent's SDP offer (WHIP style: application/sdp in,
-// 201 and the answer out).
-func (d *Desk) mediaJoin(w http.ResponseWriter, r *http.Request, agent string) {
-	id := r.PathValue("id")
+// mediaCall is the call of a request that acts on its audio, once the
+// agent is known to hold it and the audio is on this node; otherwise the
+// request is answered (refused, or passed to the node holding the call)
+// and ok is false.
+func (d *Desk) mediaCall(w http.ResponseWriter, r *http.Request, agent string) (id string, ok bool) {
+	id = r.PathValue("id")
 	if err := d.eng.CheckAccepted(r.Context(), agent, id); err != nil {
 		d.fail(w, r, err)
-		return
+		return id, false
 	}
 	if d.media == nil {
 		d.fail(w, r, fmt.Errorf("%w: live calls are not served here", ErrNoMedia))
-		return
+		return id, false
 	}
 	if h := d.media.Elsewhere(r.Context(), id, r); h != nil {
 		h.ServeHTTP(w, r)
+		return id, false
+	}
+	return id, true
+}
+
+// mediaJoin takes the agent's SDP offer (WHIP style: application/sdp in,
+// 201 and the answer out).
+func (d *Desk) mediaJoin(w http.ResponseWriter, r *http.Request, agent string) {
+	id, ok := d.mediaCall(w, r, agent)
+	if !ok {
 		return
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/sdp" {
@@ -97,17 +109,8 @@ func (d *Desk) mediaJoin(w http.ResponseWriter, r *http.Request, agent string) {
 }
 
 func (d *Desk) mediaHangup(w http.ResponseWriter, r *http.Request, agent string) {
-	id := r.PathValue("id")
-	if err := d.eng.CheckAccepted(r.Context(), agent, id); err != nil {
-		d.fail(w, r, err)
-		return
-	}
-	if d.media == nil {
-		d.fail(w, r, ErrNoMedia)
-		return
-	}
-	if h := d.media.Elsewhere(r.Context(), id, r); h != nil {
-		h.ServeHTTP(w, r)
+	id, ok := d.mediaCall(w, r, agent)
+	if !ok {
 		return
 	}
 	if err := d.media.Hangup(r.Context(), id, agent); err != nil {

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callbrief/callbrief/internal/notify"
 	"github.com/callbrief/callbrief/media/webrtc"
 	"github.com/callbrief/callbrief/pipeline"
 	"github.com/callbrief/callbrief/store"
@@ -33,7 +34,7 @@ type lines struct {
 
 	mu    sync.Mutex
 	calls map[string]*line
-	subs  map[chan struct{}]struct{}
+	hub   notify.Hub
 }
 
 // line is one live call.
@@ -48,7 +49,7 @@ func newLines(whip *webrtc.Server, kv store.KV, self string, log *slog.Logger) *
 		kv = nil // nothing to share: one node
 	}
 	return &lines{whip: whip, kv: kv, self: strings.TrimRight(self, "/"), log: log,
-		calls: map[string]*line{}, subs: map[chan struct{}]struct{}{}}
+		calls: map[string]*line{}}
 }
 
 // Keys of the shared store: the node holding a call's audio, and its
@@ -245,28 +246,9 @@ func (ls *lines) Hangup(ctx context.Context, callID, agent string) error {
 }
 
 // Subscribe implements web.Media. Signals coalesce.
-func (ls *lines) Subscribe() (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
-	ls.mu.Lock()
-	ls.subs[ch] = struct{}{}
-	ls.mu.Unlock()
-	return ch, func() {
-		ls.mu.Lock()
-		delete(ls.subs, ch)
-		ls.mu.Unlock()
-	}
-}
+func (ls *lines) Subscribe() (<-chan struct{}, func()) { return ls.hub.Subscribe() }
 
-func (ls *lines) notify() {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	for ch := range ls.subs {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}
+func (ls *lines) notify() { ls.hub.Publish() }
 
 // holdConfig is the call's hold stage, reporting to the desk.
 func (ls *lines) holdConfig(callID string, ln *line, timeout time.Duration) pipeline.HoldConfig {

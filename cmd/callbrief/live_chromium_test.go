@@ -171,14 +171,7 @@ func TestDeskBridgeChromium(t *testing.T) {
 		t.Fatalf("desk sign-in: %v", err)
 	}
 
-	cl, id := dialLive(t, ctx, ls)
-	if err := cl.SendPCM(ctx, pcm, 20*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	sctx, stopSilence := context.WithCancel(ctx)
-	silent := make(chan error, 1)
-	go func() { silent <- keepSilent(sctx, cl) }()
-	defer func() { stopSilence(); <-silent }()
+	cl, id, stopSilence := callAndSpeak(t, ctx, ls, pcm)
 
 	// The call is offered to the signed-in agent; its brief opens.
 	if err := chromedp.Do(ctx,
@@ -196,8 +189,6 @@ func TestDeskBridgeChromium(t *testing.T) {
 		t.Fatalf("desk audio %v: Chromium offers Opus, the bridge should forward", st)
 	}
 	stopSilence()
-	<-silent
-	silent <- nil // for the deferred wait
 
 	// The caller hears the agent: a second of speech-level audio.
 	loud := 0

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,6 +43,50 @@ func dialLive(t *testing.T, ctx context.Context, ls *liveServer) (*webrtctest.Cl
 		t.Fatalf("no greeting: %v", err)
 	}
 	return cl, id
+}
+
+// callAndSpeak places a call on ls, says pcm in real time, then stays
+// silent until stop is called (or the test ends). stop waits for the
+// silence to end and may be called more than once.
+func callAndSpeak(t *testing.T, ctx context.Context, ls *liveServer, pcm []int16) (*webrtctest.Client, string, func()) {
+	t.Helper()
+	cl, id := dialLive(t, ctx, ls)
+	if err := cl.SendPCM(ctx, pcm, 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	silent := make(chan struct{})
+	go func() { _ = keepSilent(sctx, cl); close(silent) }()
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-silent }) }
+	t.Cleanup(stop)
+	return cl, id, stop
+}
+
+// exchangeTones has the caller send a 600 Hz tone and the agent 1 kHz,
+// and fails unless each hears the other's through the server.
+func exchangeTones(t *testing.T, ctx context.Context, ls *liveServer, cl, ag *webrtctest.Client) {
+	t.Helper()
+	heard := make(chan error, 2)
+	hctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { heard <- hearsTone(hctx, ag, 600) }()
+	go func() { heard <- hearsTone(hctx, cl, 1000) }()
+	for _, s := range []struct {
+		c  *webrtctest.Client
+		hz float64
+	}{{cl, 600}, {ag, 1000}} {
+		go func() {
+			for hctx.Err() == nil {
+				_ = s.c.SendPCM(hctx, tone(time.Second, s.hz), 20*time.Millisecond)
+			}
+		}()
+	}
+	for range 2 {
+		if err := <-heard; err != nil {
+			t.Fatalf("bridge: %v\n%s", err, ls.stderr.String())
+		}
+	}
 }
 
 // keepSilent sends silence in real time until ctx is done: a caller who
@@ -112,14 +157,7 @@ func TestLiveCallGoClient(t *testing.T) {
 	if code, err := ls.do(ctx, http.MethodGet, "/v1/ice-servers", "", nil, &ice); err != nil || code != http.StatusOK || ice == nil || len(ice) != 0 {
 		t.Fatalf("ice servers: %d %v %v", code, ice, err)
 	}
-	cl, id := dialLive(t, ctx, ls)
-	if err := cl.SendPCM(ctx, pcm, 20*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	sctx, stopSilence := context.WithCancel(ctx)
-	silent := make(chan error, 1)
-	go func() { silent <- keepSilent(sctx, cl) }()
-
+	cl, id, stopSilence := callAndSpeak(t, ctx, ls, pcm)
 	tok := ls.login(t, ctx, "li.na", "demo-token-li-na-0001")
 	b := ls.awaitBrief(t, ctx, tok, id)
 	if !strings.Contains(b.text(), "young man") || b.Route.Group == "" || strings.HasPrefix(b.Reason, "abandoned") {
@@ -160,30 +198,7 @@ func TestLiveCallGoClient(t *testing.T) {
 		t.Fatalf("media status %v", st)
 	}
 	stopSilence()
-	<-silent
-
-	// Each hears the other: a 600 Hz tone from the caller, 1 kHz from the
-	// agent.
-	heard := make(chan error, 2)
-	hctx, stopTones := context.WithCancel(ctx)
-	go func() { heard <- hearsTone(hctx, ag, 600) }()
-	go func() { heard <- hearsTone(hctx, cl, 1000) }()
-	go func() {
-		for hctx.Err() == nil {
-			_ = cl.SendPCM(hctx, tone(time.Second, 600), 20*time.Millisecond)
-		}
-	}()
-	go func() {
-		for hctx.Err() == nil {
-			_ = ag.SendPCM(hctx, tone(time.Second, 1000), 20*time.Millisecond)
-		}
-	}()
-	for range 2 {
-		if err := <-heard; err != nil {
-			t.Fatalf("bridge: %v\n%s", err, ls.stderr.String())
-		}
-	}
-	stopTones()
+	exchangeTones(t, ctx, ls, cl, ag)
 
 	// The agent hangs up: the caller's call ends with it.
 	if code, err := ls.do(ctx, http.MethodDelete, "/desk/api/calls/"+id+"/media", access, nil, nil); err != nil || code != http.StatusOK {
@@ -213,13 +228,7 @@ func TestLiveCallHoldTimeout(t *testing.T) {
 	ls := startLive(t, "--set", "webrtc.hold_timeout=1s")
 	ctx, cancel := context.WithTimeout(context.Background(), liveGuard)
 	defer cancel()
-	cl, id := dialLive(t, ctx, ls)
-	if err := cl.SendPCM(ctx, pcm, 20*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	sctx, stopSilence := context.WithCancel(ctx)
-	defer stopSilence()
-	go keepSilent(sctx, cl)
+	_, id, _ := callAndSpeak(t, ctx, ls, pcm)
 	ls.awaitMetric(t, ctx, `callbrief_live_after_handoff_total{bridged="false",ended_by="timeout",mode=""} 1`)
 	// The desk sees the caller is gone, to be called back.
 	b := ls.awaitBrief(t, ctx, ls.login(t, ctx, "li.na", demoAgents["li.na"]), id)
@@ -280,13 +289,7 @@ func TestLiveCallTwoNodes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), liveGuard)
 	defer cancel()
 
-	cl, id := dialLive(t, ctx, a)
-	if err := cl.SendPCM(ctx, pcm, 20*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	sctx, stopSilence := context.WithCancel(ctx)
-	silent := make(chan error, 1)
-	go func() { silent <- keepSilent(sctx, cl) }()
+	cl, id, stopSilence := callAndSpeak(t, ctx, a, pcm)
 	b.awaitBrief(t, ctx, b.login(t, ctx, "li.na", demoAgents["li.na"]), id)
 
 	agent, access := b.staffDesk(t, ctx, id)
@@ -302,32 +305,12 @@ func TestLiveCallTwoNodes(t *testing.T) {
 	if err := ag.Dial(ctx, b.base+"/desk/api/calls/"+id+"/media", http.Header{"Authorization": {"Bearer " + access}}); err != nil {
 		t.Fatalf("agent joining through node B: %v\nA: %s\nB: %s", err, a.stderr.String(), b.stderr.String())
 	}
+	t.Logf("agent joined at %s", time.Now().UTC().Format(time.RFC3339Nano))
 	if st := b.awaitMedia(t, ctx, access, id, "bridged"); st["agent"] != agent {
 		t.Fatalf("status on B: %v", st)
 	}
 	stopSilence()
-	<-silent
-
-	heard := make(chan error, 2)
-	hctx, stopTones := context.WithCancel(ctx)
-	go func() { heard <- hearsTone(hctx, ag, 600) }()
-	go func() { heard <- hearsTone(hctx, cl, 1000) }()
-	go func() {
-		for hctx.Err() == nil {
-			_ = cl.SendPCM(hctx, tone(time.Second, 600), 20*time.Millisecond)
-		}
-	}()
-	go func() {
-		for hctx.Err() == nil {
-			_ = ag.SendPCM(hctx, tone(time.Second, 1000), 20*time.Millisecond)
-		}
-	}()
-	for range 2 {
-		if err := <-heard; err != nil {
-			t.Fatalf("bridge across nodes: %v", err)
-		}
-	}
-	stopTones()
+	exchangeTones(t, ctx, a, cl, ag)
 	if code, err := b.do(ctx, http.MethodDelete, "/desk/api/calls/"+id+"/media", access, nil, nil); err != nil || code != http.StatusOK {
 		t.Fatalf("hang up through node B: %d %v", code, err)
 	}

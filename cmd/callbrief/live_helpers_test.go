@@ -24,7 +24,7 @@ import (
 
 // liveGuard bounds waits for things that should happen; reaching it is a
 // hang (a failure), never a performance check.
-const liveGuard = 90 * time.Second
+const liveGuard = 150 * time.Second
 
 // liveServer is a real `callbrief serve` started through run, as the
 // command line does.
@@ -68,6 +68,10 @@ func startLiveAt(t *testing.T, addr string, extra ...string) *liveServer {
 		"--set", "webrtc.answer_timeout=1s"}, extra...)
 	go func() { done <- run(ctx, args, io.Discard, ls.stderr) }()
 	t.Cleanup(func() {
+		if t.Failed() {
+			// What the node logged (warnings and above), to see why.
+			t.Logf("serve on %s logged:\n%s", addr, ls.stderr.String())
+		}
 		cancel()
 		select {
 		case rc := <-done:
@@ -354,7 +358,7 @@ func (ls *liveServer) awaitMedia(t *testing.T, ctx context.Context, token, callI
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("call %s audio never %q (last %d %v %v)\n%s", callID, state, code, err, st, ls.stderr.String())
+			t.Fatalf("call %s audio never %q (last %d %v %v; now %s)\n%s", callID, state, code, err, st, time.Now().UTC().Format(time.RFC3339Nano), ls.stderr.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

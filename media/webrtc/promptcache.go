@@ -1,10 +1,10 @@
 package webrtc
 
 import (
-	"container/list"
 	"hash/maphash"
-	"sync"
 	"unsafe"
+
+	"github.com/callbrief/callbrief/internal/lru"
 )
 
 // promptCache keeps the encoded packets of whole prompts. Encoding is the
@@ -15,12 +15,7 @@ import (
 // whichever call encoded them. Bounded by bytes, least recently used
 // first out; safe for concurrent use; nil caches nothing.
 type promptCache struct {
-	max int
-
-	mu    sync.Mutex
-	items map[promptKey]*list.Element
-	lru   list.List // of *promptEntry, most recent first
-	bytes int
+	packets *lru.Cache[promptKey, [][]byte]
 }
 
 // promptKey names a prompt by its audio: codec, input rate, length and a
@@ -30,12 +25,6 @@ type promptKey struct {
 	rate  int
 	n     int
 	sum   uint64
-}
-
-type promptEntry struct {
-	key      promptKey
-	payloads [][]byte
-	size     int
 }
 
 var promptSeed = maphash.MakeSeed()
@@ -52,7 +41,7 @@ func newPromptCache(maxBytes int) *promptCache {
 	if maxBytes <= 0 {
 		return nil
 	}
-	return &promptCache{max: maxBytes, items: map[promptKey]*list.Element{}}
+	return &promptCache{packets: lru.New[promptKey, [][]byte](maxBytes)}
 }
 
 // get returns the packets of a prompt sent before. They are shared: not
@@ -61,17 +50,10 @@ func (c *promptCache) get(k promptKey) ([][]byte, bool) {
 	if c == nil {
 		return nil, false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.items[k]
-	if !ok {
-		return nil, false
-	}
-	c.lru.MoveToFront(el)
-	return el.Value.(*promptEntry).payloads, true
+	return c.packets.Get(k)
 }
 
-// put keeps a prompt's packets, evicting the least recently used.
+// put keeps a prompt's packets.
 func (c *promptCache) put(k promptKey, payloads [][]byte) {
 	if c == nil {
 		return
@@ -80,21 +62,11 @@ func (c *promptCache) put(k promptKey, payloads [][]byte) {
 	for _, p := range payloads {
 		size += len(p) + 24
 	}
-	if size > c.max {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.items[k]; ok {
-		return
-	}
-	c.items[k] = c.lru.PushFront(&promptEntry{key: k, payloads: payloads, size: size})
-	c.bytes += size
-	for c.bytes > c.max {
-		old := c.lru.Back()
-		e := old.Value.(*promptEntry)
-		c.lru.Remove(old)
-		delete(c.items, e.key)
-		c.bytes -= e.size
-	}
+	c.packets.Add(k, payloads, size)
+}
+
+// entries is how many prompts are kept.
+func (c *promptCache) entries() int {
+	_, _, n, _ := c.packets.Stats()
+	return n
 }

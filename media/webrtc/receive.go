@@ -169,10 +169,11 @@ func newDepacketizer(codec Codec, audioPT uint8, eventPTs []uint8, reorderDepth 
 	return d, nil
 }
 
-// handle takes one raw RTP packet received at arrival. Malformed packets
-// and unknown payload types are counted and skipped: a hostile or buggy
-// peer must not end the call or disturb the audio already flowing.
-func (d *depacketizer) handle(raw []byte, arrival time.Time) error {
+// accept parses one raw RTP packet received at arrival into d.pkt, counts
+// it and keeps the jitter estimate. Malformed packets and unknown payload
+// types are counted and refused: a hostile or buggy peer must not end the
+// call or disturb the audio already flowing.
+func (d *depacketizer) accept(raw []byte, arrival time.Time) error {
 	if err := d.pkt.Unmarshal(raw); err != nil {
 		d.stats.Malformed++
 		return fmt.Errorf("%w: %w", ErrMalformedRTP, err)
@@ -187,6 +188,16 @@ func (d *depacketizer) handle(raw []byte, arrival time.Time) error {
 	if h.PayloadType == d.audioPT {
 		d.updateJitter(h.Timestamp, arrival)
 	}
+	return nil
+}
+
+// handle takes one raw RTP packet into the reorder buffer and on to the
+// decoder.
+func (d *depacketizer) handle(raw []byte, arrival time.Time) error {
+	if err := d.accept(raw, arrival); err != nil {
+		return err
+	}
+	h := &d.pkt.Header
 	d.ro.push(h.SequenceNumber, h.Timestamp, h.PayloadType, d.pkt.Payload, d)
 	return nil
 }
@@ -196,19 +207,10 @@ func (d *depacketizer) handle(raw []byte, arrival time.Time) error {
 // are not passed on (the other leg may not have negotiated them, and a
 // person on the line has no use for the caller's key tones).
 func (d *depacketizer) forward(raw []byte, arrival time.Time, fn func(*rtp.Packet)) error {
-	if err := d.pkt.Unmarshal(raw); err != nil {
-		d.stats.Malformed++
-		return fmt.Errorf("%w: %w", ErrMalformedRTP, err)
+	if err := d.accept(raw, arrival); err != nil {
+		return err
 	}
-	h := &d.pkt.Header
-	if h.PayloadType != d.audioPT && !d.eventPTs[h.PayloadType] {
-		d.stats.UnknownPT++
-		return fmt.Errorf("%w: payload type %d not negotiated", ErrMalformedRTP, h.PayloadType)
-	}
-	d.stats.Packets++
-	d.stats.Bytes += uint64(len(raw))
-	if h.PayloadType == d.audioPT {
-		d.updateJitter(h.Timestamp, arrival)
+	if d.pkt.PayloadType == d.audioPT {
 		fn(&d.pkt)
 	}
 	return nil
