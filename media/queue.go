@@ -111,6 +111,20 @@ func (q *FrameQueue) signal() {
 	}
 }
 
+// Discard empties the queue and returns how many frames it held. They are
+// not counted in Dropped: the consumer chose not to hear them (audio from
+// before a question was asked), nothing was lost to lag.
+func (q *FrameQueue) Discard() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := q.n
+	for ; q.n > 0; q.n-- {
+		q.ring[q.head] = Frame{}
+		q.head = (q.head + 1) % len(q.ring)
+	}
+	return n
+}
+
 // Len is the number of frames queued.
 func (q *FrameQueue) Len() int {
 	q.mu.Lock()

@@ -36,6 +36,25 @@ func TestFrameQueueOrderAndDropOldest(t *testing.T) {
 	}
 }
 
+// TestFrameQueueDiscard: the queue empties, the frames are not counted as
+// dropped, and frames pushed afterwards come out in order.
+func TestFrameQueueDiscard(t *testing.T) {
+	q := NewFrameQueue(3)
+	for i := range 5 {
+		q.Push(frameN(i))
+	}
+	if n := q.Discard(); n != 3 || q.Len() != 0 || q.Dropped() != 2 {
+		t.Fatalf("Discard %d, Len %d, Dropped %d; want 3, 0, 2", n, q.Len(), q.Dropped())
+	}
+	q.Push(frameN(7))
+	q.Push(frameN(8))
+	for _, want := range []int{7, 8} {
+		if f, err := q.Pop(context.Background()); err != nil || f.Offset != time.Duration(want) {
+			t.Fatalf("Pop = %v, %v; want frame %d", f.Offset, err, want)
+		}
+	}
+}
+
 func TestFrameQueuePopWaitsForPush(t *testing.T) {
 	defer checkNoGoroutineLeak(t)()
 	q := NewFrameQueue(4)

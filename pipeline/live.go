@@ -71,6 +71,14 @@ func (l *LiveIngress) Answer(ctx context.Context, p Prompt) (Answer, error) {
 	if !p.Identify {
 		text = prompts(l.Language).challenge(p.Challenge.Method, p.Challenge.Digits, p.Challenge.Hint)
 	}
+	// What the caller said while we were busy (transcribing, verifying)
+	// came before this question: it is neither its answer nor a reason to
+	// cut the question short by barge-in.
+	if q := l.Call.Frames(); q != nil {
+		if n := q.Discard(); n > 0 {
+			l.logger().Debug("audio from before the question discarded", "frames", n)
+		}
+	}
 	pcm, keys, err := l.turn(ctx, text, true)
 	switch {
 	case errors.Is(err, webrtc.ErrHangup), errors.Is(err, webrtc.ErrPeerGone):

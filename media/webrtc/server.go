@@ -63,7 +63,9 @@ type Config struct {
 	// DisconnectTimeout is how long a connected peer may go silent on ICE
 	// before the call ends. Default 10 s.
 	DisconnectTimeout time.Duration
-	// QueueFrames bounds each call's frame queue. Default 50 (1 s).
+	// QueueFrames bounds each call's frame queue. Default 150 (3 s): a
+	// consumer busy with a turn (transcribing, verifying) for a second or
+	// two loses nothing; past that, the oldest audio goes, counted.
 	QueueFrames int
 	// ReorderPackets is how many later packets may arrive before a missing
 	// one is declared lost. Default 3 (60 ms of Opus).
@@ -100,7 +102,7 @@ func (c *Config) defaults() error {
 		c.DisconnectTimeout = 10 * time.Second
 	}
 	if c.QueueFrames <= 0 {
-		c.QueueFrames = 50
+		c.QueueFrames = 150
 	}
 	if c.ReorderPackets <= 0 {
 		c.ReorderPackets = 3
