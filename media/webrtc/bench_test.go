@@ -58,7 +58,7 @@ func loadVAD(b *testing.B) *vad.SileroModel {
 type callPath struct {
 	d    *depacketizer
 	seg  *vad.Segmenter
-	det  *vad.Silero
+	det  vad.Detector
 	err  error
 	seq  uint16
 	ts   uint32
@@ -66,8 +66,8 @@ type callPath struct {
 	i    int
 }
 
-func newCallPath(b *testing.B, m *vad.SileroModel, pkts [][]byte) *callPath {
-	det, err := m.NewDetector()
+func newCallPath(b *testing.B, newDet func() (vad.Detector, error), pkts [][]byte) *callPath {
+	det, err := newDet()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func (c *callPath) close() {
 
 func BenchmarkMediaPathPerFrame(b *testing.B) {
 	m := loadVAD(b)
-	c := newCallPath(b, m, speechRTP(b))
+	c := newCallPath(b, func() (vad.Detector, error) { return m.NewDetector() }, speechRTP(b))
 	defer c.close()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -124,26 +124,38 @@ func BenchmarkMediaPathPerFrame(b *testing.B) {
 // BenchmarkConcurrentCalls runs one call per goroutine on every core
 // (RunParallel), as many calls share a server, and reports real-time calls
 // per core. A call needs 50 frames a second, so any rate above that times
-// the number of calls means no frame would be dropped.
+// the number of calls means no frame would be dropped. "single" scores
+// each call's VAD on its own; "batched" scores the calls' chunks together
+// (vad.Batcher, one worker per core), as callbrief serve does.
 func BenchmarkConcurrentCalls(b *testing.B) {
 	m := loadVAD(b)
 	pkts := speechRTP(b)
-	b.ReportAllocs()
-	b.SetParallelism(4) // several calls per core, as on a busy server
-	b.RunParallel(func(pb *testing.PB) {
-		own := make([][]byte, len(pkts))
-		for i, p := range pkts {
-			own[i] = append([]byte(nil), p...)
-		}
-		c := newCallPath(b, m, own)
-		defer c.close()
-		for pb.Next() {
-			c.step()
-		}
-	})
-	perSec := float64(b.N) / b.Elapsed().Seconds()
-	b.ReportMetric(perSec/50/float64(runtime.GOMAXPROCS(0)), "calls/core")
-	b.ReportMetric(perSec/50, "calls")
+	for _, batched := range []bool{false, true} {
+		b.Run(map[bool]string{false: "single", true: "batched"}[batched], func(b *testing.B) {
+			newDet := func() (vad.Detector, error) { return m.NewDetector() }
+			if batched {
+				bt := m.NewBatcher(runtime.GOMAXPROCS(0), 64)
+				defer bt.Close()
+				newDet = func() (vad.Detector, error) { return bt.NewDetector(), nil }
+			}
+			b.ReportAllocs()
+			b.SetParallelism(16) // many calls per core, as on a busy server
+			b.RunParallel(func(pb *testing.PB) {
+				own := make([][]byte, len(pkts))
+				for i, p := range pkts {
+					own[i] = append([]byte(nil), p...)
+				}
+				c := newCallPath(b, newDet, own)
+				defer c.close()
+				for pb.Next() {
+					c.step()
+				}
+			})
+			perSec := float64(b.N) / b.Elapsed().Seconds()
+			b.ReportMetric(perSec/50/float64(runtime.GOMAXPROCS(0)), "calls/core")
+			b.ReportMetric(perSec/50, "calls")
+		})
+	}
 }
 
 // BenchmarkBridgeForwardPacket is the server's work for one packet of a
