@@ -190,10 +190,13 @@ func TestLiveCallGoClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ag.Close()
+	joining := time.Now()
 	if err := ag.Dial(ctx, ls.base+"/desk/api/calls/"+id+"/media", http.Header{"Authorization": {"Bearer " + access}}); err != nil {
 		t.Fatalf("agent joining the audio: %v\n%s", err, ls.stderr.String())
 	}
+	connected := time.Since(joining)
 	st := ls.awaitMedia(t, ctx, access, id, "bridged")
+	t.Logf("agent's offer to media connected: %v; to bridged (as the desk polls it): %v", connected.Round(time.Millisecond), time.Since(joining).Round(time.Millisecond))
 	if st["mode"] != "forward" || st["agent"] != agent {
 		t.Fatalf("media status %v", st)
 	}
