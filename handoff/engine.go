@@ -248,6 +248,32 @@ func (e *Engine) Brief(ctx context.Context, callID string) (Brief, error) {
 	return b, nil
 }
 
+// QueuePosition is where a waiting call stands in its group's queue: 1 is
+// next; 0 means it is already offered to or taken by an agent. For the
+// hold announcement ("you are number 3 in the queue").
+func (e *Engine) QueuePosition(ctx context.Context, callID string) (int, error) {
+	q, err := e.cfg.Queue.Get(ctx, callID)
+	if errors.Is(err, queue.ErrUnknownCall) {
+		return 0, fmt.Errorf("%w: call %q", ErrNotFound, callID)
+	}
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	if q.Owner != "" {
+		return 0, nil
+	}
+	waiting, err := e.cfg.Queue.Waiting(ctx, q.Group)
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	for i, w := range waiting {
+		if w.CallID == callID {
+			return i + 1, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: call %q is not waiting", ErrNotFound, callID)
+}
+
 // CallerLeft records on a call's brief that its caller is no longer on
 // the line although no agent talked to them (they hung up while waiting,
 // or no agent joined in time): the desk shows it as abandoned, for a call

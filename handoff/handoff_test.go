@@ -297,3 +297,32 @@ func TestCallerLeft(t *testing.T) {
 		t.Fatalf("unknown call: %v", err)
 	}
 }
+
+// TestQueuePosition: waiting calls are numbered in their group's order
+// (1 is next); a call offered to an agent is at 0.
+func TestQueuePosition(t *testing.T) {
+	eng := newEngine(t, nil)
+	ctx := context.Background()
+	for _, id := range []string{"c1", "c2", "c3"} {
+		if _, err := eng.Handoff(ctx, bootRequest(t, id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, id := range []string{"c1", "c2", "c3"} {
+		if pos, err := eng.QueuePosition(ctx, id); err != nil || pos != i+1 {
+			t.Fatalf("%s at %d (%v), want %d", id, pos, err, i+1)
+		}
+	}
+	if err := eng.Online(ctx, "li.na"); err != nil { // offered the first
+		t.Fatal(err)
+	}
+	if pos, _ := eng.QueuePosition(ctx, "c1"); pos != 0 {
+		t.Fatalf("offered call at %d, want 0", pos)
+	}
+	if pos, _ := eng.QueuePosition(ctx, "c3"); pos != 2 {
+		t.Fatalf("c3 at %d once c1 is offered, want 2", pos)
+	}
+	if _, err := eng.QueuePosition(ctx, "nope"); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("unknown call: %v", err)
+	}
+}

@@ -35,6 +35,10 @@ type HoldConfig struct {
 	// OnState is told "holding" and "bridged" as they happen (for the
 	// desk), and the bridge mode when bridged.
 	OnState func(state, mode string)
+	// Position, when set, tells the caller's place in the queue for each
+	// announcement: 1 is next, 0 an agent is taking the call; ok false
+	// when not known (the announcement then says nothing of it).
+	Position func(ctx context.Context) (pos int, ok bool)
 }
 
 // HoldResult is what happened after the handoff.
@@ -72,13 +76,6 @@ func (l *LiveIngress) Hold(ctx context.Context, h HoldConfig) (HoldResult, error
 	c := l.Call
 	start := time.Now()
 	var res HoldResult
-	announce, err := l.Synth.Synthesize(ctx, prompts(l.Language).hold, l.Language, l.Rate)
-	if err != nil {
-		// A caller is never dropped for want of a prompt: they hold in
-		// silence.
-		log.Warn("hold announcement not synthesized; holding in silence", "err", err)
-		announce = nil
-	}
 	timeout := time.NewTimer(h.Timeout)
 	defer timeout.Stop()
 
@@ -92,7 +89,7 @@ func (l *LiveIngress) Hold(ctx context.Context, h HoldConfig) (HoldResult, error
 	holding := func() {
 		hctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{}, 2)
-		go func() { l.holdAnnounce(hctx, announce, h.Repeat); done <- struct{}{} }()
+		go func() { l.holdAnnounce(hctx, h.Position, h.Repeat); done <- struct{}{} }()
 		go func() { drain(hctx, c); done <- struct{}{} }()
 		stopHold = func() { cancel(); <-done; <-done }
 		h.OnState("holding", "")
@@ -190,12 +187,24 @@ func bridgeMode(a, b webrtc.Call) string {
 	return webrtc.BridgeTranscode
 }
 
-// holdAnnounce says the announcement, then again after every pause.
-func (l *LiveIngress) holdAnnounce(ctx context.Context, pcm []int16, pause time.Duration) {
-	if len(pcm) == 0 {
-		return
-	}
+// holdAnnounce says the announcement, with the caller's place in the
+// queue when known, then again after every pause. A caller is never
+// dropped for want of a prompt: if it cannot be synthesized they hold in
+// silence.
+func (l *LiveIngress) holdAnnounce(ctx context.Context, position func(context.Context) (int, bool), pause time.Duration) {
 	for {
+		ps := prompts(l.Language)
+		text := ps.hold
+		if position != nil {
+			if pos, ok := position(ctx); ok {
+				text += " " + ps.place(pos)
+			}
+		}
+		pcm, err := l.Synth.Synthesize(ctx, text, l.Language, l.Rate)
+		if err != nil {
+			l.logger().Warn("hold announcement not synthesized; holding in silence", "err", err)
+			return
+		}
 		if err := l.Call.Speak(ctx, pcm, tts.SampleRate); err != nil {
 			return
 		}

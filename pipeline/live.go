@@ -210,7 +210,8 @@ func (l *LiveIngress) turn(ctx context.Context, text string, keys bool) ([]int16
 // promptSet is what the call says, in one language.
 type promptSet struct {
 	greeting, identify string
-	hold, busy         string // while waiting for the agent; when none came
+	hold, busy         string               // while waiting for the agent; when none came
+	place              func(pos int) string // the caller's place in the queue
 	challenge          func(m call.Method, digits int, hint string) string
 }
 
@@ -220,7 +221,16 @@ func prompts(lang call.Language) promptSet {
 			greeting: "您好，这里是客服热线，请问有什么可以帮您？",
 			identify: "请说出或按键输入您的账号、订单号或者设备串号，按井号键结束。",
 			hold:     "正在为您转接人工客服，请稍候，不要挂机。",
-			busy:     "抱歉，客服人员暂时都在忙，我们已经记录了您的问题，会尽快给您回电。再见。",
+			place: func(pos int) string {
+				switch {
+				case pos <= 0:
+					return "客服人员马上为您接听。"
+				case pos == 1:
+					return "下一位就是您。"
+				}
+				return fmt.Sprintf("您前面还有%d位客户在等候。", pos-1)
+			},
+			busy: "抱歉，客服人员暂时都在忙，我们已经记录了您的问题，会尽快给您回电。再见。",
 			challenge: func(m call.Method, digits int, hint string) string {
 				what := map[call.Method]string{call.MethodPhoneDigits: "注册手机号码", call.MethodIMEI: "设备串号", call.MethodOrder: "订单号", call.MethodOTP: "短信验证码"}[m]
 				if what == "" {
@@ -237,7 +247,16 @@ func prompts(lang call.Language) promptSet {
 		greeting: "Hello, this is customer service. How can we help you today?",
 		identify: "Please say or key in your account, order or device number, then press hash.",
 		hold:     "Connecting you to an agent. Please stay on the line.",
-		busy:     "Sorry, all our agents are busy. We have noted your request and will call you back soon. Goodbye.",
+		place: func(pos int) string {
+			switch {
+			case pos <= 0:
+				return "An agent is about to take your call."
+			case pos == 1:
+				return "You are next in the queue."
+			}
+			return fmt.Sprintf("You are number %d in the queue.", pos)
+		},
+		busy: "Sorry, all our agents are busy. We have noted your request and will call you back soon. Goodbye.",
 		challenge: func(m call.Method, digits int, hint string) string {
 			what := map[call.Method]string{call.MethodPhoneDigits: "registered phone number", call.MethodIMEI: "device IMEI", call.MethodOrder: "order number", call.MethodOTP: "text message code"}[m]
 			if what == "" {

@@ -227,3 +227,28 @@ func TestBargeInLatency(t *testing.T) {
 		t.Fatalf("prompt interrupted after %v of speech (frame %d), want about 90 ms", speech, at)
 	}
 }
+
+// TestHoldAnnouncesPlace: the hold announcement tells the caller their
+// place in the queue, in their language.
+func TestHoldAnnouncesPlace(t *testing.T) {
+	for _, c := range []struct {
+		lang call.Language
+		pos  int
+		want string
+	}{
+		{call.LangEnglish, 3, "You are number 3 in the queue."},
+		{call.LangEnglish, 1, "You are next"},
+		{call.LangMandarin, 3, "您前面还有2位客户"},
+		{call.LangCantonese, 0, "马上为您接听"},
+	} {
+		synth := &toneSynth{}
+		l := liveIngress(newScriptedCall("", "", false), synth)
+		l.Language = c.lang
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		l.holdAnnounce(ctx, func(context.Context) (int, bool) { return c.pos, true }, time.Hour)
+		cancel()
+		if len(synth.texts) != 1 || !strings.Contains(synth.texts[0], c.want) || !strings.HasPrefix(synth.texts[0], prompts(c.lang).hold) {
+			t.Errorf("%s at %d: said %q, want it to contain %q", c.lang, c.pos, synth.texts, c.want)
+		}
+	}
+}

@@ -250,8 +250,13 @@ func (ls *lines) Subscribe() (<-chan struct{}, func()) { return ls.hub.Subscribe
 
 func (ls *lines) notify() { ls.hub.Publish() }
 
-// holdConfig is the call's hold stage, reporting to the desk.
-func (ls *lines) holdConfig(callID string, ln *line, timeout time.Duration) pipeline.HoldConfig {
+// holdConfig is the call's hold stage, reporting to the desk; position
+// is the call's place in its queue (handoff.Engine.QueuePosition).
+func (ls *lines) holdConfig(callID string, ln *line, timeout time.Duration, position func(context.Context, string) (int, error)) pipeline.HoldConfig {
 	return pipeline.HoldConfig{Legs: ln.legs, AgentHangup: ln.agentHangup.Load, Timeout: timeout,
-		OnState: func(state, mode string) { ls.set(callID, state, mode) }}
+		OnState: func(state, mode string) { ls.set(callID, state, mode) },
+		Position: func(ctx context.Context) (int, bool) {
+			pos, err := position(ctx, callID)
+			return pos, err == nil
+		}}
 }

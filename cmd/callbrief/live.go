@@ -171,7 +171,7 @@ func (s *server) runLiveCall(ctx context.Context, c webrtc.Call, synth tts.Synth
 	}
 	// On hold (in the caller's language, at their pace) until the agent
 	// joins.
-	hr, err := in.Hold(ctx, s.lines.holdConfig(c.ID(), ln, w.HoldTimeout))
+	hr, err := in.Hold(ctx, s.lines.holdConfig(c.ID(), ln, w.HoldTimeout, s.stack.engine.QueuePosition))
 	m.Hold, m.Talked, m.BridgeMode, m.Ended, m.Bridged = hr.Waited, hr.Talked, hr.Mode, hr.Ended, hr.Bridged
 	if err != nil {
 		log.Warn("bridge failed", "err", err)
