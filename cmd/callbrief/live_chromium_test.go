@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,19 +10,15 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/callbrief/callbrief/internal/testenv"
 	"github.com/callbrief/callbrief/media"
 )
 
 // chromiumWithMic starts headless Chromium whose fake microphone plays
 // pcm (16 kHz) after two seconds of silence, then two more (Chromium
-// loops the file). The browser closes when the test ends; the returned
-// context is bounded by liveGuard.
+// loops the file), bounded by liveGuard.
 func chromiumWithMic(t *testing.T, pcm []int16) context.Context {
 	t.Helper()
-	const chromium = "/usr/bin/chromium"
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("chromium not installed (%v): apt-get install chromium", err)
-	}
 	// Silence first: the call sets up while Chromium already captures.
 	// At 48 kHz, what Chromium captures at.
 	lead := 2 * media.Rate16k
@@ -36,37 +30,9 @@ func chromiumWithMic(t *testing.T, pcm []int16) context.Context {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := append(rs.Process(in), rs.Flush()...)
-	wav := filepath.Join(t.TempDir(), "mic.wav")
-	f, err := os.Create(wav)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := media.WriteWAV(f, &media.Audio{Format: media.Format{SampleRate: media.Rate48k, Channels: 1}, Data: data}, 16); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox,
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-file-for-fake-audio-capture", wav),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		// Real host addresses rather than mDNS names.
-		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns"),
-	)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, bcancel := chromedp.NewContext(actx)
-	ctx, cancel := context.WithTimeout(bctx, liveGuard)
-	t.Cleanup(func() { cancel(); bcancel(); acancel() })
-	return ctx
+	return testenv.ChromiumWithMic(t, append(rs.Process(in), rs.Flush()...), liveGuard)
 }
 
-// TestLiveCallChromium places a call from the caller page in real headless
-// Chromium whose fake microphone plays "he was not an ill disposed young
-// man" (then a pause, looped by Chromium). The real service transcribes
-// it and the brief reaches the desk.
 // pageText is the text of the element with id, for failure messages: read
 // within a few seconds even when ctx has ended, and never waiting for the
 // element to be visible.

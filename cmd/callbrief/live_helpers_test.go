@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/callbrief/callbrief/internal/testenv"
-	"github.com/callbrief/callbrief/media"
 )
 
 // liveGuard bounds waits for things that should happen; reaching it is a
@@ -231,19 +229,7 @@ func (ls *liveServer) awaitCaption(ctx context.Context, callID, want string) err
 // man", 16 kHz mono.
 func librivoxPCM(t *testing.T) []int16 {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testenv.NeedLibrivox(t), "sense_and_sensibility_01_austen_64kb-0880.wav"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := media.ReadWAV(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcm, err := a.PCM16(media.Rate16k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pcm
+	return testenv.PCM16(t, filepath.Join(testenv.NeedLibrivox(t), "sense_and_sensibility_01_austen_64kb-0880.wav"))
 }
 
 // checkLiveLeaks fails the test if goroutines of the media path (pion,

@@ -1,7 +1,6 @@
 package webrtc
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -396,20 +395,7 @@ func (c *client) sendDigit(t *testing.T, event uint8) {
 // speechPCM is the shared LibriSpeech clip at 16 kHz.
 func speechPCM(t testing.TB) []int16 {
 	t.Helper()
-	dir := testenv.SharedData(t, "speech-clips")
-	b, err := os.ReadFile(filepath.Join(dir, "librispeech-1995-1837-0001.wav"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := media.ReadWAV(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcm, err := a.PCM16(media.Rate16k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pcm
+	return testenv.PCM16(t, filepath.Join(testenv.SharedData(t, "speech-clips"), "librispeech-1995-1837-0001.wav"))
 }
 
 func waitDone(t *testing.T, c Call) {

@@ -7,14 +7,13 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/callbrief/callbrief/internal/testenv"
 	"github.com/callbrief/callbrief/media"
 	"github.com/callbrief/callbrief/media/webrtc"
 )
@@ -76,24 +75,12 @@ func TestCaptionsStream(t *testing.T) {
 // up: the server must receive speech-level audio frames, the key, and the
 // hang-up.
 func TestChromiumCall(t *testing.T) {
-	const chromium = "/usr/bin/chromium"
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("chromium not installed (%v): apt-get install chromium", err)
+	// A 440 Hz tone at half scale, 48 kHz mono; Chromium loops it.
+	mic := make([]float32, 3*media.Rate48k)
+	for i := range mic {
+		mic[i] = 0.5 * float32(math.Sin(2*math.Pi*440*float64(i)/media.Rate48k))
 	}
-	// A 440 Hz tone at half scale, 48 kHz 16-bit mono; Chromium loops it.
-	data := make([]float32, 3*media.Rate48k)
-	for i := range data {
-		data[i] = 0.5 * float32(math.Sin(2*math.Pi*440*float64(i)/media.Rate48k))
-	}
-	wav := filepath.Join(t.TempDir(), "mic.wav")
-	f, err := os.Create(wav)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := media.WriteWAV(f, &media.Audio{Format: media.Format{SampleRate: media.Rate48k, Channels: 1}, Data: data}, 16); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	ctx := testenv.ChromiumWithMic(t, mic, guard)
 
 	calls := make(chan webrtc.Call, 1)
 	ws, err := webrtc.NewServer(webrtc.Config{Loopback: true, OnCall: func(c webrtc.Call) {
@@ -119,24 +106,6 @@ func TestChromiumCall(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox,
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-file-for-fake-audio-capture", wav),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		// Expose real host addresses rather than mDNS names: the server
-		// need not resolve .local names on a test machine.
-		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns"),
-	)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer acancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, tcancel := context.WithTimeout(ctx, guard)
-	defer tcancel()
 
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(srv.URL+"/call/"),
