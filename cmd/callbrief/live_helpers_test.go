@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/callbrief/callbrief/internal/leakcheck"
 	"github.com/callbrief/callbrief/internal/testenv"
 )
 
@@ -237,46 +237,7 @@ func librivoxPCM(t *testing.T) []int16 {
 // be called before startLive so that its cleanup runs after the server's.
 func checkLiveLeaks(t *testing.T) {
 	t.Helper()
-	before := map[string]bool{}
-	for _, g := range allStacks() {
-		before[goroutineID(g)] = true
-	}
-	t.Cleanup(func() {
-		deadline := time.Now().Add(liveGuard)
-		for {
-			var leaked []string
-			for _, g := range allStacks() {
-				if before[goroutineID(g)] || strings.Contains(g, "checkLiveLeaks") {
-					continue
-				}
-				if strings.Contains(g, "github.com/pion/") || strings.Contains(g, "callbrief/media/webrtc") ||
-					strings.Contains(g, "callbrief/pipeline") || strings.Contains(g, "callbrief.(*server)") {
-					leaked = append(leaked, g)
-				}
-			}
-			if len(leaked) == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("%d goroutines leaked:\n%s", len(leaked), strings.Join(leaked, "\n\n"))
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
-}
-
-func goroutineID(stack string) string { return strings.SplitN(stack, " ", 3)[1] }
-
-func allStacks() []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			return strings.Split(string(buf[:n]), "\n\n")
-		}
-		buf = make([]byte, 2*len(buf))
-	}
+	leakcheck.Test(t, liveGuard, "github.com/pion/", "callbrief/media/webrtc", "callbrief/pipeline", "callbrief.(*server)")
 }
 
 // demoAgents are the desk's demo agents and their sign-in tokens.

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/callbrief/callbrief/internal/leakcheck"
 	"github.com/callbrief/callbrief/internal/testenv"
 	"github.com/callbrief/callbrief/media"
 	"github.com/callbrief/callbrief/media/opus"
@@ -30,61 +30,10 @@ import (
 const guard = 20 * time.Second
 
 // checkLeaks fails the test if goroutines started during it from pion or
-// this package are still running once it has cleaned up. Goroutines take a
-// moment to unwind after Close returns (pion's closers signal and do not
-// wait), so it polls until they are gone or the guard expires.
+// this package are still running once it has cleaned up.
 func checkLeaks(t *testing.T) {
 	t.Helper()
-	before := goroutineIDs()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(guard)
-		for {
-			leaked := leakedSince(before)
-			if len(leaked) == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("%d goroutines leaked:\n%s", len(leaked), strings.Join(leaked, "\n\n"))
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
-}
-
-func goroutineIDs() map[string]bool {
-	ids := map[string]bool{}
-	for _, g := range stacks() {
-		ids[strings.SplitN(g, " ", 3)[1]] = true
-	}
-	return ids
-}
-
-func leakedSince(before map[string]bool) []string {
-	var out []string
-	for _, g := range stacks() {
-		if before[strings.SplitN(g, " ", 3)[1]] {
-			continue
-		}
-		if strings.Contains(g, "github.com/pion/") || strings.Contains(g, "callbrief/media/webrtc.") {
-			if strings.Contains(g, "checkLeaks") || strings.Contains(g, "testing.tRunner") {
-				continue
-			}
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
-func stacks() []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			return strings.Split(string(buf[:n]), "\n\n")
-		}
-		buf = make([]byte, 2*len(buf))
-	}
+	leakcheck.Test(t, guard, "github.com/pion/", "callbrief/media/webrtc.")
 }
 
 // testServer runs a Server behind httptest and hands each new call to the
