@@ -87,7 +87,7 @@ func TestGarbageRTP(t *testing.T) {
 	cl := newClient(t, CodecOpus)
 	loc := cl.dial(t, ts)
 	call := ts.nextCall(t)
-	pt := cl.track.payloadType(cl.track.mime, 0)
+	pt := audioPT(t, cl.track)
 	for i := range 20 {
 		switch i % 3 {
 		case 0:

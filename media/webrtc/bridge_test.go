@@ -32,7 +32,7 @@ func (c *client) join(t *testing.T, ts *testServer, callID string) Call {
 	case <-time.After(guard):
 		t.Fatal("leg never connected")
 	}
-	<-c.track.bound
+	<-c.track.Bound()
 	return leg
 }
 
@@ -59,7 +59,7 @@ func encodeOpus(t *testing.T, pcm []int16) [][]byte {
 // sendPayloads sends ready-made payloads in real time.
 func (c *client) sendPayloads(t *testing.T, payloads [][]byte) {
 	t.Helper()
-	pt := c.track.payloadType(c.track.mime, 0)
+	pt := audioPT(t, c.track)
 	step := c.clock() / 50
 	for i, p := range payloads {
 		c.send(t, pt, p, i == 0)

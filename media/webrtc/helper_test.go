@@ -3,7 +3,6 @@ package webrtc
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,6 +22,7 @@ import (
 	"github.com/callbrief/callbrief/internal/testenv"
 	"github.com/callbrief/callbrief/media"
 	"github.com/callbrief/callbrief/media/opus"
+	"github.com/callbrief/callbrief/media/webrtc/webrtctest"
 )
 
 // guard bounds how long a test waits for an event that should happen
@@ -113,63 +113,25 @@ func (ts *testServer) delete(t *testing.T, location string) int {
 	return resp.StatusCode
 }
 
-// rawTrack is a client TrackLocal that writes RTP packets as given, so one
-// SSRC can carry audio and telephone-events with their own payload types,
-// as browsers send them (pion's static tracks rewrite the payload type).
-type rawTrack struct {
-	mu    sync.Mutex
-	ctx   webrtc.TrackLocalContext
-	mime  string
-	bound chan struct{}
-}
-
-func newRawTrack(mime string) *rawTrack {
-	return &rawTrack{mime: mime, bound: make(chan struct{})}
-}
-
-func (r *rawTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, c := range ctx.CodecParameters() {
-		if strings.EqualFold(c.MimeType, r.mime) {
-			r.ctx = ctx
-			close(r.bound)
-			return c, nil
-		}
+// audioPT is the negotiated payload type of the track's own codec.
+func audioPT(t *testing.T, r *webrtctest.RawTrack) uint8 {
+	t.Helper()
+	pt, ok := r.PayloadType(r.MimeType(), 0)
+	if !ok {
+		t.Fatalf("%s not negotiated", r.MimeType())
 	}
-	return webrtc.RTPCodecParameters{}, fmt.Errorf("no %s negotiated", r.mime)
-}
-func (r *rawTrack) Unbind(webrtc.TrackLocalContext) error { return nil }
-func (r *rawTrack) ID() string                            { return "mic" }
-func (r *rawTrack) RID() string                           { return "" }
-func (r *rawTrack) StreamID() string                      { return "caller" }
-func (r *rawTrack) Kind() webrtc.RTPCodecType             { return webrtc.RTPCodecTypeAudio }
-
-// payloadType is the negotiated payload type of mime at clock (0: any).
-func (r *rawTrack) payloadType(mime string, clock uint32) uint8 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, c := range r.ctx.CodecParameters() {
-		if strings.EqualFold(c.MimeType, mime) && (clock == 0 || c.ClockRate == clock) {
-			return uint8(c.PayloadType)
-		}
-	}
-	return 255
+	return pt
 }
 
-func (r *rawTrack) write(pt uint8, seq uint16, ts uint32, marker bool, payload []byte) error {
-	r.mu.Lock()
-	ctx := r.ctx
-	r.mu.Unlock()
-	_, err := ctx.WriteStream().WriteRTP(&rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: seq,
-		Timestamp: ts, SSRC: uint32(ctx.SSRC()), Marker: marker}, payload)
-	return err
+// writeRTP sends one packet on r.
+func writeRTP(r *webrtctest.RawTrack, pt uint8, seq uint16, ts uint32, marker bool, payload []byte) error {
+	return r.WriteRTP(&rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: seq, Timestamp: ts, Marker: marker}, payload)
 }
 
 // client is a Go WebRTC caller without a browser.
 type client struct {
 	pc        *webrtc.PeerConnection
-	track     *rawTrack
+	track     *webrtctest.RawTrack
 	codec     Codec
 	connected chan struct{}
 	prompts   chan *webrtc.TrackRemote
@@ -207,7 +169,7 @@ func newClient(t *testing.T, codec Codec) *client {
 		t.Fatal(err)
 	}
 	c := &client{pc: pc, codec: codec, connected: make(chan struct{}), prompts: make(chan *webrtc.TrackRemote, 1),
-		track: newRawTrack(main.MimeType), seq: 1000, ts: 12345}
+		track: webrtctest.NewRawTrack(main.MimeType), seq: 1000, ts: 12345}
 	t.Cleanup(func() { pc.Close() })
 	if _, err := pc.AddTrack(c.track); err != nil {
 		t.Fatal(err)
@@ -263,7 +225,7 @@ func (c *client) dial(t *testing.T, ts *testServer) string {
 	case <-time.After(guard):
 		t.Fatal("client never connected")
 	}
-	<-c.track.bound
+	<-c.track.Bound()
 	return loc
 }
 
@@ -294,7 +256,7 @@ func (c *client) sendAudio(t *testing.T, pcm16k []int16) {
 		defer enc.Close()
 		enc.SetInbandFEC(true, 10)
 	}
-	pt := c.track.payloadType(c.track.mime, 0)
+	pt := audioPT(t, c.track)
 	out := make([]byte, 4000)
 	for off := 0; off+size <= len(pcm); off += size {
 		var payload []byte
@@ -316,7 +278,7 @@ func (c *client) sendAudio(t *testing.T, pcm16k []int16) {
 
 func (c *client) send(t *testing.T, pt uint8, payload []byte, marker bool) {
 	t.Helper()
-	if err := c.track.write(pt, c.seq, c.ts, marker, payload); err != nil {
+	if err := writeRTP(c.track, pt, c.seq, c.ts, marker, payload); err != nil {
 		t.Fatal(err)
 	}
 	c.seq++

@@ -32,7 +32,7 @@ const (
 // Client is one offering peer.
 type Client struct {
 	pc        *webrtc.PeerConnection
-	track     *rawTrack
+	track     *RawTrack
 	connected chan struct{}
 	remote    chan *webrtc.TrackRemote
 	enc       *opus.Encoder
@@ -69,7 +69,7 @@ func New() (*Client, error) {
 		pc.Close()
 		return nil, fmt.Errorf("webrtctest: opus: %w", err)
 	}
-	c := &Client{pc: pc, track: &rawTrack{mime: webrtc.MimeTypeOpus, bound: make(chan struct{})}, enc: enc,
+	c := &Client{pc: pc, track: NewRawTrack(webrtc.MimeTypeOpus), enc: enc,
 		connected: make(chan struct{}), remote: make(chan *webrtc.TrackRemote, 1), seq: 1000, ts: 12345}
 	if _, err := pc.AddTrack(c.track); err != nil {
 		c.Close()
@@ -140,7 +140,7 @@ func (c *Client) Dial(ctx context.Context, url string, header http.Header) error
 	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		return fmt.Errorf("webrtctest: set answer: %w", err)
 	}
-	for _, ch := range []chan struct{}{c.connected, c.track.bound} {
+	for _, ch := range []<-chan struct{}{c.connected, c.track.Bound()} {
 		select {
 		case <-ch:
 		case <-ctx.Done():
@@ -161,7 +161,10 @@ func (c *Client) Location() string {
 // one every pace (20 ms is real time; less is faster, the timestamps carry
 // the timing).
 func (c *Client) SendPCM(ctx context.Context, pcm []int16, pace time.Duration) error {
-	pt := c.track.payloadType()
+	pt, ok := c.track.PayloadType(webrtc.MimeTypeOpus, 0)
+	if !ok {
+		pt = 111
+	}
 	out := make([]byte, 1500)
 	t := time.NewTicker(max(pace, time.Millisecond))
 	defer t.Stop()
@@ -244,7 +247,7 @@ func (c *Client) send(pt uint8, payload []byte, marker bool, advance uint32) err
 	c.seq++
 	c.ts += advance
 	c.mu.Unlock()
-	return c.track.write(h, payload)
+	return c.track.WriteRTP(h, payload)
 }
 
 // Remote waits for the server's audio track.
@@ -314,54 +317,4 @@ func (c *Client) Close() error {
 	err := c.pc.Close()
 	c.enc.Close()
 	return err
-}
-
-// rawTrack writes RTP packets as given, so one SSRC carries audio and
-// telephone-events with their own payload types, as browsers send them.
-type rawTrack struct {
-	mu    sync.Mutex
-	ctx   webrtc.TrackLocalContext
-	mime  string
-	bound chan struct{}
-	once  sync.Once
-}
-
-func (r *rawTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, c := range ctx.CodecParameters() {
-		if strings.EqualFold(c.MimeType, r.mime) {
-			r.ctx = ctx
-			r.once.Do(func() { close(r.bound) })
-			return c, nil
-		}
-	}
-	return webrtc.RTPCodecParameters{}, fmt.Errorf("webrtctest: no %s negotiated", r.mime)
-}
-func (r *rawTrack) Unbind(webrtc.TrackLocalContext) error { return nil }
-func (r *rawTrack) ID() string                            { return "mic" }
-func (r *rawTrack) RID() string                           { return "" }
-func (r *rawTrack) StreamID() string                      { return "webrtctest" }
-func (r *rawTrack) Kind() webrtc.RTPCodecType             { return webrtc.RTPCodecTypeAudio }
-
-func (r *rawTrack) payloadType() uint8 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, c := range r.ctx.CodecParameters() {
-		if strings.EqualFold(c.MimeType, r.mime) {
-			return uint8(c.PayloadType)
-		}
-	}
-	return 111
-}
-
-func (r *rawTrack) write(h *rtp.Header, payload []byte) error {
-	r.mu.Lock()
-	ctx := r.ctx
-	r.mu.Unlock()
-	h.SSRC = uint32(ctx.SSRC())
-	if _, err := ctx.WriteStream().WriteRTP(h, payload); err != nil {
-		return fmt.Errorf("webrtctest: write: %w", err)
-	}
-	return nil
 }
