@@ -94,6 +94,11 @@ type Desk struct {
 	// random per process.
 	Secret   string        `yaml:"secret"`
 	TokenTTL time.Duration `yaml:"token_ttl"`
+	// ReconnectGrace is how long an agent whose desk lost its connection
+	// keeps their calls before they go back to the queue: a desk
+	// reconnects within a second or two of a network blip, and a caller
+	// talking to the agent must not be offered to someone else meanwhile.
+	ReconnectGrace time.Duration `yaml:"reconnect_grace"`
 }
 
 // Files points at operator data; empty means the embedded demo data.
@@ -174,7 +179,7 @@ func Default() Config {
 		VAD:      VAD{Engine: "auto", Threads: 1, Endpoint: vad.DefaultEndpointConfig()},
 		ASR:      ASR{Engine: "sphinx", Sphinx: SphinxASR{ModelDir: "/usr/share/pocketsphinx/model/en-us"}, OpenAI: OpenAIClient{Model: "whisper-1", Timeout: 15 * time.Second, Retries: 2}},
 		Shutdown: Shutdown{Drain: 20 * time.Second},
-		Desk:     Desk{TokenTTL: 12 * time.Hour},
+		Desk:     Desk{TokenTTL: 12 * time.Hour, ReconnectGrace: 15 * time.Second},
 		WebRTC: WebRTC{ICETimeout: 15 * time.Second, MaxCalls: 200, Loopback: true, AnswerTimeout: 10 * time.Second, TurnTimeout: 12 * time.Second,
 			HoldTimeout: 10 * time.Minute},
 		TTS: TTS{EspeakBin: "espeak-ng"},
@@ -393,6 +398,9 @@ func (c Config) Validate() error {
 	}
 	if c.Desk.TokenTTL <= 0 {
 		return bad("desk.token_ttl", "must be positive")
+	}
+	if c.Desk.ReconnectGrace < 0 {
+		return bad("desk.reconnect_grace", "must not be negative (0: calls go back to the queue at once)")
 	}
 	switch c.VAD.Engine {
 	case "auto", "silero", "energy":

@@ -369,11 +369,45 @@ func (e *Engine) Online(ctx context.Context, agentID string) error {
 	if err := e.cfg.Queue.Online(ctx, a, e.cfg.Now()); err != nil {
 		return unavailable(err)
 	}
+	if err := e.Seen(ctx, agentID); err != nil {
+		return err
+	}
 	if err := e.Dispatch(ctx); err != nil {
 		return err
 	}
 	e.hub.Publish()
 	return nil
+}
+
+func seenKey(agentID string) string { return "handoff:seen:" + agentID }
+
+// Seen records that the agent's desk is connected now. A desk refreshes
+// it every few seconds while connected, on whichever node, so that a
+// connection closing elsewhere does not take the agent offline
+// (OfflineUnlessSeen).
+func (e *Engine) Seen(ctx context.Context, agentID string) error {
+	at := strconv.FormatInt(e.cfg.Now().UnixNano(), 10)
+	if err := e.cfg.Store.Set(ctx, seenKey(agentID), at, time.Hour); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// OfflineUnlessSeen takes the agent offline (Offline) unless their desk
+// was seen after since, the moment one of their connections closed: a
+// desk that reconnected, or another of their desks still open, keeps
+// their calls. Timestamps of several nodes are compared, so their clocks
+// are assumed synchronised (to well under a desk's refresh period). It
+// reports whether the agent went offline.
+func (e *Engine) OfflineUnlessSeen(ctx context.Context, agentID string, since time.Time) (bool, error) {
+	if v, err := e.cfg.Store.Get(ctx, seenKey(agentID)); err == nil {
+		if ns, perr := strconv.ParseInt(v, 10, 64); perr == nil && ns > since.UnixNano() {
+			return false, nil
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return false, unavailable(err)
+	}
+	return true, e.Offline(ctx, agentID)
 }
 
 // Offline removes an agent (desk disconnected); the calls they held go

@@ -326,3 +326,36 @@ func TestQueuePosition(t *testing.T) {
 		t.Fatalf("unknown call: %v", err)
 	}
 }
+
+// TestOfflineUnlessSeen: a desk connection closing takes its agent
+// offline only if no desk of theirs has been seen since (one reconnected,
+// or another still open refreshed its presence).
+func TestOfflineUnlessSeen(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, nil)
+	if err := e.Online(ctx, "li.na"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Handoff(ctx, bootRequest(t, "call-9")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Accept(ctx, "li.na", "call-9"); err != nil {
+		t.Fatal(err)
+	}
+	closed := time.Now()
+	if err := e.Seen(ctx, "li.na"); err != nil { // reconnected after the close
+		t.Fatal(err)
+	}
+	if went, err := e.OfflineUnlessSeen(ctx, "li.na", closed); err != nil || went {
+		t.Fatalf("seen after the close: went offline %v (%v)", went, err)
+	}
+	if err := e.CheckAccepted(ctx, "li.na", "call-9"); err != nil {
+		t.Fatalf("the agent lost the call: %v", err)
+	}
+	if went, err := e.OfflineUnlessSeen(ctx, "li.na", time.Now()); err != nil || !went {
+		t.Fatalf("not seen since: went offline %v (%v)", went, err)
+	}
+	if err := e.CheckAccepted(ctx, "li.na", "call-9"); err == nil {
+		t.Fatal("an agent gone offline still holds the call")
+	}
+}

@@ -17,7 +17,8 @@ import (
 
 // mountDesk puts the agents' desk on mux.
 func (s *server) mountDesk(mux *http.ServeMux) {
-	d := web.NewDesk(s.stack.engine, secretOrRandom(s.cfg.Desk.Secret), s.cfg.Desk.TokenTTL, s.log)
+	d := web.NewDesk(s.stack.engine, secretOrRandom(s.cfg.Desk.Secret), s.cfg.Desk.TokenTTL, s.log).
+		WithReconnectGrace(s.cfg.Desk.ReconnectGrace)
 	d.Mount(mux)
 	s.desk = d // live calls add their audio when mounted
 	mux.HandleFunc("POST /v1/calls", s.handleCallUpload)

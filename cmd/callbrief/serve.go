@@ -118,7 +118,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := s.mountLive(callCtx, mux); err != nil {
 		return fmt.Errorf("live calls: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Long-lived requests (the desks' live feeds) end when the node stops
+	// serving, after its calls: http.Server.Shutdown does not end them.
+	baseCtx, stopRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRequests()
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return baseCtx }}
 	c.log.Info("callbrief serving", "addr", ln.Addr().String(), "asr", rec.Name(), "vad", vadName)
 	fmt.Fprintf(stdout, "callbrief listening on http://%s (caller page: /call/, agent desk: /desk/, health: /healthz, metrics: /metrics)\n", ln.Addr())
 
@@ -153,6 +158,17 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		c.log.Warn("closing live calls", "err", err)
 	}
 	stopCalls()
+	// The desks are told to reconnect elsewhere. Their agents keep their
+	// calls if they do within the grace, which is waited for only when
+	// another node can take them (a shared store); a lone node's queue
+	// goes with it.
+	stopRequests()
+	gctx, stopGrace := context.WithCancel(dctx)
+	if s.cfg.Store.RedisAddr == "" {
+		stopGrace()
+	}
+	s.desk.Close(gctx)
+	stopGrace()
 	if err := srv.Shutdown(dctx); err != nil && !errors.Is(err, context.Canceled) {
 		srv.Close()
 		return fmt.Errorf("shutdown: %w", err)
