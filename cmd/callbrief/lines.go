@@ -40,8 +40,11 @@ type lines struct {
 // line is one live call.
 type line struct {
 	legs        chan webrtc.Call // to pipeline.HoldConfig.Legs
+	closed      chan struct{}    // the call is over and gone from the lines
 	agentHangup atomic.Bool
-	status      web.MediaStatus
+	status      web.MediaStatus // under lines.mu
+	shareMu     sync.Mutex      // orders the status's writes to the store
+	unshared    bool            // under shareMu: the call ended, write no more
 }
 
 func newLines(whip *webrtc.Server, kv store.KV, self string, log *slog.Logger) *lines {
@@ -63,12 +66,25 @@ const sharedTTL = 12 * time.Hour
 // not pass it on again.
 const forwardedHeader = "X-Callbrief-Forwarded"
 
-// share publishes a call's node and status; failures are logged, not
-// fatal: only desks on other nodes lose sight of the call.
-func (ls *lines) share(callID string, st web.MediaStatus) {
+// share publishes a call's node and its status as it stands when
+// written; failures are logged, not fatal: only desks on other nodes lose
+// sight of the call. Writes of one call are serialised and each writes
+// the status current when it takes its turn, so the last write is never
+// older than the last change (two changes racing to the store, such as
+// the agent's join and the bridge it leads to, cannot leave the stale
+// one behind).
+func (ls *lines) share(callID string, ln *line) {
 	if ls.kv == nil {
 		return
 	}
+	ln.shareMu.Lock()
+	defer ln.shareMu.Unlock()
+	if ln.unshared {
+		return
+	}
+	ls.mu.Lock()
+	st := ln.status
+	ls.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	b, _ := json.Marshal(st)
@@ -81,10 +97,15 @@ func (ls *lines) share(callID string, st web.MediaStatus) {
 	}
 }
 
-func (ls *lines) unshare(callID string) {
+// unshare removes the call's keys for good: a write still on its way
+// (an agent joining as the call ends) finds the call unshared.
+func (ls *lines) unshare(callID string, ln *line) {
 	if ls.kv == nil {
 		return
 	}
+	ln.shareMu.Lock()
+	defer ln.shareMu.Unlock()
+	ln.unshared = true
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = ls.kv.Delete(ctx, nodeKey(callID), statusKey(callID))
@@ -125,11 +146,11 @@ func (ls *lines) Elsewhere(ctx context.Context, callID string, r *http.Request) 
 
 // open registers a live call; close it when the call ends.
 func (ls *lines) open(callID string) *line {
-	ln := &line{legs: make(chan webrtc.Call, 1), status: web.MediaStatus{State: "answering", Since: time.Now()}}
+	ln := &line{legs: make(chan webrtc.Call, 1), closed: make(chan struct{}), status: web.MediaStatus{State: "answering", Since: time.Now()}}
 	ls.mu.Lock()
 	ls.calls[callID] = ln
 	ls.mu.Unlock()
-	ls.share(callID, ln.status)
+	ls.share(callID, ln)
 	return ln
 }
 
@@ -152,7 +173,8 @@ func (ls *lines) close(callID string) {
 	if stranded != nil {
 		stranded.Close()
 	}
-	ls.unshare(callID)
+	ls.unshare(callID, ln)
+	close(ln.closed)
 	ls.notify()
 }
 
@@ -160,14 +182,12 @@ func (ls *lines) close(callID string) {
 func (ls *lines) set(callID, state, mode string) {
 	ls.mu.Lock()
 	ln := ls.calls[callID]
-	var st web.MediaStatus
 	if ln != nil {
 		ln.status.State, ln.status.Mode, ln.status.Since = state, mode, time.Now()
-		st = ln.status
 	}
 	ls.mu.Unlock()
 	if ln != nil {
-		ls.share(callID, st)
+		ls.share(callID, ln)
 	}
 	ls.notify()
 }
@@ -224,12 +244,11 @@ func (ls *lines) Join(ctx context.Context, callID, agent string, offer []byte) (
 	}
 	ln.legs <- leg
 	ln.status.Agent = agent
-	st := ln.status
 	ls.mu.Unlock()
 	if old != nil {
 		old.Close()
 	}
-	ls.share(callID, st)
+	ls.share(callID, ln)
 	return answer, nil
 }
 
@@ -242,7 +261,17 @@ func (ls *lines) Hangup(ctx context.Context, callID, agent string) error {
 		return fmt.Errorf("%w: call %q is not on the line here", web.ErrNoMedia, callID)
 	}
 	ln.agentHangup.Store(true)
-	return ls.whip.Hangup(callID)
+	if err := ls.whip.Hangup(callID); err != nil {
+		return err
+	}
+	// Answered once the call is gone from the lines too, so that no view
+	// the desk gets afterwards shows its audio still up.
+	select {
+	case <-ln.closed:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("desk: call %q hung up, still ending: %w", callID, ctx.Err())
+	}
 }
 
 // Subscribe implements web.Media. Signals coalesce.

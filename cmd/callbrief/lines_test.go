@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +16,8 @@ import (
 
 	mwebrtc "github.com/callbrief/callbrief/media/webrtc"
 	"github.com/callbrief/callbrief/media/webrtc/webrtctest"
+	"github.com/callbrief/callbrief/store"
+	"github.com/callbrief/callbrief/store/memory"
 	"github.com/callbrief/callbrief/web"
 )
 
@@ -91,4 +96,58 @@ func TestLinesNoStrandedLegs(t *testing.T) {
 		t.Fatalf("%d calls", ws.Active())
 	}
 	c.Close()
+}
+
+// gatedKV holds the first write of a call's status until released, as a
+// slow round trip to the shared store would.
+type gatedKV struct {
+	store.KV
+	held    atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedKV) Set(ctx context.Context, key, value string, ttl time.Duration) error {
+	if strings.HasPrefix(key, "media:status:") {
+		if g.held.CompareAndSwap(false, true) {
+			close(g.entered)
+			<-g.release
+		}
+	}
+	return g.KV.Set(ctx, key, value, ttl)
+}
+
+// TestLinesShareInOrder: two changes of a call's audio racing to the
+// shared store (the agent's join, and the bridge it leads to) leave the
+// later one there, whichever write was slower; and a call that ended
+// leaves nothing behind, even with a write still on its way.
+func TestLinesShareInOrder(t *testing.T) {
+	kv := &gatedKV{KV: memory.New(), entered: make(chan struct{}), release: make(chan struct{})}
+	ls := newLines(nil, kv, "http://node-a", slog.New(slog.DiscardHandler))
+	opened := make(chan *line, 1)
+	go func() { opened <- ls.open("c1") }() // its write is the held one
+	<-kv.entered
+	done := make(chan struct{})
+	go func() { ls.set("c1", "bridged", mwebrtc.BridgeForward); close(done) }()
+	for ls.Status("c1").State != "bridged" { // changed in memory; its write waits
+		time.Sleep(time.Millisecond)
+	}
+	close(kv.release)
+	<-done
+	ln := <-opened
+	shared := func() web.MediaStatus {
+		var st web.MediaStatus
+		if v, err := kv.Get(context.Background(), statusKey("c1")); err == nil {
+			_ = json.Unmarshal([]byte(v), &st)
+		}
+		return st
+	}
+	if st := shared(); st.State != "bridged" {
+		t.Fatalf("shared status %+v after the bridge; the slower, older write won", st)
+	}
+	ls.close("c1")
+	ls.share("c1", ln) // late, as from a join racing the call's end
+	if v, err := kv.Get(context.Background(), statusKey("c1")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("status %q (%v) left behind by an ended call", v, err)
+	}
 }

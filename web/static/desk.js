@@ -8,6 +8,10 @@ let view = null;
 let media = {}; // call id -> audio status of my calls on the line
 // The agent's audio leg: one at a time, for the call it was joined to.
 const audio = { pc: null, call: null, stream: null };
+// How the agent's audio of a call last ended ("call ended", "caller hung
+// up"): shown while the case stays open, rather than a status the server
+// may still report for a moment after the leg has gone.
+let ended = { call: null, why: "" };
 window.deskAudio = audio; // for the desk's own tests
 
 async function api(method, path, body) {
@@ -101,19 +105,25 @@ function showState() {
 // leaving.
 function showAudio() {
   const m = current ? media[current] : null;
-  const mine = audio.pc && audio.call === current;
   if (audio.pc && !media[audio.call]) leaveAudio("caller hung up");
-  $("audio").hidden = !(m || mine) || stateOf(current) !== "accepted";
-  $("join-btn").hidden = !!(audio.pc && audio.call === current) || !m;
+  const mine = !!(audio.pc && audio.call === current);
+  const over = !mine && ended.call === current;
+  $("audio").hidden = !(m || mine || over) || stateOf(current) !== "accepted";
+  $("join-btn").hidden = mine || !m;
   $("hangup-btn").hidden = !m;
-  if (m && !mine) $("audio-state").textContent = m.state === "bridged" ? "bridged elsewhere" : "caller " + m.state;
+  if (mine) return; // the peer connection's own state is shown
+  if (m && m.state !== "bridged") $("audio-state").textContent = "caller " + m.state;
+  else if (over) $("audio-state").textContent = ended.why;
+  else if (m) $("audio-state").textContent = "bridged elsewhere";
 }
 
-function leaveAudio(why) {
+function leaveAudio(why, call) {
+  call = call || audio.call;
   if (audio.pc) audio.pc.close();
   if (audio.stream) audio.stream.getTracks().forEach((t) => t.stop());
   audio.pc = null; audio.call = null; audio.stream = null;
   $("remote").srcObject = null;
+  if (why && call) ended = { call, why };
   $("audio-state").textContent = why;
 }
 
@@ -162,7 +172,8 @@ async function joinAudio(id) {
 
 $("join-btn").addEventListener("click", () => joinAudio(current));
 $("hangup-btn").addEventListener("click", async () => {
-  try { await api("DELETE", "/calls/" + encodeURIComponent(current) + "/media"); leaveAudio("call ended"); }
+  const id = current;
+  try { await api("DELETE", "/calls/" + encodeURIComponent(id) + "/media"); leaveAudio("call ended", id); showAudio(); }
   catch (e) { $("audio-error").textContent = e.message; }
 });
 
@@ -237,7 +248,7 @@ $("outcome-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   try {
     // Closing the case ends the call if the caller is still on the line.
-    if (media[current]) { await api("DELETE", "/calls/" + encodeURIComponent(current) + "/media"); leaveAudio("call ended"); }
+    if (media[current]) { await api("DELETE", "/calls/" + encodeURIComponent(current) + "/media"); leaveAudio("call ended", current); }
     await api("POST", "/calls/" + encodeURIComponent(current) + "/outcome",
       { resolved: $("resolved").checked, resolution: $("resolution").value, draft_article: $("draft").checked });
     current = null; $("brief").hidden = true; $("outcome-form").reset();
