@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -62,13 +63,17 @@ func startLiveAt(t *testing.T, addr string, extra ...string) *liveServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	ls := &liveServer{base: "http://" + addr, stderr: &lockedBuffer{}}
-	args := append([]string{"serve", "--addr", addr, "--set", "log.level=warn", "--set", "webrtc.loopback=true",
+	args := append([]string{"serve", "--addr", addr, "--set", "log.level=info", "--set", "webrtc.loopback=true",
 		"--set", "webrtc.answer_timeout=1s"}, extra...)
 	go func() { done <- run(ctx, args, io.Discard, ls.stderr) }()
 	t.Cleanup(func() {
 		if t.Failed() {
-			// What the node logged (warnings and above), to see why.
+			// What the node logged, and where every goroutine stood: a
+			// hang shows where it hangs.
 			t.Logf("serve on %s logged:\n%s", addr, ls.stderr.String())
+			var stacks strings.Builder
+			_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+			t.Logf("goroutines at the failure:\n%s", stacks.String())
 		}
 		cancel()
 		select {
