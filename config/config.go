@@ -45,15 +45,20 @@ type WebRTC struct {
 	// STUN and TURN are comma-separated ICE server URLs; TURN credentials
 	// go in TURNUsername and TURNCredential. Empty: host candidates only
 	// (a caller on the same network, or a public IP in PublicIPs).
-	STUN           string        `yaml:"stun"`
-	TURN           string        `yaml:"turn"`
-	TURNUsername   string        `yaml:"turn_username"`
-	TURNCredential string        `yaml:"turn_credential"`
-	PublicIPs      string        `yaml:"public_ips"` // comma-separated, for 1:1 NAT
-	UDPPortMin     int           `yaml:"udp_port_min"`
-	UDPPortMax     int           `yaml:"udp_port_max"`
-	ICETimeout     time.Duration `yaml:"ice_timeout"`
-	MaxCalls       int           `yaml:"max_calls"`
+	STUN           string `yaml:"stun"`
+	TURN           string `yaml:"turn"`
+	TURNUsername   string `yaml:"turn_username"`
+	TURNCredential string `yaml:"turn_credential"`
+	// TURNSecret, shared with the TURN server (coturn's
+	// static-auth-secret), replaces the static username and credential:
+	// each call and each page gets its own credential, valid for TURNTTL.
+	TURNSecret string        `yaml:"turn_secret"`
+	TURNTTL    time.Duration `yaml:"turn_ttl"`
+	PublicIPs  string        `yaml:"public_ips"` // comma-separated, for 1:1 NAT
+	UDPPortMin int           `yaml:"udp_port_min"`
+	UDPPortMax int           `yaml:"udp_port_max"`
+	ICETimeout time.Duration `yaml:"ice_timeout"`
+	MaxCalls   int           `yaml:"max_calls"`
 	// AnswerTimeout bounds each wait for the caller's answer to a
 	// verification question; silence until then counts as no answer.
 	AnswerTimeout time.Duration `yaml:"answer_timeout"`
@@ -180,7 +185,7 @@ func Default() Config {
 		ASR:      ASR{Engine: "sphinx", Sphinx: SphinxASR{ModelDir: "/usr/share/pocketsphinx/model/en-us"}, OpenAI: OpenAIClient{Model: "whisper-1", Timeout: 15 * time.Second, Retries: 2}},
 		Shutdown: Shutdown{Drain: 20 * time.Second},
 		Desk:     Desk{TokenTTL: 12 * time.Hour, ReconnectGrace: 15 * time.Second},
-		WebRTC: WebRTC{ICETimeout: 15 * time.Second, MaxCalls: 200, Loopback: true, AnswerTimeout: 10 * time.Second, TurnTimeout: 12 * time.Second,
+		WebRTC: WebRTC{TURNTTL: 12 * time.Hour, ICETimeout: 15 * time.Second, MaxCalls: 200, Loopback: true, AnswerTimeout: 10 * time.Second, TurnTimeout: 12 * time.Second,
 			HoldTimeout: 10 * time.Minute},
 		TTS: TTS{EspeakBin: "espeak-ng"},
 	}
@@ -386,6 +391,12 @@ func (c Config) Validate() error {
 		if c.Store.RedisAddr == "" {
 			return bad("http.advertise_url", "needs store.redis_addr (nodes find each other's calls there)")
 		}
+	}
+	if w := c.WebRTC; w.TURNSecret != "" && (w.TURN == "" || w.TURNUsername != "" || w.TURNCredential != "") {
+		return bad("webrtc.turn_secret", "needs webrtc.turn and replaces webrtc.turn_username and turn_credential (set one or the other)")
+	}
+	if c.WebRTC.TURNTTL <= 0 {
+		return bad("webrtc.turn_ttl", "must be positive")
 	}
 	if c.WebRTC.HoldTimeout <= 0 {
 		return bad("webrtc.hold_timeout", "must be positive")

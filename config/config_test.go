@@ -56,6 +56,10 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"vad threshold", "", nil, []string{"vad.endpoint.threshold=2"}, "threshold"},
 		{"log level", "", nil, []string{"log.level=loud"}, "log.level"},
 		{"hold timeout", "", nil, []string{"webrtc.hold_timeout=0s"}, "webrtc.hold_timeout"},
+		{"turn secret without turn", "", nil, []string{"webrtc.turn_secret=s"}, "webrtc.turn_secret"},
+		{"turn secret and password", "", nil, []string{"webrtc.turn=turn:t.example.net", "webrtc.turn_secret=s", "webrtc.turn_credential=p"}, "webrtc.turn_secret"},
+		{"turn ttl", "", nil, []string{"webrtc.turn_ttl=0s"}, "webrtc.turn_ttl"},
+		{"reconnect grace", "", nil, []string{"desk.reconnect_grace=-1s"}, "desk.reconnect_grace"},
 		{"advertise url not a url", "", nil, []string{"http.advertise_url=10.0.0.5:8080", "store.redis_addr=127.0.0.1:6379"}, "http.advertise_url"},
 		{"advertise url without redis", "", nil, []string{"http.advertise_url=http://10.0.0.5:8080"}, "needs store.redis_addr"},
 	} {

@@ -75,7 +75,8 @@ func (s *server) mountLive(ctx context.Context, mux *http.ServeMux) error {
 		ice = append(ice, webrtc.ICEServer{URLs: urls})
 	}
 	if urls := splitList(w.TURN); len(urls) > 0 {
-		ice = append(ice, webrtc.ICEServer{URLs: urls, Username: w.TURNUsername, Credential: w.TURNCredential})
+		ice = append(ice, webrtc.ICEServer{URLs: urls, Username: w.TURNUsername, Credential: w.TURNCredential,
+			Secret: w.TURNSecret, TTL: w.TURNTTL})
 	}
 	ws, err := webrtc.NewServer(webrtc.Config{
 		BasePath: "/v1/whip", ICEServers: ice, PublicIPs: splitList(w.PublicIPs),

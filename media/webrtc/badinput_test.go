@@ -2,9 +2,14 @@ package webrtc
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +194,53 @@ func TestICEServersOffered(t *testing.T) {
 	none := newTestServer(t, Config{}, nil)
 	if got := none.srv.ICEServers(); got == nil || len(got) != 0 {
 		t.Fatalf("no servers: %#v (want an empty list, JSON [])", got)
+	}
+}
+
+// TestTURNCredentialsMinted: with a secret shared with the TURN server,
+// each peer gets its own credential that expires, in the scheme TURN
+// servers check (username "<expiry>:<id>", credential
+// base64(HMAC-SHA1(secret, username))); the secret itself is never handed
+// out.
+func TestTURNCredentialsMinted(t *testing.T) {
+	ice := []ICEServer{{URLs: []string{"turn:turn.example.net:3478?transport=udp"}, Secret: "shared-with-coturn", TTL: time.Hour}}
+	ts := newTestServer(t, Config{ICEServers: ice}, nil)
+	a, b := ts.srv.ICEServers(), ts.srv.ICEServers()
+	if len(a) != 1 || len(b) != 1 || a[0].Username == b[0].Username {
+		t.Fatalf("two peers got %+v and %+v: each needs its own credential", a, b)
+	}
+	exp, id, ok := strings.Cut(a[0].Username, ":")
+	at, err := strconv.ParseInt(exp, 10, 64)
+	if !ok || err != nil || id == "" {
+		t.Fatalf("username %q is not <expiry>:<id>", a[0].Username)
+	}
+	if d := time.Until(time.Unix(at, 0)); d < 59*time.Minute || d > 61*time.Minute {
+		t.Fatalf("credential expires in %s, want the configured hour", d)
+	}
+	mac := hmac.New(sha1.New, []byte("shared-with-coturn"))
+	mac.Write([]byte(a[0].Username))
+	if want := base64.StdEncoding.EncodeToString(mac.Sum(nil)); a[0].Credential != want {
+		t.Fatalf("credential %q, want %q", a[0].Credential, want)
+	}
+	js, _ := json.Marshal(a)
+	if strings.Contains(string(js), "shared-with-coturn") {
+		t.Fatalf("the secret is handed out: %s", js)
+	}
+	req, _ := http.NewRequest(http.MethodOptions, ts.http.URL+"/v1/whip/", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if l := resp.Header.Get("Link"); !strings.Contains(l, `credential-type="password"`) || strings.Contains(l, "shared-with-coturn") {
+		t.Fatalf("Link %q", l)
+	}
+	for _, bad := range []ICEServer{
+		{URLs: []string{"turn:t.example.net"}, Secret: "s", Username: "u", Credential: "p"},
+		{URLs: []string{"turn:t.example.net"}, Secret: "s", TTL: -time.Second},
+	} {
+		if _, err := NewServer(Config{ICEServers: []ICEServer{bad}}); err == nil {
+			t.Fatalf("%+v accepted", bad)
+		}
 	}
 }

@@ -34,13 +34,6 @@ import (
 
 const mimeTelephoneEvent = "audio/telephone-event"
 
-// ICEServer is a STUN or TURN server offered to ICE.
-type ICEServer struct {
-	URLs       []string `json:"urls"`                 // stun:host:port, turn:host:port?transport=udp, turns:...
-	Username   string   `json:"username,omitempty"`   // TURN only
-	Credential string   `json:"credential,omitempty"` // TURN only
-}
-
 // Config configures the ingress. The zero value of each field means its
 // default.
 type Config struct {
@@ -124,6 +117,12 @@ func (c *Config) defaults() error {
 			if _, err := ice.ParseURL(u); err != nil {
 				return fmt.Errorf("webrtc: ICE server %q: %w", u, err)
 			}
+		}
+		if s.Secret != "" && (s.Username != "" || s.Credential != "") {
+			return fmt.Errorf("webrtc: ICE server %q: a shared secret mints each peer's credential; drop the static username and credential", s.URLs)
+		}
+		if s.TTL < 0 {
+			return fmt.Errorf("webrtc: ICE server %q: negative credential lifetime %s", s.URLs, s.TTL)
 		}
 	}
 	return nil
@@ -212,24 +211,31 @@ func (s *Server) api(codec Codec) (*webrtc.API, error) {
 
 func (s *Server) iceServers() []webrtc.ICEServer {
 	var out []webrtc.ICEServer
-	for _, v := range s.cfg.ICEServers {
+	for _, v := range s.ICEServers() {
 		out = append(out, webrtc.ICEServer{URLs: v.URLs, Username: v.Username, Credential: v.Credential})
 	}
 	return out
 }
 
-// ICEServers are the configured STUN/TURN servers, for the peers' own
-// configuration (a browser behind a restrictive network needs the TURN
-// relay as much as the server does). Production TURN credentials should
-// be short-lived ones, as this hands them to every caller.
+// ICEServers are the configured STUN/TURN servers as one peer is to use
+// them (the server for each call, and each caller's or agent's page: a
+// browser behind a restrictive network needs the TURN relay as much as
+// the server does). Servers with a shared secret get a fresh
+// time-limited credential on each call; a static password is handed to
+// every caller as it is.
 func (s *Server) ICEServers() []ICEServer {
-	return append(make([]ICEServer, 0, len(s.cfg.ICEServers)), s.cfg.ICEServers...)
+	now := time.Now()
+	out := make([]ICEServer, 0, len(s.cfg.ICEServers))
+	for _, v := range s.cfg.ICEServers {
+		out = append(out, v.mint(now))
+	}
+	return out
 }
 
 // iceLinks are the ICE servers as RFC 9725 Link header values.
 func (s *Server) iceLinks() []string {
 	var out []string
-	for _, v := range s.cfg.ICEServers {
+	for _, v := range s.ICEServers() {
 		for _, u := range v.URLs {
 			l := "<" + u + `>; rel="ice-server"`
 			if v.Username != "" {
