@@ -39,6 +39,9 @@ type HoldConfig struct {
 	// announcement: 1 is next, 0 an agent is taking the call; ok false
 	// when not known (the announcement then says nothing of it).
 	Position func(ctx context.Context) (pos int, ok bool)
+	// OnKey, when set, is told each key the caller presses while talking
+	// to the agent (an order number the agent asked them to key in).
+	OnKey func(key rune)
 }
 
 // HoldResult is what happened after the handoff.
@@ -104,7 +107,11 @@ func (l *LiveIngress) Hold(ctx context.Context, h HoldConfig) (HoldResult, error
 		}
 		res.Bridged, bridgedAt = true, time.Now()
 		go func() {
-			ended, st, err := webrtc.Bridge(bctx, c, nl)
+			ended, st, err := webrtc.Bridge(bctx, c, nl, webrtc.BridgeOnKey(func(from webrtc.Call, k rune) {
+				if from.ID() == c.ID() && h.OnKey != nil {
+					h.OnKey(k)
+				}
+			}))
 			bridgeDone <- bridgeEnd{ended, st, err}
 		}()
 	}

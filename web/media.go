@@ -37,7 +37,14 @@ type MediaStatus struct {
 	Mode  string    `json:"mode,omitempty"`  // forward or transcode, when bridged
 	Agent string    `json:"agent,omitempty"` // whose leg is bridged
 	Since time.Time `json:"since,omitzero"`  // when the state began
+	// Keys the caller pressed while talking to the agent, the latest
+	// last (at most MaxMediaKeys).
+	Keys string `json:"keys,omitempty"`
 }
+
+// MaxMediaKeys bounds MediaStatus.Keys: enough for an order or device
+// number keyed in.
+const MaxMediaKeys = 32
 
 // MediaNone is the status of a call without live audio.
 const MediaNone = "none"

@@ -192,6 +192,24 @@ func (ls *lines) set(callID, state, mode string) {
 	ls.notify()
 }
 
+// key records a key the caller pressed while bridged, for the desk.
+func (ls *lines) key(callID string, k rune) {
+	ls.mu.Lock()
+	ln := ls.calls[callID]
+	if ln != nil {
+		keys := ln.status.Keys + string(k)
+		if n := len(keys) - web.MaxMediaKeys; n > 0 {
+			keys = keys[n:] // keys are ASCII
+		}
+		ln.status.Keys = keys
+	}
+	ls.mu.Unlock()
+	if ln != nil {
+		ls.share(callID, ln)
+	}
+	ls.notify()
+}
+
 // Status implements web.Media: this node's calls from memory, the other
 // nodes' from the shared store.
 func (ls *lines) Status(callID string) web.MediaStatus {
@@ -284,6 +302,7 @@ func (ls *lines) notify() { ls.hub.Publish() }
 func (ls *lines) holdConfig(callID string, ln *line, timeout time.Duration, position func(context.Context, string) (int, error)) pipeline.HoldConfig {
 	return pipeline.HoldConfig{Legs: ln.legs, AgentHangup: ln.agentHangup.Load, Timeout: timeout,
 		OnState: func(state, mode string) { ls.set(callID, state, mode) },
+		OnKey:   func(k rune) { ls.key(callID, k) },
 		Position: func(ctx context.Context) (int, bool) {
 			pos, err := position(ctx, callID)
 			return pos, err == nil

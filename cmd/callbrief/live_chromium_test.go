@@ -206,6 +206,16 @@ func TestDeskBridgeChromium(t *testing.T) {
 	}
 	step(fmt.Sprintf("desk heard the caller: total audio energy %.3f", e))
 
+	// The agent asks for an order number; the caller keys it in and the
+	// desk shows it.
+	if err := cl.SendKeys("520#"); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.Search(`//kbd[@id="keys" and text()="520#"]`))); err != nil {
+		t.Fatalf("keys on the desk: %v (shows %q)", err, pageText(ctx, "keys"))
+	}
+	step("the desk showed the caller's keys")
+
 	// The agent hangs up from the desk.
 	// Bounded below the test's guard, so that the page can still be
 	// read to say what it showed instead.

@@ -36,12 +36,30 @@ type BridgeStats struct {
 // of this package.
 var ErrNotBridgeable = errors.New("webrtc: call cannot be bridged")
 
+// BridgeOption configures a Bridge.
+type BridgeOption func(*bridgeOptions)
+
+type bridgeOptions struct {
+	onKey func(from Call, key rune)
+}
+
+// BridgeOnKey reports the keys pressed on either leg while bridged (the
+// caller keying in an order number the agent asked for), from the
+// bridge's own goroutines. Without it they are discarded.
+func BridgeOnKey(fn func(from Call, key rune)) BridgeOption {
+	return func(o *bridgeOptions) { o.onKey = fn }
+}
+
 // Bridge lets two calls hear each other through the server until ctx is
 // done or either call ends, and returns the call that ended (nil when ctx
 // ended the bridge; the calls are then still up, to be bridged again or
 // closed). Neither call should be read (Next, Frames) or spoken on while
-// bridged: the bridge takes their audio.
-func Bridge(ctx context.Context, a, b Call) (Call, BridgeStats, error) {
+// bridged: the bridge takes their audio and keys.
+func Bridge(ctx context.Context, a, b Call, opts ...BridgeOption) (Call, BridgeStats, error) {
+	var o bridgeOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	pa, okA := a.(*peerCall)
 	pb, okB := b.(*peerCall)
 	if !okA || !okB {
@@ -76,6 +94,13 @@ func Bridge(ctx context.Context, a, b Call) (Call, BridgeStats, error) {
 			}()
 		}
 	}
+	for _, p := range []*peerCall{pa, pb} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			keys(bctx, p, o.onKey)
+		}()
+	}
 	pa.log.Info("bridged", "leg", pb.id, "mode", st.Mode, "codec_a", pa.codec, "codec_b", pb.codec)
 	var ended Call
 	select {
@@ -95,6 +120,24 @@ func Bridge(ctx context.Context, a, b Call) (Call, BridgeStats, error) {
 	wg.Wait()
 	st.AToB, st.BToA, st.Duration = ab.Load(), ba.Load(), time.Since(start)
 	return ended, st, nil
+}
+
+// keys passes p's keys to fn (nil: drops them) until ctx is done or the
+// call ends.
+func keys(ctx context.Context, p *peerCall, fn func(Call, rune)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case k, ok := <-p.keys:
+			if !ok {
+				return
+			}
+			if fn != nil {
+				fn(p, k)
+			}
+		}
+	}
 }
 
 // forwardTo returns the tap that sends a leg's packets out on to's

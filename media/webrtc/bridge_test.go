@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -306,4 +307,62 @@ func TestJoinErrors(t *testing.T) {
 	}
 	leg.Close()
 	call.Close()
+}
+
+// TestBridgeKeys: keys the caller presses while bridged (forwarding, or
+// transcoding) are reported as keys, once each and in order, not passed
+// on as tones; audio around them still reaches the agent.
+func TestBridgeKeys(t *testing.T) {
+	checkLeaks(t)
+	for _, codec := range []Codec{CodecOpus, CodecPCMU} {
+		t.Run(string(codec), func(t *testing.T) {
+			ts := newTestServer(t, Config{}, nil)
+			caller := newClient(t, codec)
+			caller.dial(t, ts)
+			call := ts.nextCall(t)
+			agent := newClient(t, CodecOpus)
+			leg := agent.join(t, ts, call.ID())
+			got := make(chan string, 16)
+			ctx, release := context.WithCancel(context.Background())
+			done := make(chan BridgeStats, 1)
+			go func() {
+				_, st, _ := Bridge(ctx, call, leg, BridgeOnKey(func(from Call, k rune) { got <- from.ID() + ":" + string(k) }))
+				done <- st
+			}()
+			time.Sleep(100 * time.Millisecond) // the taps are set
+			caller.sendAudio(t, tone16k(200*time.Millisecond, 440))
+			for _, ev := range []uint8{5, 2, 0, 11} { // 5 2 0 #
+				caller.sendDigit(t, ev)
+			}
+			caller.sendAudio(t, tone16k(200*time.Millisecond, 440))
+			var keyed []string
+			for len(keyed) < 4 {
+				select {
+				case k := <-got:
+					keyed = append(keyed, k)
+				case <-time.After(guard):
+					t.Fatalf("keys reported: %q", keyed)
+				}
+			}
+			want := []string{call.ID() + ":5", call.ID() + ":2", call.ID() + ":0", call.ID() + ":#"}
+			if !slices.Equal(keyed, want) {
+				t.Fatalf("keys %q, want %q", keyed, want)
+			}
+			release()
+			if st := <-done; st.AToB == 0 {
+				t.Fatalf("no audio reached the agent: %+v", st)
+			}
+			select {
+			case k := <-got:
+				t.Fatalf("key %q reported twice or late", k)
+			default:
+			}
+			if err := leg.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := call.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }

@@ -204,13 +204,20 @@ func (d *depacketizer) handle(raw []byte, arrival time.Time) error {
 
 // forward takes one raw packet during a bridge: counted and timed as
 // handle does, then an audio packet goes to fn as it is. Telephone-events
-// are not passed on (the other leg may not have negotiated them, and a
-// person on the line has no use for the caller's key tones).
+// are not passed on as tones (the other leg may not have negotiated them,
+// and a browser does not show received ones): they are read as keys,
+// which the bridge reports (BridgeOnKey).
 func (d *depacketizer) forward(raw []byte, arrival time.Time, fn func(*rtp.Packet)) error {
 	if err := d.accept(raw, arrival); err != nil {
 		return err
 	}
-	if d.pkt.PayloadType == d.audioPT {
+	switch pt := d.pkt.PayloadType; {
+	case d.eventPTs[pt]:
+		d.dtmf.packet(d.pkt.Timestamp, d.pkt.Payload, d.key)
+	case pt == d.audioPT:
+		if k := d.dtmf.audio(); k != 0 {
+			d.key(k)
+		}
 		fn(&d.pkt)
 	}
 	return nil

@@ -111,6 +111,9 @@ function showAudio() {
   $("audio").hidden = !(m || mine || over) || stateOf(current) !== "accepted";
   $("join-btn").hidden = mine || !m;
   $("hangup-btn").hidden = !m;
+  // Keys the caller pressed while talking (an order number asked for).
+  $("keys").textContent = (m && m.keys) || "";
+  $("audio-keys").hidden = !(m && m.keys);
   if (mine) return; // the peer connection's own state is shown
   if (m && m.state !== "bridged") $("audio-state").textContent = "caller " + m.state;
   else if (over) $("audio-state").textContent = ended.why;
