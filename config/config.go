@@ -410,8 +410,10 @@ func (c Config) Validate() error {
 	if c.Desk.TokenTTL <= 0 {
 		return bad("desk.token_ttl", "must be positive")
 	}
-	if c.Desk.ReconnectGrace < 0 {
-		return bad("desk.reconnect_grace", "must not be negative (0: calls go back to the queue at once)")
+	// Desks refresh their agent's presence every 3 s (web.PresenceRefresh):
+	// a shorter grace could take an agent whose other desk is open offline.
+	if g := c.Desk.ReconnectGrace; g < 0 || g > 0 && g < 6*time.Second {
+		return bad("desk.reconnect_grace", "%s: must be 0 (calls go back to the queue at once) or at least 6s (twice the desks' 3 s presence refresh)", g)
 	}
 	switch c.VAD.Engine {
 	case "auto", "silero", "energy":

@@ -60,6 +60,7 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"turn secret and password", "", nil, []string{"webrtc.turn=turn:t.example.net", "webrtc.turn_secret=s", "webrtc.turn_credential=p"}, "webrtc.turn_secret"},
 		{"turn ttl", "", nil, []string{"webrtc.turn_ttl=0s"}, "webrtc.turn_ttl"},
 		{"reconnect grace", "", nil, []string{"desk.reconnect_grace=-1s"}, "desk.reconnect_grace"},
+		{"reconnect grace under the refresh", "", nil, []string{"desk.reconnect_grace=2s"}, "at least 6s"},
 		{"advertise url not a url", "", nil, []string{"http.advertise_url=10.0.0.5:8080", "store.redis_addr=127.0.0.1:6379"}, "http.advertise_url"},
 		{"advertise url without redis", "", nil, []string{"http.advertise_url=http://10.0.0.5:8080"}, "needs store.redis_addr"},
 	} {

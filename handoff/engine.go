@@ -366,11 +366,13 @@ func (e *Engine) Online(ctx context.Context, agentID string) error {
 	if err != nil {
 		return err
 	}
-	if err := e.cfg.Queue.Online(ctx, a, e.cfg.Now()); err != nil {
-		return unavailable(err)
-	}
+	// Seen first: an agent online in the queue is then always seen, and
+	// a desk that fails here is taken offline by its disconnection check.
 	if err := e.Seen(ctx, agentID); err != nil {
 		return err
+	}
+	if err := e.cfg.Queue.Online(ctx, a, e.cfg.Now()); err != nil {
+		return unavailable(err)
 	}
 	if err := e.Dispatch(ctx); err != nil {
 		return err
@@ -400,14 +402,31 @@ func (e *Engine) Seen(ctx context.Context, agentID string) error {
 // are assumed synchronised (to well under a desk's refresh period). It
 // reports whether the agent went offline.
 func (e *Engine) OfflineUnlessSeen(ctx context.Context, agentID string, since time.Time) (bool, error) {
-	if v, err := e.cfg.Store.Get(ctx, seenKey(agentID)); err == nil {
-		if ns, perr := strconv.ParseInt(v, 10, 64); perr == nil && ns > since.UnixNano() {
-			return false, nil
-		}
-	} else if !errors.Is(err, store.ErrNotFound) {
+	seen, err := e.seenSince(ctx, agentID, since)
+	if err != nil || seen {
+		return false, err
+	}
+	if err := e.Offline(ctx, agentID); err != nil {
+		return false, err
+	}
+	// A desk that reconnected between the check and now is online again
+	// (its calls, requeued, are offered anew).
+	if seen, err := e.seenSince(ctx, agentID, since); err == nil && seen {
+		return false, e.Online(ctx, agentID)
+	}
+	return true, nil
+}
+
+func (e *Engine) seenSince(ctx context.Context, agentID string, since time.Time) (bool, error) {
+	v, err := e.cfg.Store.Get(ctx, seenKey(agentID))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
 		return false, unavailable(err)
 	}
-	return true, e.Offline(ctx, agentID)
+	ns, err := strconv.ParseInt(v, 10, 64)
+	return err == nil && ns > since.UnixNano(), nil
 }
 
 // Offline removes an agent (desk disconnected); the calls they held go

@@ -342,7 +342,7 @@ func TestOfflineUnlessSeen(t *testing.T) {
 	if err := e.Accept(ctx, "li.na", "call-9"); err != nil {
 		t.Fatal(err)
 	}
-	closed := time.Now()
+	closed := time.Now().Add(-time.Second)
 	if err := e.Seen(ctx, "li.na"); err != nil { // reconnected after the close
 		t.Fatal(err)
 	}
@@ -352,7 +352,7 @@ func TestOfflineUnlessSeen(t *testing.T) {
 	if err := e.CheckAccepted(ctx, "li.na", "call-9"); err != nil {
 		t.Fatalf("the agent lost the call: %v", err)
 	}
-	if went, err := e.OfflineUnlessSeen(ctx, "li.na", time.Now()); err != nil || !went {
+	if went, err := e.OfflineUnlessSeen(ctx, "li.na", time.Now().Add(time.Second)); err != nil || !went {
 		t.Fatalf("not seen since: went offline %v (%v)", went, err)
 	}
 	if err := e.CheckAccepted(ctx, "li.na", "call-9"); err == nil {

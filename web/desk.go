@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -49,103 +48,7 @@ type Desk struct {
 	log    *slog.Logger
 	media  Media // nil: no live audio on this node
 
-	// grace: how long a disconnected agent keeps their calls. The checks
-	// waiting for it are run at once by Close.
-	grace   time.Duration
-	mu      sync.Mutex
-	pending map[*time.Timer]func()
-	feeds   int  // live feeds open
-	closed  bool // Close has run: disconnections are checked at once
-}
-
-// WithReconnectGrace keeps the calls of an agent whose desk disconnected
-// for g before they go back to the queue, unless the desk reconnects (on
-// any node) meanwhile. Zero: at once.
-func (d *Desk) WithReconnectGrace(g time.Duration) *Desk {
-	d.grace = g
-	return d
-}
-
-// Close is for the node's shutdown, once the desks' feeds have been
-// told to end (their requests' context): it waits for them (up to 5 s),
-// then for the disconnection checks waiting for their grace until ctx
-// ends, then runs the rest at once: agents' calls must not stay held by
-// desks nobody serves. With a shared store, waiting for the grace lets
-// agents whose desks reconnect to another node keep their calls.
-func (d *Desk) Close(ctx context.Context) {
-	d.waitFor(ctx, func() bool { return d.feeds == 0 && len(d.pending) == 0 })
-	d.mu.Lock()
-	d.closed = true // later disconnections are checked at once
-	var run []func()
-	for t, f := range d.pending {
-		if t.Stop() { // else it is running now
-			run = append(run, f)
-			delete(d.pending, t)
-		}
-	}
-	d.mu.Unlock()
-	for _, f := range run {
-		f()
-	}
-	bounded, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	d.waitFor(bounded, func() bool { return len(d.pending) == 0 })
-}
-
-// waitFor polls done (under d.mu) until it holds or ctx ends; feeds that
-// do not end within 5 s are not waited for.
-func (d *Desk) waitFor(ctx context.Context, done func() bool) {
-	feedsEnd := time.Now().Add(5 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		d.mu.Lock()
-		ok, feeds := done(), d.feeds
-		d.mu.Unlock()
-		if ok || ctx.Err() != nil && (feeds == 0 || time.Now().After(feedsEnd)) {
-			return
-		}
-		<-tick.C
-	}
-}
-
-// disconnected is one of the agent's desk connections closing at at
-// (the engine's clock).
-func (d *Desk) disconnected(agent string, at time.Time) {
-	d.mu.Lock()
-	grace := d.grace
-	log := d.log.With("agent", agent)
-	check := func() {
-		// The request context is gone; requeueing must still happen.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		went, err := d.eng.OfflineUnlessSeen(ctx, agent, at)
-		switch {
-		case err != nil:
-			log.Error("agent offline: requeue failed", "err", err)
-		case went:
-			log.Info("agent offline: desk did not reconnect", "grace", grace)
-		}
-	}
-	if grace <= 0 || d.closed {
-		d.mu.Unlock()
-		check()
-		return
-	}
-	if d.pending == nil {
-		d.pending = map[*time.Timer]func(){}
-	}
-	// The check stays pending while it runs, so that whoever waits for
-	// the pending checks waits for it to finish.
-	var t *time.Timer
-	t = time.AfterFunc(grace, func() {
-		check()
-		d.mu.Lock()
-		delete(d.pending, t)
-		d.mu.Unlock()
-	})
-	d.pending[t] = check
-	d.mu.Unlock()
+	presence // desks connected, and agents whose desks went (presence.go)
 }
 
 // WithMedia lets agents join live calls' audio from the desk.
@@ -168,7 +71,9 @@ func NewDesk(eng *handoff.Engine, secret []byte, ttl time.Duration, log *slog.Lo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Desk{eng: eng, secret: secret, ttl: ttl, log: log}
+	d := &Desk{eng: eng, secret: secret, ttl: ttl, log: log}
+	d.feedsCtx, d.endFeeds = context.WithCancel(context.Background())
+	return d
 }
 
 // Mount adds the desk's routes under /desk/.
@@ -421,6 +326,10 @@ func (d *Desk) live(w http.ResponseWriter, r *http.Request, agent string) {
 	}
 	defer c.CloseNow()
 	ctx := c.CloseRead(r.Context()) // the desk sends nothing; reads detect the close
+	// The feed also ends when the node shuts down (EndFeeds).
+	ctx, stopFeed := context.WithCancel(ctx)
+	defer stopFeed()
+	defer context.AfterFunc(d.feedsCtx, stopFeed)()
 	log := d.log.With("agent", agent)
 	changed, stop := d.eng.Subscribe()
 	defer stop()
@@ -432,6 +341,8 @@ func (d *Desk) live(w http.ResponseWriter, r *http.Request, agent string) {
 	}
 	if err := d.eng.Online(ctx, agent); err != nil {
 		log.Warn("agent could not go online", "err", err)
+		// Partly online, perhaps: the check puts that right.
+		d.disconnected(agent, d.eng.Now())
 		c.Close(websocket.StatusInternalError, "unavailable")
 		return
 	}
@@ -444,7 +355,7 @@ func (d *Desk) live(w http.ResponseWriter, r *http.Request, agent string) {
 		d.feeds--
 		d.mu.Unlock()
 	}()
-	tick := time.NewTicker(3 * time.Second)
+	tick := time.NewTicker(PresenceRefresh)
 	defer tick.Stop()
 	for {
 		v, err := d.eng.View(ctx, agent)
@@ -468,7 +379,7 @@ func (d *Desk) live(w http.ResponseWriter, r *http.Request, agent string) {
 		}
 		select {
 		case <-ctx.Done():
-			if r.Context().Err() != nil {
+			if d.feedsCtx.Err() != nil {
 				// The node is shutting down: the desk reconnects, to
 				// another node behind the load balancer.
 				c.Close(websocket.StatusGoingAway, "node shutting down; reconnect")

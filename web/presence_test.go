@@ -56,7 +56,7 @@ func (d *Desk) await(t *testing.T, feeds, pending int) {
 // queue; a node shutting down runs the checks still waiting at once.
 func TestDeskReconnectGrace(t *testing.T) {
 	d, eng, srv, clk := newDesk(t)
-	d.WithReconnectGrace(100 * time.Millisecond)
+	d.WithReconnectGrace(2 * time.Second) // the reconnect below is well within it
 	ctx := context.Background()
 	tok := d.Token("li.na", clk.now().Add(time.Hour))
 	accepted := func(id string) {

@@ -108,7 +108,10 @@ func (ls *lines) unshare(callID string, ln *line) {
 	ln.unshared = true
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_ = ls.kv.Delete(ctx, nodeKey(callID), statusKey(callID))
+	if err := ls.kv.Delete(ctx, nodeKey(callID), statusKey(callID)); err != nil {
+		// Other nodes see the call's audio until the keys expire.
+		ls.log.Warn("ended call's audio not removed from the shared store", "call_id", callID, "err", err)
+	}
 }
 
 // Elsewhere implements web.Media: a request for a call held by another

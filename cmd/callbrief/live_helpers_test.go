@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/callbrief/callbrief/internal/leakcheck"
 	"github.com/callbrief/callbrief/internal/testenv"
+	"github.com/callbrief/callbrief/media/webrtc/webrtctest"
 )
 
 // liveGuard bounds waits for things that should happen; reaching it is a
@@ -314,4 +316,54 @@ func (ls *liveServer) awaitMedia(t *testing.T, ctx context.Context, token, callI
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// earpiece is what a caller's client hears, read as it arrives so that
+// its arrival times are real.
+type earpiece struct {
+	mu     sync.Mutex
+	chunks []heardChunk
+}
+
+type heardChunk struct {
+	at  time.Time
+	pcm []int16
+}
+
+// listen reads cl's audio until the test ends.
+func listen(t *testing.T, ctx context.Context, cl *webrtctest.Client) *earpiece {
+	e := &earpiece{}
+	lctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = cl.Receive(lctx, func(p []int16) bool {
+			e.mu.Lock()
+			e.chunks = append(e.chunks, heardChunk{time.Now(), slices.Clone(p)})
+			e.mu.Unlock()
+			return true
+		})
+	}()
+	t.Cleanup(func() { stop(); <-done })
+	return e
+}
+
+// loudAfter counts the tenths of a second at speech level heard after at.
+func (e *earpiece) loudAfter(at time.Time) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	loud := 0
+	var win []int16
+	for _, c := range e.chunks {
+		if !c.at.After(at) {
+			continue
+		}
+		if win = append(win, c.pcm...); len(win) >= 1600 {
+			if rmsOf(win) > 300 {
+				loud++
+			}
+			win = win[:0]
+		}
+	}
+	return loud
 }

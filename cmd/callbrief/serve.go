@@ -118,12 +118,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := s.mountLive(callCtx, mux); err != nil {
 		return fmt.Errorf("live calls: %w", err)
 	}
-	// Long-lived requests (the desks' live feeds) end when the node stops
-	// serving, after its calls: http.Server.Shutdown does not end them.
-	baseCtx, stopRequests := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopRequests()
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return baseCtx }}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Shutdown does not end WebSockets: the desks' feeds are ended (the
+	// desks reconnect to another node) once requests stop coming.
+	srv.RegisterOnShutdown(s.desk.EndFeeds)
 	c.log.Info("callbrief serving", "addr", ln.Addr().String(), "asr", rec.Name(), "vad", vadName)
 	fmt.Fprintf(stdout, "callbrief listening on http://%s (caller page: /call/, agent desk: /desk/, health: /healthz, metrics: /metrics)\n", ln.Addr())
 
@@ -158,18 +156,18 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		c.log.Warn("closing live calls", "err", err)
 	}
 	stopCalls()
-	// The desks are told to reconnect elsewhere. Their agents keep their
+	err = srv.Shutdown(dctx)
+	// The desks were told to reconnect elsewhere. Their agents keep their
 	// calls if they do within the grace, which is waited for only when
 	// another node can take them (a shared store); a lone node's queue
 	// goes with it.
-	stopRequests()
 	gctx, stopGrace := context.WithCancel(dctx)
 	if s.cfg.Store.RedisAddr == "" {
 		stopGrace()
 	}
 	s.desk.Close(gctx)
 	stopGrace()
-	if err := srv.Shutdown(dctx); err != nil && !errors.Is(err, context.Canceled) {
+	if err != nil && !errors.Is(err, context.Canceled) {
 		srv.Close()
 		return fmt.Errorf("shutdown: %w", err)
 	}

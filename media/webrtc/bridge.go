@@ -118,6 +118,11 @@ func Bridge(ctx context.Context, a, b Call, opts ...BridgeOption) (Call, BridgeS
 	pb.setTap(nil)
 	cancel()
 	wg.Wait()
+	// Keys that came as the bridge ended belong to it, not to whatever
+	// reads the call next.
+	for _, p := range []*peerCall{pa, pb} {
+		drainKeys(p, o.onKey)
+	}
 	st.AToB, st.BToA, st.Duration = ab.Load(), ba.Load(), time.Since(start)
 	return ended, st, nil
 }
@@ -136,6 +141,23 @@ func keys(ctx context.Context, p *peerCall, fn func(Call, rune)) {
 			if fn != nil {
 				fn(p, k)
 			}
+		}
+	}
+}
+
+// drainKeys passes the keys p holds now to fn, without waiting.
+func drainKeys(p *peerCall, fn func(Call, rune)) {
+	for {
+		select {
+		case k, ok := <-p.keys:
+			if !ok {
+				return
+			}
+			if fn != nil {
+				fn(p, k)
+			}
+		default:
+			return
 		}
 	}
 }

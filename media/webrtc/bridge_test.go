@@ -348,6 +348,15 @@ func TestBridgeKeys(t *testing.T) {
 			if !slices.Equal(keyed, want) {
 				t.Fatalf("keys %q, want %q", keyed, want)
 			}
+			// The agent got the audio on either side of the keys, and
+			// no telephone-event (28 were sent between them; the payload
+			// type would be rewritten to the leg's own, so look at the
+			// payloads: an RFC 4733 event of a key at volume 10).
+			for i, p := range readPackets(t, agent, 20) {
+				if b := p.Payload; len(b) == 4 && b[0] <= 11 && b[1]&0x3f == 10 {
+					t.Fatalf("packet %d at the agent is the telephone-event %x", i, b)
+				}
+			}
 			release()
 			if st := <-done; st.AToB == 0 {
 				t.Fatalf("no audio reached the agent: %+v", st)

@@ -11,7 +11,10 @@ const audio = { pc: null, call: null, stream: null };
 // How the agent's audio of a call last ended ("call ended", "caller hung
 // up"): shown while the case stays open, rather than a status the server
 // may still report for a moment after the leg has gone.
-let ended = { call: null, why: "" };
+let ended = { call: null, why: "", final: false };
+// The keys each call's caller pressed while talking, kept once the call's
+// audio is gone: the agent may need them for the outcome.
+const keysOf = {};
 window.deskAudio = audio; // for the desk's own tests
 
 async function api(method, path, body) {
@@ -105,29 +108,35 @@ function showState() {
 // leaving.
 function showAudio() {
   const m = current ? media[current] : null;
-  if (audio.pc && !media[audio.call]) leaveAudio("caller hung up");
+  if (audio.pc && !media[audio.call]) leaveAudio("caller hung up", audio.call, true);
   const mine = !!(audio.pc && audio.call === current);
   const over = !mine && ended.call === current;
   $("audio").hidden = !(m || mine || over) || stateOf(current) !== "accepted";
   $("join-btn").hidden = mine || !m;
   $("hangup-btn").hidden = !m;
   // Keys the caller pressed while talking (an order number asked for).
-  $("keys").textContent = (m && m.keys) || "";
-  $("audio-keys").hidden = !(m && m.keys);
+  if (m && m.keys) keysOf[current] = m.keys;
+  $("keys").textContent = keysOf[current] || "";
+  $("audio-keys").hidden = !keysOf[current];
   if (mine) return; // the peer connection's own state is shown
   if (m && m.state !== "bridged") $("audio-state").textContent = "caller " + m.state;
-  else if (over) $("audio-state").textContent = ended.why;
-  else if (m) $("audio-state").textContent = "bridged elsewhere";
+  else if (over && (ended.final || !m)) $("audio-state").textContent = ended.why;
+  else if (m) $("audio-state").textContent = "bridged elsewhere"; // another desk of the agent's took the leg
 }
 
-function leaveAudio(why, call) {
+// leaveAudio records how the audio of call (default: the joined one)
+// ended; final when the call itself is over. It closes the agent's
+// connection only if that is the call it carries.
+function leaveAudio(why, call, final) {
   call = call || audio.call;
-  if (audio.pc) audio.pc.close();
-  if (audio.stream) audio.stream.getTracks().forEach((t) => t.stop());
-  audio.pc = null; audio.call = null; audio.stream = null;
-  $("remote").srcObject = null;
-  if (why && call) ended = { call, why };
-  $("audio-state").textContent = why;
+  if (call === audio.call) {
+    if (audio.pc) audio.pc.close();
+    if (audio.stream) audio.stream.getTracks().forEach((t) => t.stop());
+    audio.pc = null; audio.call = null; audio.stream = null;
+    $("remote").srcObject = null;
+  }
+  if (why && call) ended = { call, why, final: !!final };
+  if (call === current || !call) $("audio-state").textContent = why;
 }
 
 // joinAudio sends the microphone to the call and plays the caller: a
@@ -176,7 +185,7 @@ async function joinAudio(id) {
 $("join-btn").addEventListener("click", () => joinAudio(current));
 $("hangup-btn").addEventListener("click", async () => {
   const id = current;
-  try { await api("DELETE", "/calls/" + encodeURIComponent(id) + "/media"); leaveAudio("call ended", id); showAudio(); }
+  try { await api("DELETE", "/calls/" + encodeURIComponent(id) + "/media"); leaveAudio("call ended", id, true); showAudio(); }
   catch (e) { $("audio-error").textContent = e.message; }
 });
 
@@ -251,7 +260,7 @@ $("outcome-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   try {
     // Closing the case ends the call if the caller is still on the line.
-    if (media[current]) { await api("DELETE", "/calls/" + encodeURIComponent(current) + "/media"); leaveAudio("call ended", current); }
+    if (media[current]) { await api("DELETE", "/calls/" + encodeURIComponent(current) + "/media"); leaveAudio("call ended", current, true); }
     await api("POST", "/calls/" + encodeURIComponent(current) + "/outcome",
       { resolved: $("resolved").checked, resolution: $("resolution").value, draft_article: $("draft").checked });
     current = null; $("brief").hidden = true; $("outcome-form").reset();
