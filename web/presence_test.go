@@ -103,3 +103,30 @@ func TestDeskReconnectGrace(t *testing.T) {
 		t.Fatal("a node shutting down left the call held by a desk that had gone")
 	}
 }
+
+// TestDeskEndFeeds: a node shutting down tells its desks to reconnect
+// (to another node): their feeds close with "going away", not an error.
+func TestDeskEndFeeds(t *testing.T) {
+	d, _, srv, clk := newDesk(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tok := d.Token("li.na", clk.now().Add(time.Hour))
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/desk/api/live?token="+tok, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if _, _, err := c.Read(ctx); err != nil { // the first view: online
+		t.Fatal(err)
+	}
+	d.EndFeeds()
+	for {
+		if _, _, err = c.Read(ctx); err != nil {
+			break
+		}
+	}
+	if st := websocket.CloseStatus(err); st != websocket.StatusGoingAway {
+		t.Fatalf("feed closed with %v (%v), want going away", st, err)
+	}
+	d.Close(ctx)
+}
