@@ -106,6 +106,24 @@ func checkContinuous(t *testing.T, ps []*rtp.Packet) {
 	}
 }
 
+// pair is a caller's call on a test server with an Opus agent's leg
+// joined to it, ready to bridge.
+type pair struct {
+	ts            *testServer
+	caller, agent *client
+	call, leg     Call
+	loc           string // the caller's resource, to hang up
+}
+
+func newPair(t *testing.T, callerCodec Codec) pair {
+	t.Helper()
+	p := pair{ts: newTestServer(t, Config{}, nil), caller: newClient(t, callerCodec), agent: newClient(t, CodecOpus)}
+	p.loc = p.caller.dial(t, p.ts)
+	p.call = p.ts.nextCall(t)
+	p.leg = p.agent.join(t, p.ts, p.call.ID())
+	return p
+}
+
 // TestBridgeForward joins a second leg (the agent) to an Opus call and
 // bridges them: each side receives exactly the payloads the other sent,
 // byte for byte (nothing re-encoded), as one continuous stream. When the
@@ -113,12 +131,8 @@ func checkContinuous(t *testing.T, ps []*rtp.Packet) {
 // when the caller hangs up the bridge reports it.
 func TestBridgeForward(t *testing.T) {
 	checkLeaks(t)
-	ts := newTestServer(t, Config{}, nil)
-	caller := newClient(t, CodecOpus)
-	loc := caller.dial(t, ts)
-	call := ts.nextCall(t)
-	agent := newClient(t, CodecOpus)
-	leg := agent.join(t, ts, call.ID())
+	p := newPair(t, CodecOpus)
+	ts, caller, agent, call, leg, loc := p.ts, p.caller, p.agent, p.call, p.leg, p.loc
 	if leg.Codec() != CodecOpus || ts.srv.Active() != 1 {
 		t.Fatalf("leg codec %s, active %d", leg.Codec(), ts.srv.Active())
 	}
@@ -207,12 +221,8 @@ func dominantHz(pcm []int16, rate int) float64 {
 // for the other, and each hears the other's tone at its pitch.
 func TestBridgeTranscode(t *testing.T) {
 	checkLeaks(t)
-	ts := newTestServer(t, Config{}, nil)
-	caller := newClient(t, CodecPCMU)
-	caller.dial(t, ts)
-	call := ts.nextCall(t)
-	agent := newClient(t, CodecOpus)
-	leg := agent.join(t, ts, call.ID())
+	p := newPair(t, CodecPCMU)
+	caller, agent, call, leg := p.caller, p.agent, p.call, p.leg
 	if call.Codec() != CodecPCMU || leg.Codec() != CodecOpus {
 		t.Fatalf("codecs %s / %s", call.Codec(), leg.Codec())
 	}
@@ -316,12 +326,8 @@ func TestBridgeKeys(t *testing.T) {
 	checkLeaks(t)
 	for _, codec := range []Codec{CodecOpus, CodecPCMU} {
 		t.Run(string(codec), func(t *testing.T) {
-			ts := newTestServer(t, Config{}, nil)
-			caller := newClient(t, codec)
-			caller.dial(t, ts)
-			call := ts.nextCall(t)
-			agent := newClient(t, CodecOpus)
-			leg := agent.join(t, ts, call.ID())
+			p := newPair(t, codec)
+			caller, agent, call, leg := p.caller, p.agent, p.call, p.leg
 			got := make(chan string, 16)
 			ctx, release := context.WithCancel(context.Background())
 			done := make(chan BridgeStats, 1)
@@ -352,8 +358,8 @@ func TestBridgeKeys(t *testing.T) {
 			// no telephone-event (28 were sent between them; the payload
 			// type would be rewritten to the leg's own, so look at the
 			// payloads: an RFC 4733 event of a key at volume 10).
-			for i, p := range readPackets(t, agent, 20) {
-				if b := p.Payload; len(b) == 4 && b[0] <= 11 && b[1]&0x3f == 10 {
+			for i, pkt := range readPackets(t, agent, 20) {
+				if b := pkt.Payload; len(b) == 4 && b[0] <= 11 && b[1]&0x3f == 10 {
 					t.Fatalf("packet %d at the agent is the telephone-event %x", i, b)
 				}
 			}
