@@ -38,6 +38,16 @@ type Config struct {
 	Files    Files    `yaml:"files"`
 	WebRTC   WebRTC   `yaml:"webrtc"`
 	TTS      TTS      `yaml:"tts"`
+	KB       KB       `yaml:"kb"`
+}
+
+// KB configures the knowledge base the briefs draw suggestions from.
+type KB struct {
+	// Dir is the folder `callbrief kb ingest` built; empty: <cache>/kb.
+	Dir string `yaml:"dir"`
+	// Timeout is the brief's budget for suggestions: past it the brief
+	// goes out without them, marked, and the search is abandoned.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // WebRTC configures live calls from browsers and apps (WHIP ingest).
@@ -188,6 +198,7 @@ func Default() Config {
 		WebRTC: WebRTC{TURNTTL: 12 * time.Hour, ICETimeout: 15 * time.Second, MaxCalls: 200, Loopback: true, AnswerTimeout: 10 * time.Second, TurnTimeout: 12 * time.Second,
 			HoldTimeout: 10 * time.Minute},
 		TTS: TTS{EspeakBin: "espeak-ng"},
+		KB:  KB{Timeout: 300 * time.Millisecond},
 	}
 }
 
@@ -358,6 +369,9 @@ func (c Config) Validate() error {
 	}
 	if c.HTTP.Addr == "" || !strings.Contains(c.HTTP.Addr, ":") {
 		return bad("http.addr", "%q is not host:port", c.HTTP.Addr)
+	}
+	if c.KB.Timeout <= 0 || c.KB.Timeout > 10*time.Second {
+		return bad("kb.timeout", "%s is not between 0 and 10s", c.KB.Timeout)
 	}
 	if c.Shutdown.Drain <= 0 {
 		return bad("shutdown.drain", "must be positive")

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/callbrief/callbrief/classifier"
+	"github.com/callbrief/callbrief/app"
+	"github.com/callbrief/callbrief/config"
 	"github.com/callbrief/callbrief/data/taxonomy"
 	"github.com/callbrief/callbrief/handoff"
 	"github.com/callbrief/callbrief/nlu"
@@ -31,68 +32,45 @@ type ScenarioStack struct {
 	Log *slog.Logger
 }
 
-// StackOptions changes the default stack's parts.
+// StackOptions changes the served stack's parts; every change is named in
+// the report (see Overrides).
 type StackOptions struct {
-	// Intents classifies intents; nil trains the hotline model from the
-	// embedded taxonomy (well under a second).
+	// Config is the configuration to build from; the zero value means
+	// config.Default(), what `serve` runs with no file or flag.
+	Config *config.Config
+	// Intents replaces the served intent model (tests of the gate use a
+	// broken one).
 	Intents nlu.IntentClassifier
 	KB      handoff.KB
 	Log     *slog.Logger
 }
 
-// DefaultScenarioStack is the embedded default of every stage: the
-// hotline intent model and rules, the variety model trained on the
-// built-in text, the default routing, demo roster, default policy and demo
-// accounts (the accounts scenarios refer to).
+// DefaultScenarioStack builds the scenarios' stack through the composition
+// root (package app) from the configuration `serve` would run with, so a
+// scenario measures the served understanding, routing, roster, policy and
+// accounts rather than a copy wired separately.
 func DefaultScenarioStack(ctx context.Context, opt StackOptions) (*ScenarioStack, error) {
 	log := opt.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	tax, err := taxonomy.Load()
+	cfg := config.Default()
+	if opt.Config != nil {
+		cfg = *opt.Config
+	}
+	under, err := app.Understanding(ctx, cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("evals: scenario stack: %w", err)
 	}
-	intents := opt.Intents
-	if intents == nil {
-		mod, err := nlu.TrainHotline(ctx, nlu.HotlineOptions(), log)
-		if err != nil {
-			return nil, fmt.Errorf("evals: scenario stack: intent model: %w", err)
-		}
-		if intents, err = nlu.NewEmbedded(mod, nlu.EmbeddedOptions{Log: log}); err != nil {
-			return nil, fmt.Errorf("evals: scenario stack: intent model: %w", err)
-		}
+	if opt.Intents != nil {
+		under.Intents = opt.Intents
 	}
-	corpus, err := classifier.EmbeddedCorpus(classifier.SplitTrain)
-	if err != nil {
-		return nil, fmt.Errorf("evals: scenario stack: %w", err)
-	}
-	variety, err := classifier.TrainVariety(ctx, corpus)
-	if err != nil {
-		return nil, fmt.Errorf("evals: scenario stack: variety model: %w", err)
-	}
-	lid, err := classifier.NewIdentifier(variety, log)
-	if err != nil {
-		return nil, fmt.Errorf("evals: scenario stack: %w", err)
-	}
-	router, err := handoff.DefaultRouter(tax.IDs())
-	if err != nil {
-		return nil, fmt.Errorf("evals: scenario stack: %w", err)
-	}
-	roster, err := handoff.DemoRoster(router.Groups())
-	if err != nil {
-		return nil, fmt.Errorf("evals: scenario stack: %w", err)
-	}
-	pol, err := policy.Default()
-	if err != nil {
-		return nil, fmt.Errorf("evals: scenario stack: %w", err)
-	}
-	accts, err := accounts.DemoAccounts()
+	d, err := app.LoadData(cfg, under.Taxonomy)
 	if err != nil {
 		return nil, fmt.Errorf("evals: scenario stack: %w", err)
 	}
 	return &ScenarioStack{
-		Understander: pipeline.Understand{Intents: intents, Language: lid, Taxonomy: tax},
-		Taxonomy:     tax, Router: router, Roster: roster, Policy: pol, Accounts: accts, KB: opt.KB, Log: log,
+		Understander: under, Taxonomy: under.Taxonomy, Router: d.Router, Roster: d.Roster, Policy: d.Policy, Accounts: d.Accounts,
+		KB: opt.KB, Log: log,
 	}, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/callbrief/callbrief/data/taxonomy"
 	"github.com/callbrief/callbrief/handoff/queue"
 	"github.com/callbrief/callbrief/internal/notify"
+	"github.com/callbrief/callbrief/internal/zhscript"
 	"github.com/callbrief/callbrief/store"
 )
 
@@ -33,8 +34,13 @@ type Config struct {
 	// SummaryTimeout bounds the summarizer; past it the template is used.
 	// Default 2s.
 	SummaryTimeout time.Duration
-	// KBTimeout bounds the KB search; default 500ms.
+	// KBTimeout bounds the KB search; default 500ms. The brief never waits
+	// past it: a search that has not answered is abandoned and the brief
+	// marked.
 	KBTimeout time.Duration
+	// ObserveKB, when set, is told of every search: how long it took and
+	// its error (ErrKBTimeout past the budget), for the metrics.
+	ObserveKB func(d time.Duration, err error)
 	// BriefTTL is how long briefs stay in the store; default 24h.
 	BriefTTL time.Duration
 	Now      func() time.Time
@@ -65,6 +71,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	if cfg.BriefTTL <= 0 {
 		cfg.BriefTTL = 24 * time.Hour
+	}
+	if cfg.ObserveKB == nil {
+		cfg.ObserveKB = func(time.Duration, error) {}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -134,37 +143,61 @@ func (e *Engine) BuildBrief(ctx context.Context, req Request, d Decision) Brief 
 		line = "general"
 	}
 	b.IntentName, b.IntentNameZH = strings.TrimSuffix(in.Description, "."), in.NameZH
-	b.Ticket = suggestTicket(req, line)
+	b.Ticket = suggestTicket(req, line, in.Ticket)
 
 	text := req.Transcript.Text()
-	var wg sync.WaitGroup
-	if e.cfg.KB != nil {
-		wg.Add(1)
+	// The search runs beside the summary. Its answer is waited for only
+	// until the budget is spent: an engine that ignores its context (an
+	// embedder mid-inference) must not hold the agent's brief.
+	type kbAnswer struct {
+		s   []KBSuggestion
+		err error
+	}
+	var kbc chan kbAnswer
+	kctx, cancel := context.WithTimeout(ctx, e.cfg.KBTimeout)
+	defer cancel()
+	kbStart := time.Now()
+	if e.cfg.KB == nil {
+		b.KBError = "no knowledge base on this node"
+	} else {
+		kbc = make(chan kbAnswer, 1) // buffered: a late answer never blocks its goroutine
+		lang := "zh"
+		if req.Language.Language == call.LangEnglish {
+			lang = "en"
+		}
+		q := text
+		if q == "" {
+			q = in.Description
+		}
+		// Narrowed to the product the caller named, else the intent's.
+		product := e.cfg.Taxonomy.KBProductFor(in, zhscript.Simplified(text))
 		go func() {
-			defer wg.Done()
-			t := time.Now()
-			kctx, cancel := context.WithTimeout(ctx, e.cfg.KBTimeout)
-			defer cancel()
-			lang := "zh"
-			if req.Language.Language == call.LangEnglish {
-				lang = "en"
-			}
-			q := text
-			if q == "" {
-				q = in.Description
-			}
-			s, err := e.cfg.KB.Suggest(kctx, q, KBFilter{Product: line, Language: lang, Intent: in.ID}, 5)
-			if err != nil {
-				b.KBError = "knowledge base unavailable: " + err.Error()
-			}
-			b.KB = s
-			b.Timing.KB = time.Since(t)
+			s, err := e.cfg.KB.Suggest(kctx, q, KBFilter{Product: product, Language: lang, Intent: in.ID}, 5)
+			kbc <- kbAnswer{s, err}
 		}()
 	}
 	t := time.Now()
 	b.Summary = e.summarize(ctx, req, in)
 	b.Timing.Summary = time.Since(t)
-	wg.Wait()
+	if kbc != nil {
+		var err error
+		select {
+		case a := <-kbc:
+			b.KB, err = a.s, a.err
+		case <-kctx.Done():
+			err = ErrKBTimeout
+		}
+		b.Timing.KB = time.Since(kbStart)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = ErrKBTimeout
+			}
+			b.KB = nil
+			b.KBError = "knowledge base: " + err.Error()
+			e.cfg.Log.Warn("brief without suggestions", "call_id", req.CallID, "err", err, "after", b.Timing.KB)
+		}
+		e.cfg.ObserveKB(b.Timing.KB, err)
+	}
 	b.Timing.Total = time.Since(start)
 	return b
 }

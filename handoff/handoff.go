@@ -32,6 +32,9 @@ var (
 	ErrInvalid = errors.New("handoff: invalid request")
 	// ErrUnavailable: the store or queue did not answer.
 	ErrUnavailable = errors.New("handoff: unavailable")
+	// ErrKBTimeout: the knowledge base did not answer within the brief's
+	// budget; the brief went out without suggestions.
+	ErrKBTimeout = errors.New("no answer within the brief's budget")
 )
 
 // Request is everything the earlier stages know when a call is handed

@@ -2,6 +2,7 @@ package handoff
 
 import (
 	"github.com/callbrief/callbrief/call"
+	"github.com/callbrief/callbrief/data/taxonomy"
 	"github.com/callbrief/callbrief/verify/accounts"
 )
 
@@ -16,36 +17,14 @@ type Ticket struct {
 	Missing []string `json:"missing,omitempty"`
 }
 
-// ticketKinds maps intents to ticket types and the fields each needs.
-var ticketKinds = map[string]struct {
-	typ    string
-	fields []string
-}{
-	"device_power_boot":      {"repair", []string{"device_model", "imei", "fault", "purchased"}},
-	"hardware_fault":         {"repair", []string{"device_model", "imei", "fault", "purchased"}},
-	"data_loss_recovery":     {"data_recovery", []string{"device_model", "imei", "fault"}},
-	"network_sim":            {"network", []string{"device_model", "fault"}},
-	"smart_home_setup":       {"smart_home_setup", []string{"device_model", "fault"}},
-	"wearable_sync":          {"ecosystem", []string{"device_model", "fault"}},
-	"account_device_unlock":  {"unlock", []string{"device_model", "imei"}},
-	"data_leak_fraud":        {"security_incident", []string{"fault"}},
-	"safety_emergency":       {"safety_incident", []string{"device_model", "fault"}},
-	"order_status":           {"order_enquiry", []string{"order_number"}},
-	"accessory_purchase":     {"order_enquiry", []string{"device_model"}},
-	"repair_progress":        {"repair_follow_up", []string{"ticket", "device_model"}},
-	"warranty_return_refund": {"warranty_claim", []string{"device_model", "order_number", "purchased", "fault"}},
-	"complaint":              {"complaint", []string{"fault"}},
-}
-
 // suggestTicket fills a ticket from slots first (what the caller said),
 // then from the verified account (what is on file). Unverified callers'
 // account data never fills a ticket.
-func suggestTicket(req Request, productLine string) *Ticket {
-	k, ok := ticketKinds[string(req.Intent.Intent)]
-	if !ok {
+func suggestTicket(req Request, productLine string, kind *taxonomy.Ticket) *Ticket {
+	if kind == nil {
 		return nil
 	}
-	t := &Ticket{Type: k.typ, Product: productLine, Fields: map[string]string{}}
+	t := &Ticket{Type: kind.Kind, Product: productLine, Fields: map[string]string{}}
 	for _, s := range req.Slots {
 		switch s.Kind {
 		case call.SlotDeviceModel:
@@ -84,7 +63,7 @@ func suggestTicket(req Request, productLine string) *Ticket {
 	if m := t.Fields["device_model"]; m != "" {
 		t.Product = m
 	}
-	for _, f := range k.fields {
+	for _, f := range kind.Fields {
 		if t.Fields[f] == "" {
 			t.Missing = append(t.Missing, f)
 		}

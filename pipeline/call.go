@@ -60,6 +60,9 @@ type Understanding struct {
 	Urgency   call.Urgency
 	Language  call.LanguageResult
 	Emergency bool // the intent is an emergency one
+	// Policy is the verification policy entry the intent is checked by,
+	// from the taxonomy; empty: the policy's fallback.
+	Policy string
 }
 
 // Understander runs intent, slots, urgency and language on a turn.
@@ -285,7 +288,7 @@ func (c *callRun) run(ctx context.Context) error {
 	}
 	req.Verification = call.VerificationOutcome{Status: call.StatusUnverified, Intent: string(u.Intent.Intent), Emergency: emergency, At: c.cfg.Now()}
 	if c.cfg.Verifier != nil && !req.WantsHuman {
-		if err := c.verify(ctx, &req, number, emergency); err != nil {
+		if err := c.verify(ctx, &req, number, u.Policy, emergency); err != nil {
 			return err
 		}
 	} else if req.WantsHuman {
@@ -306,9 +309,11 @@ func (c *callRun) run(ctx context.Context) error {
 
 // verify runs the verification dialogue. Emergencies start it with an
 // emergency intent, which records the audit event and asks nothing.
-func (c *callRun) verify(ctx context.Context, req *handoff.Request, number string, emergency bool) error {
+func (c *callRun) verify(ctx context.Context, req *handoff.Request, number, intent string, emergency bool) error {
 	c.to(StateVerifying)
-	intent := PolicyIntent(string(req.Intent.Intent))
+	if intent == "" {
+		intent = fallbackPolicy
+	}
 	if emergency && !strings.HasPrefix(intent, "emergency_") {
 		intent = "emergency_safety"
 	}
@@ -406,24 +411,9 @@ func WantsHuman(text string) bool {
 	return false
 }
 
-// policyIntents maps taxonomy intents to the verification policy's.
-var policyIntents = map[string]string{
-	"device_power_boot": "troubleshooting", "hardware_fault": "troubleshooting", "network_sim": "troubleshooting",
-	"smart_home_setup": "troubleshooting", "wearable_sync": "troubleshooting",
-	"data_loss_recovery": "data_recovery", "account_device_unlock": "account_unlock",
-	"data_leak_fraud": "emergency_data_leak", "safety_emergency": "emergency_safety",
-	"order_status": "order_status", "repair_progress": "repair_status", "warranty_return_refund": "warranty",
-	"accessory_purchase": "accessory_purchase",
-}
-
-// PolicyIntent names the verification policy entry for a taxonomy intent;
-// unlisted intents use the policy's fallback.
-func PolicyIntent(intent string) string {
-	if p, ok := policyIntents[intent]; ok {
-		return p
-	}
-	return "general_inquiry"
-}
+// fallbackPolicy is the policy entry of an intent the taxonomy gives
+// none (the policy file's own fallback_intent applies to it).
+const fallbackPolicy = "general_inquiry"
 
 // ListenTranscriber is the Transcriber over the listener: VAD, endpointing
 // and the recognizer, one fresh detector per turn.

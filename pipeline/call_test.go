@@ -40,7 +40,15 @@ type keywordUnderstander struct{}
 
 func (keywordUnderstander) Understand(ctx context.Context, text string, tag call.Language) (Understanding, error) {
 	u := Understanding{Language: call.LanguageResult{Language: call.LangEnglish, Confidence: 1}, Urgency: call.Urgency{Emotion: call.EmotionNeutral}}
-	set := func(in string) { u.Intent = call.IntentResult{Intent: call.Intent(in), Confidence: 0.9} }
+	tax, err := taxonomy.Load()
+	if err != nil {
+		return u, err
+	}
+	set := func(in string) {
+		u.Intent = call.IntentResult{Intent: call.Intent(in), Confidence: 0.9}
+		t, _ := tax.Lookup(in)
+		u.Policy = t.Policy // the taxonomy names each intent's verification policy
+	}
 	switch {
 	case strings.Contains(text, "smoke"):
 		set("safety_emergency")

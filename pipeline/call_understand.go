@@ -35,7 +35,7 @@ func (u Understand) Understand(ctx context.Context, text string, asrTag call.Lan
 	}
 	out.Intent = ir
 	if in, ok := u.Taxonomy.Lookup(string(ir.Intent)); ok {
-		out.Emergency = in.Emergency
+		out.Emergency, out.Policy = in.Emergency, in.Policy
 	}
 	now := time.Now
 	if u.Now != nil {

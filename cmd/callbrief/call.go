@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/callbrief/callbrief/app"
 	"github.com/callbrief/callbrief/pipeline"
 )
 
@@ -44,24 +45,24 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *caller != "" {
 		in.Scenario.Caller = *caller
 	}
-	eng, err := newEngines(c.cfg, c.log)
+	eng, err := app.NewEngines(c.cfg, c.log)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
-	rec, err := eng.recognizer()
+	rec, err := eng.Recognizer()
 	if err != nil {
 		return err
 	}
 	defer rec.Close()
-	st, err := buildStack(ctx, eng)
+	st, err := app.BuildStack(ctx, eng)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	callID := strings.TrimSuffix(filepath.Base(pos[0]), filepath.Ext(pos[0]))
 	log := c.log.With("call_id", callID)
-	cc := st.callConfig(eng, rec, *realtime, log)
+	cc := st.CallConfig(eng, rec, *realtime, log)
 	cc.AnswerTimeout = *answerTimeout
 	res, err := pipeline.RunCall(ctx, cc, callID, in)
 	if err != nil {

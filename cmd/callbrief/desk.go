@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/callbrief/callbrief/app"
+	"github.com/callbrief/callbrief/call"
 	"github.com/callbrief/callbrief/media"
 	"github.com/callbrief/callbrief/media/vad"
 	"github.com/callbrief/callbrief/pipeline"
@@ -17,7 +19,7 @@ import (
 
 // mountDesk puts the agents' desk on mux.
 func (s *server) mountDesk(mux *http.ServeMux) {
-	d := web.NewDesk(s.stack.engine, secretOrRandom(s.cfg.Desk.Secret), s.cfg.Desk.TokenTTL, s.log).
+	d := web.NewDesk(s.stack.Engine, app.SecretOrRandom(s.cfg.Desk.Secret), s.cfg.Desk.TokenTTL, s.log).
 		WithReconnectGrace(s.cfg.Desk.ReconnectGrace)
 	d.Mount(mux)
 	s.desk = d // live calls add their audio when mounted
@@ -25,7 +27,7 @@ func (s *server) mountDesk(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/otp/recent", func(w http.ResponseWriter, r *http.Request) {
 		// The development SMS gateway shows codes here instead of sending
 		// them; a real provider has no such page.
-		writeJSON(w, http.StatusOK, s.stack.gateway.Recent())
+		writeJSON(w, http.StatusOK, s.stack.Gateway.Recent())
 	})
 }
 
@@ -65,11 +67,11 @@ func (s *server) handleCallUpload(w http.ResponseWriter, r *http.Request) {
 			sc.Answers = append(sc.Answers, pipeline.ScenarioAnswer{DTMF: d})
 		}
 	}
-	callID := fmt.Sprintf("call-%d", s.calls.Add(1))
+	callID := call.NewID(time.Now())
 	log := s.log.With("call_id", callID)
 	s.metrics.ActiveCalls.Inc()
 	defer s.metrics.ActiveCalls.Dec()
-	cfg := s.stack.callConfig(s.eng, s.rec, false, log)
+	cfg := s.stack.CallConfig(s.eng, s.rec, false, log)
 	cfg.AnswerTimeout = 2 * time.Second
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
 	defer cancel()

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/callbrief/callbrief/app"
 	"github.com/callbrief/callbrief/classifier"
 	"github.com/callbrief/callbrief/evals"
 	"github.com/callbrief/callbrief/handoff/kb"
@@ -212,12 +213,12 @@ func runASRSpec(ctx context.Context, c *common, s *evals.Suite, sp evals.EvalSpe
 	if sp.Limit > 0 && sp.Limit < len(items) {
 		items = items[:sp.Limit]
 	}
-	eng, err := newEngines(c.cfg, c.log)
+	eng, err := app.NewEngines(c.cfg, c.log)
 	if err != nil {
 		return nil, err
 	}
 	defer eng.Close()
-	rec, err := eng.recognizer()
+	rec, err := eng.Recognizer()
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +232,7 @@ func runASRSpec(ctx context.Context, c *common, s *evals.Suite, sp evals.EvalSpe
 			return h, err
 		}
 		h.Audio = time.Duration(len(pcm)) * time.Second / vad.SampleRate
-		det, err := eng.newDetector()
+		det, err := eng.NewDetector()
 		if err != nil {
 			return h, err
 		}
@@ -279,14 +280,16 @@ func runScenarioSpec(ctx context.Context, c *common, s *evals.Suite, sp evals.Ev
 // runScenarios runs call scenarios over the embedded default stack; audio
 // mode uses the configured recognizer and VAD.
 func runScenarios(ctx context.Context, c *common, scs []evals.CallScenario, modes []string, withKB bool, p *evals.Progress) (*evals.ScenarioReport, error) {
-	eng, err := newEngines(c.cfg, c.log)
+	eng, err := app.NewEngines(c.cfg, c.log)
 	if err != nil {
 		return nil, err
 	}
 	defer eng.Close()
-	opt := evals.StackOptions{Log: c.log}
+	opt := evals.StackOptions{Log: c.log, Config: &c.cfg}
 	if withKB {
-		opt.KB = eng.kb(ctx)
+		if opt.KB, err = eng.KB(ctx); err != nil {
+			return nil, fmt.Errorf("scenarios with the knowledge base: %w", err)
+		}
 	}
 	stack, err := evals.DefaultScenarioStack(ctx, opt)
 	if err != nil {
@@ -297,13 +300,13 @@ func runScenarios(ctx context.Context, c *common, scs []evals.CallScenario, mode
 		if m != evals.ModeAudio {
 			continue
 		}
-		rec, err := eng.recognizer()
+		rec, err := eng.Recognizer()
 		if err != nil {
 			return nil, err
 		}
 		defer rec.Close()
 		cfg.Engine = rec.Name()
-		cfg.Transcriber = pipeline.ListenTranscriber{NewDetector: eng.newDetector, Recognizer: rec,
+		cfg.Transcriber = pipeline.ListenTranscriber{NewDetector: eng.NewDetector, Recognizer: rec,
 			Config: pipeline.ListenConfig{Endpoint: c.cfg.VAD.Endpoint}, Log: c.log}
 		break
 	}

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/callbrief/callbrief/app"
 	"github.com/callbrief/callbrief/evals"
 	"github.com/callbrief/callbrief/handoff/kb"
 	"github.com/callbrief/callbrief/handoff/kb/e5"
@@ -60,11 +61,7 @@ func (k *kbFlags) dir(c *common) string {
 	if k.index != "" {
 		return k.index
 	}
-	cache := c.cfg.CacheDir
-	if cache == "" {
-		cache = models.DefaultCacheDir()
-	}
-	return filepath.Join(cache, "kb")
+	return app.KBDir(c.cfg.CacheDir, c.cfg.KB.Dir)
 }
 
 // openEmbedder returns the dense embedder by name; nil means the lexical
@@ -170,6 +167,9 @@ func kbIngest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(arts) == 0 {
 		return fmt.Errorf("%w: no *.md or *.jsonl articles in %s", kb.ErrMalformed, pos[0])
 	}
+	if err := app.CheckArticles(arts); err != nil {
+		return err
+	}
 	emb, err := k.openEmbedder(ctx, &c, k.embedder)
 	if err != nil {
 		return err
@@ -248,20 +248,7 @@ func kbSearch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-func readMeta(dir string) (kbdir.Meta, error) {
-	var m kbdir.Meta
-	b, err := os.ReadFile(filepath.Join(dir, kbdir.MetaFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return m, fmt.Errorf("%w in %s: run `callbrief kb ingest DIR --index %s` first", kbdir.ErrNoKB, dir, dir)
-	}
-	if err != nil {
-		return m, err
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return m, fmt.Errorf("%w: %s: %w", kb.ErrIndex, filepath.Join(dir, kbdir.MetaFile), err)
-	}
-	return m, nil
-}
+func readMeta(dir string) (kbdir.Meta, error) { return app.ReadKBMeta(dir) }
 
 // retrievalSystem is one configuration evaluated by eval retrieval.
 type retrievalSystem struct {

@@ -16,20 +16,8 @@ import (
 	"github.com/callbrief/callbrief/obs"
 	"github.com/callbrief/callbrief/pipeline"
 	"github.com/callbrief/callbrief/tts"
-	"github.com/callbrief/callbrief/tts/espeak"
-	ttsopenai "github.com/callbrief/callbrief/tts/openai"
 	"github.com/callbrief/callbrief/web/caller"
 )
-
-// synthesizer is the voice of the prompts: espeak-ng unless an
-// OpenAI-compatible speech endpoint is configured.
-func (e *engines) synthesizer() (tts.Synthesizer, error) {
-	t := e.cfg.TTS
-	if t.BaseURL != "" {
-		return ttsopenai.New(ttsopenai.Config{BaseURL: t.BaseURL, APIKey: t.APIKey, Model: t.Model, Voice: t.Voice})
-	}
-	return espeak.New(t.EspeakBin)
-}
 
 func splitList(s string) []string {
 	var out []string
@@ -62,7 +50,7 @@ func (c captioned) Transcribe(ctx context.Context, samples []int16, mode asr.Mod
 // mountLive adds live calls: the WHIP endpoint, the caller page and its
 // captions. Each call runs the whole pipeline, greeting to handoff.
 func (s *server) mountLive(ctx context.Context, mux *http.ServeMux) error {
-	synth, err := s.eng.synthesizer()
+	synth, err := s.eng.Synthesizer()
 	if err != nil {
 		return err
 	}
@@ -88,7 +76,7 @@ func (s *server) mountLive(ctx context.Context, mux *http.ServeMux) error {
 		return err
 	}
 	s.whip = ws
-	s.lines = newLines(ws, s.stack.kv, s.cfg.HTTP.AdvertiseURL, s.log)
+	s.lines = newLines(ws, s.stack.KV, s.cfg.HTTP.AdvertiseURL, s.log)
 	if s.desk != nil {
 		s.desk.WithMedia(s.lines)
 	}
@@ -126,12 +114,12 @@ func (s *server) runLiveCall(ctx context.Context, c webrtc.Call, synth tts.Synth
 	trace := &liveTrace{}
 	// The caller's turns arrive in real time already; transcribing them is
 	// not paced again (that would add the turn's length to the latency).
-	cfg := s.stack.callConfig(s.eng, s.rec, false, log)
+	cfg := s.stack.CallConfig(s.eng, s.rec, false, log)
 	cfg.AnswerTimeout = w.AnswerTimeout
 	cfg.Transcriber = captioned{Transcriber: tracedTranscriber{cfg.Transcriber, trace}, hub: hub, callID: c.ID()}
 	cfg.Understander = tracedUnderstander{cfg.Understander, trace}
 	cfg.Handoff = tracedHandoff{cfg.Handoff, trace}
-	in := &pipeline.LiveIngress{Call: c, Synth: synth, NewDetector: s.eng.newDetector, Endpoint: s.cfg.VAD.Endpoint,
+	in := &pipeline.LiveIngress{Call: c, Synth: synth, NewDetector: s.eng.NewDetector, Endpoint: s.cfg.VAD.Endpoint,
 		Language: call.LangMandarin, TurnTimeout: w.TurnTimeout, Log: log}
 	// The automated part of the call is bounded; the conversation with
 	// the agent is not (the caller or the agent ends it).
@@ -154,7 +142,7 @@ func (s *server) runLiveCall(ctx context.Context, c webrtc.Call, synth tts.Synth
 		// The call's context may be ending with the caller; the brief
 		// must still be stored.
 		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		b, herr := s.stack.engine.Handoff(hctx, trace.abandoned(c.ID(), time.Now()))
+		b, herr := s.stack.Engine.Handoff(hctx, trace.abandoned(c.ID(), time.Now()))
 		hcancel()
 		if herr != nil {
 			log.Warn("abandoned call: brief not stored", "err", herr)
@@ -172,7 +160,7 @@ func (s *server) runLiveCall(ctx context.Context, c webrtc.Call, synth tts.Synth
 	}
 	// On hold (in the caller's language, at their pace) until the agent
 	// joins.
-	hr, err := in.Hold(ctx, s.lines.holdConfig(c.ID(), ln, w.HoldTimeout, s.stack.engine.QueuePosition))
+	hr, err := in.Hold(ctx, s.lines.holdConfig(c.ID(), ln, w.HoldTimeout, s.stack.Engine.QueuePosition))
 	m.Hold, m.Talked, m.BridgeMode, m.Ended, m.Bridged = hr.Waited, hr.Talked, hr.Mode, hr.Ended, hr.Bridged
 	if err != nil {
 		log.Warn("bridge failed", "err", err)
@@ -188,7 +176,7 @@ func (s *server) runLiveCall(ctx context.Context, c webrtc.Call, synth tts.Synth
 	}
 	if why != "" {
 		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		if err := s.stack.engine.CallerLeft(hctx, c.ID(), why); err != nil {
+		if err := s.stack.Engine.CallerLeft(hctx, c.ID(), why); err != nil {
 			log.Warn("could not mark the brief abandoned", "err", err)
 		}
 		hcancel()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/callbrief/callbrief/app"
 	"github.com/callbrief/callbrief/asr"
 	"github.com/callbrief/callbrief/config"
 	"github.com/callbrief/callbrief/media/webrtc"
@@ -27,15 +28,14 @@ import (
 
 // server is the HTTP face of `callbrief serve`.
 type server struct {
-	eng      *engines
-	stack    *stack
+	eng      *app.Engines
+	stack    *app.Stack
 	whip     *webrtc.Server
 	desk     *web.Desk
 	lines    *lines
 	rec      asr.Recognizer
 	cfg      config.Config
 	log      *slog.Logger
-	calls    atomic.Int64
 	metrics  *obs.Metrics
 	draining atomic.Bool
 	started  time.Time
@@ -55,7 +55,12 @@ func (s *server) routes() *http.ServeMux {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "draining"})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "asr": s.asrName, "vad": s.vadName, "onnxruntime": ort.Version()})
+		body, ok := s.readiness(r.Context())
+		code := http.StatusOK
+		if !ok {
+			code = http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, body)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("POST /v1/transcribe", s.handleTranscribe)
@@ -83,26 +88,26 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *addr != "" {
 		c.cfg.HTTP.Addr = *addr
 	}
-	eng, err := newEngines(c.cfg, c.log)
+	eng, err := app.NewEngines(c.cfg, c.log)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
 	// Load the engines now so a missing model fails at start, not on the
 	// first call.
-	rec, err := eng.recognizer()
+	rec, err := eng.Recognizer()
 	if err != nil {
 		return fmt.Errorf("asr: %w", err)
 	}
 	defer rec.Close()
-	det, err := eng.newDetector()
+	det, err := eng.NewDetector()
 	if err != nil {
 		return fmt.Errorf("vad: %w", err)
 	}
 	vadName := det.Name()
 	det.Close()
 
-	st, err := buildStack(ctx, eng)
+	st, err := app.BuildStack(ctx, eng)
 	if err != nil {
 		return err
 	}
@@ -173,4 +178,30 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	c.log.Info("stopped")
 	return nil
+}
+
+// readiness checks every part a call needs: the knowledge base opened and
+// warm, the store answering (Redis when shared), and the engines loaded at
+// start. Only a node that can brief a call says it is ready; the reason of
+// a part that is not is named (never an address or a secret).
+func (s *server) readiness(ctx context.Context) (map[string]any, bool) {
+	ok := true
+	body := map[string]any{"asr": s.asrName, "vad": s.vadName, "onnxruntime": ort.Version()}
+	kb := s.eng.KBState()
+	body["kb"] = kb
+	if !kb.Ready {
+		ok = false
+	}
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	storeState := "ok"
+	if err := s.stack.KV.Ping(cctx); err != nil {
+		storeState, ok = "unavailable", false
+	}
+	body["store"] = storeState
+	body["status"] = "ready"
+	if !ok {
+		body["status"] = "not ready"
+	}
+	return body, ok
 }

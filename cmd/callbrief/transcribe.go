@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/callbrief/callbrief/app"
 	"github.com/callbrief/callbrief/asr"
 	"github.com/callbrief/callbrief/call"
 	"github.com/callbrief/callbrief/evals"
@@ -58,17 +59,17 @@ func cmdTranscribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	eng, err := newEngines(c.cfg, c.log)
+	eng, err := app.NewEngines(c.cfg, c.log)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
-	rec, err := eng.recognizer()
+	rec, err := eng.Recognizer()
 	if err != nil {
 		return err
 	}
 	defer rec.Close()
-	det, err := eng.newDetector()
+	det, err := eng.NewDetector()
 	if err != nil {
 		return err
 	}
@@ -131,12 +132,12 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		items = keep
 	}
-	eng, err := newEngines(c.cfg, c.log)
+	eng, err := app.NewEngines(c.cfg, c.log)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
-	rec, err := eng.recognizer()
+	rec, err := eng.Recognizer()
 	if err != nil {
 		return err
 	}
@@ -149,7 +150,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return h, err
 		}
 		h.Audio = time.Duration(len(pcm)) * time.Second / vad.SampleRate
-		det, err := eng.newDetector()
+		det, err := eng.NewDetector()
 		if err != nil {
 			return h, err
 		}

@@ -58,7 +58,7 @@ func (s *server) handleTranscribe(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "draining", "this node is draining; retry on another")
 		return
 	}
-	callID := fmt.Sprintf("upload-%d", s.calls.Add(1))
+	callID := call.NewID(time.Now())
 	log := s.log.With("call_id", callID)
 	s.metrics.ActiveCalls.Inc()
 	defer s.metrics.ActiveCalls.Dec()
@@ -75,7 +75,7 @@ func (s *server) handleTranscribe(w http.ResponseWriter, r *http.Request) {
 		pcm, err = a.PCM16(vad.SampleRate)
 		if err == nil {
 			var det vad.Detector
-			det, err = s.eng.newDetector()
+			det, err = s.eng.NewDetector()
 			if err == nil {
 				var tr call.Transcript
 				var st pipeline.FileStats

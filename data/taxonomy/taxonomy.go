@@ -13,6 +13,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -32,21 +33,49 @@ type Intent struct {
 	// Skill is the agents' skill group the call is routed to.
 	Skill string `yaml:"skill" json:"skill"`
 	// Emergency intents jump every queue.
-	Emergency   bool   `yaml:"emergency" json:"emergency,omitempty"`
+	Emergency bool `yaml:"emergency" json:"emergency,omitempty"`
+	// Policy is the verification policy entry the intent is checked by;
+	// empty: the policy's fallback.
+	Policy string `yaml:"policy" json:"policy,omitempty"`
+	// Ticket is the service ticket a brief pre-fills; nil: none.
+	Ticket *Ticket `yaml:"ticket" json:"ticket,omitempty"`
+	// KBProduct narrows the brief's suggestions to articles of this
+	// product (and general ones); empty in the file: the product line's.
+	KBProduct   string `yaml:"kb_product" json:"kb_product,omitempty"`
 	ProductLine string `yaml:"-" json:"product_line"`
+}
+
+// KBProduct is a product articles are filed under and the words callers
+// name it by.
+type KBProduct struct {
+	ID    string   `yaml:"id"`
+	Words []string `yaml:"words"`
+}
+
+// Ticket is the kind of service ticket an intent opens and the fields the
+// agent must fill.
+type Ticket struct {
+	Kind   string   `yaml:"kind" json:"kind"`
+	Fields []string `yaml:"fields" json:"fields"`
 }
 
 // ProductLine groups intents the way agents are grouped.
 type ProductLine struct {
-	ID      string   `yaml:"id"`
-	Name    string   `yaml:"name"`
-	NameZH  string   `yaml:"name_zh"`
-	Intents []Intent `yaml:"intents"`
+	ID     string `yaml:"id"`
+	Name   string `yaml:"name"`
+	NameZH string `yaml:"name_zh"`
+	// KBProduct is the knowledge-base product its intents' suggestions
+	// are narrowed to; empty: every product.
+	KBProduct string   `yaml:"kb_product"`
+	Intents   []Intent `yaml:"intents"`
 }
 
 // Taxonomy is the whole file.
 type Taxonomy struct {
-	Version      int           `yaml:"version"`
+	Version int `yaml:"version"`
+	// KBProducts are the products articles may be filed under, with the
+	// words a caller names each by.
+	KBProducts   []KBProduct   `yaml:"kb_products"`
 	ProductLines []ProductLine `yaml:"product_lines"`
 }
 
@@ -88,6 +117,15 @@ func Parse(b []byte) (*Taxonomy, error) {
 			}
 			seen[in.ID] = true
 			in.ProductLine = pl.ID
+			if in.KBProduct == "" {
+				in.KBProduct = pl.KBProduct
+			}
+			if in.KBProduct != "" && !t.isKBProduct(in.KBProduct) {
+				return nil, fmt.Errorf("%w: intent %q: kb_product %q is not one of kb_products %v", ErrTaxonomy, in.ID, in.KBProduct, t.kbProductIDs())
+			}
+			if in.Ticket != nil && (in.Ticket.Kind == "" || len(in.Ticket.Fields) == 0) {
+				return nil, fmt.Errorf("%w: intent %q: a ticket needs a kind and fields", ErrTaxonomy, in.ID)
+			}
 		}
 	}
 	if len(seen) == 0 {
@@ -95,6 +133,79 @@ func Parse(b []byte) (*Taxonomy, error) {
 	}
 	return &t, nil
 }
+
+// CheckArticle refuses a knowledge-base article whose product or intents
+// the taxonomy does not know: the brief's filter could never find it.
+// source names the article's file and line for the error.
+func (t *Taxonomy) CheckArticle(source, product string, intents []string) error {
+	if !t.isKBProduct(product) {
+		return fmt.Errorf("%w: %s: product %q is not one of the taxonomy's kb_products %v", ErrTaxonomy, source, product, t.kbProductIDs())
+	}
+	for _, in := range intents {
+		if _, ok := t.Lookup(in); !ok {
+			return fmt.Errorf("%w: %s: intent %q is not in the taxonomy", ErrTaxonomy, source, in)
+		}
+	}
+	return nil
+}
+
+func (t *Taxonomy) isKBProduct(id string) bool {
+	return slices.Contains(t.kbProductIDs(), id)
+}
+
+func (t *Taxonomy) kbProductIDs() []string {
+	var ids []string
+	for _, p := range t.KBProducts {
+		ids = append(ids, p.ID)
+	}
+	return ids
+}
+
+// KBProductFor is the product a brief's suggestions are narrowed to: the
+// one the caller named, else the intent's own. Of several named, the
+// intent's own wins ("手表连不上手机" is about the watch when the intent is
+// wearable sync), then the longest word ("手机壳" names the accessory, not
+// the phone). text is simplified Chinese or English, matched lower-cased.
+func (t *Taxonomy) KBProductFor(in Intent, text string) string {
+	low := strings.ToLower(text)
+	best, bestLen := "", 0
+	for _, p := range t.KBProducts {
+		for _, w := range p.Words {
+			if !containsWord(low, w) {
+				continue
+			}
+			if p.ID == in.KBProduct {
+				return p.ID
+			}
+			if len(w) > bestLen {
+				best, bestLen = p.ID, len(w)
+			}
+		}
+	}
+	if best != "" {
+		return best
+	}
+	return in.KBProduct
+}
+
+// containsWord finds w in s; an ASCII word must stand alone ("tv" is not
+// in "activate"), Chinese has no spaces to stand between.
+func containsWord(s, w string) bool {
+	for i := 0; ; {
+		j := strings.Index(s[i:], w)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(w)
+		if !isASCIILetter(w[0]) || ((j == 0 || !isASCIILetter(s[j-1])) && (end == len(s) || !isASCIILetter(s[end]))) {
+			return true
+		}
+		i = j + 1
+	}
+}
+
+func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 // Intents lists every intent in file order.
 func (t *Taxonomy) Intents() []Intent {

@@ -12,8 +12,6 @@ package webrtc
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +27,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/callbrief/callbrief/call"
 	"github.com/callbrief/callbrief/media"
 )
 
@@ -302,7 +301,7 @@ func (s *Server) open(ctx context.Context, o offer, rawOffer []byte, legOf strin
 	if err != nil {
 		return nil, "", fmt.Errorf("webrtc: peer connection: %w", err)
 	}
-	id := newID()
+	id := call.NewID(time.Now())
 	log := s.cfg.Logger.With("call_id", id)
 	if legOf != "" {
 		log = s.cfg.Logger.With("call_id", legOf, "leg", id)
@@ -578,10 +577,4 @@ func trickleCandidates(frag string) []string {
 
 func httpError(w http.ResponseWriter, err error) {
 	http.Error(w, err.Error(), HTTPStatus(err))
-}
-
-func newID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

@@ -1,12 +1,17 @@
-package main
+// Package app is callbrief's one composition root: it builds every stage
+// once from config.Config, and is the only place that chooses engines,
+// stores, secrets and demo data. `serve`, `call`, `transcribe` and every
+// evaluation build through it, so that what is measured is what is served.
+package app
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
 	"sync"
+
+	ttsopenai "github.com/callbrief/callbrief/tts/openai"
 
 	"github.com/callbrief/callbrief/asr"
 	asropenai "github.com/callbrief/callbrief/asr/openai"
@@ -14,14 +19,15 @@ import (
 	"github.com/callbrief/callbrief/asr/sphinx"
 	"github.com/callbrief/callbrief/config"
 	"github.com/callbrief/callbrief/handoff"
-	"github.com/callbrief/callbrief/handoff/kb/kbdir"
 	"github.com/callbrief/callbrief/media/vad"
 	"github.com/callbrief/callbrief/models"
+	"github.com/callbrief/callbrief/tts"
+	"github.com/callbrief/callbrief/tts/espeak"
 )
 
 // engines is the one place where configuration picks each stage's engine:
 // an embedded default unless a remote backend is configured.
-type engines struct {
+type Engines struct {
 	cfg   config.Config
 	log   *slog.Logger
 	cache *models.Cache
@@ -35,9 +41,16 @@ type engines struct {
 	// overlap (docs/webrtc.md).
 	batch  *vad.Batcher
 	vadErr error
+
+	kbOnce  sync.Once
+	kbBase  handoff.KB
+	kbErr   error
+	kbMu    sync.Mutex
+	kbState KBState
 }
 
-func newEngines(cfg config.Config, log *slog.Logger) (*engines, error) {
+// NewEngines prepares the engines of cfg; each is loaded on first use.
+func NewEngines(cfg config.Config, log *slog.Logger) (*Engines, error) {
 	dir := cfg.CacheDir
 	if dir == "" {
 		dir = models.DefaultCacheDir()
@@ -46,11 +59,11 @@ func newEngines(cfg config.Config, log *slog.Logger) (*engines, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &engines{cfg: cfg, log: log, cache: cache}, nil
+	return &Engines{cfg: cfg, log: log, cache: cache}, nil
 }
 
 // loadSilero loads the Silero model once.
-func (e *engines) loadSilero() (*vad.SileroModel, error) {
+func (e *Engines) loadSilero() (*vad.SileroModel, error) {
 	e.once.Do(func() {
 		rt, err := e.cache.Path("onnxruntime", "libonnxruntime.so")
 		if err != nil {
@@ -70,8 +83,8 @@ func (e *engines) loadSilero() (*vad.SileroModel, error) {
 	return e.silero, e.vadErr
 }
 
-// newDetector returns a fresh detector for one stream.
-func (e *engines) newDetector() (vad.Detector, error) {
+// NewDetector returns a fresh detector for one stream.
+func (e *Engines) NewDetector() (vad.Detector, error) {
 	switch e.cfg.VAD.Engine {
 	case "energy":
 		return vad.NewEnergy(vad.EnergyConfig{}), nil
@@ -90,9 +103,9 @@ func (e *engines) newDetector() (vad.Detector, error) {
 	return nil, fmt.Errorf("vad.engine %q unknown", e.cfg.VAD.Engine)
 }
 
-// recognizer builds the configured ASR engine, routing Chinese streams to
+// Recognizer builds the configured ASR engine, routing Chinese streams to
 // the OpenAI-compatible server when asr.chinese_engine says so.
-func (e *engines) recognizer() (asr.Recognizer, error) {
+func (e *Engines) Recognizer() (asr.Recognizer, error) {
 	def, err := e.engine(e.cfg.ASR.Engine)
 	if err != nil || e.cfg.ASR.ChineseEngine == "" || e.cfg.ASR.ChineseEngine == e.cfg.ASR.Engine {
 		return def, err
@@ -105,7 +118,7 @@ func (e *engines) recognizer() (asr.Recognizer, error) {
 	return route.New(def, zh)
 }
 
-func (e *engines) engine(name string) (asr.Recognizer, error) {
+func (e *Engines) engine(name string) (asr.Recognizer, error) {
 	switch name {
 	case "sphinx":
 		c := sphinx.DefaultConfig()
@@ -118,7 +131,7 @@ func (e *engines) engine(name string) (asr.Recognizer, error) {
 	return nil, fmt.Errorf("asr engine %q unknown", name)
 }
 
-func (e *engines) Close() error {
+func (e *Engines) Close() error {
 	var errs []error
 	for _, c := range e.closers {
 		errs = append(errs, c())
@@ -132,35 +145,21 @@ func (e *engines) Close() error {
 	return errors.Join(errs...)
 }
 
-// kb returns the knowledge base the briefs draw suggestions from (the
-// folder `callbrief kb ingest` built, with the embedder it was built with);
-// nil when none has been built, and briefs then carry no suggestions.
-func (e *engines) kb(ctx context.Context) handoff.KB {
-	c := &common{cfg: e.cfg, log: e.log}
-	k := kbFlags{embedder: "auto"}
-	dir := k.dir(c)
-	meta, err := readMeta(dir)
-	if err != nil {
-		e.log.Warn("no knowledge base: briefs will carry no suggestions (build one with `callbrief kb ingest data/kb/articles`; make setup does)", "dir", dir, "err", err)
-		return nil
+// Config is the configuration the engines were built from.
+func (e *Engines) Config() config.Config { return e.cfg }
+
+// Log is the process logger.
+func (e *Engines) Log() *slog.Logger { return e.log }
+
+// Cache is the model cache.
+func (e *Engines) Cache() *models.Cache { return e.cache }
+
+// Synthesizer is the voice of the prompts: espeak-ng unless an
+// OpenAI-compatible speech endpoint is configured.
+func (e *Engines) Synthesizer() (tts.Synthesizer, error) {
+	t := e.cfg.TTS
+	if t.BaseURL != "" {
+		return ttsopenai.New(ttsopenai.Config{BaseURL: t.BaseURL, APIKey: t.APIKey, Model: t.Model, Voice: t.Voice})
 	}
-	emb, err := k.embedderForMeta(ctx, c, meta)
-	if err != nil {
-		e.log.Warn("knowledge base embedder unavailable: briefs will carry no suggestions", "embedder", meta.Embedder, "err", err)
-		return nil
-	}
-	base, _, err := kbdir.Open(ctx, kbdir.Options{Dir: dir, Dense: emb, Hybrid: meta.Hybrid, Logger: e.log})
-	if err != nil {
-		if emb != nil {
-			emb.Close()
-		}
-		e.log.Warn("knowledge base unreadable: briefs will carry no suggestions", "dir", dir, "err", err)
-		return nil
-	}
-	e.closers = append(e.closers, base.Index.Close)
-	if emb != nil {
-		e.closers = append(e.closers, emb.Close)
-	}
-	e.log.Info("knowledge base loaded", "dir", dir, "embedder", meta.Embedder, "articles", meta.Articles, "chunks", meta.Chunks)
-	return kbdir.HandoffKB{Base: base}
+	return espeak.New(t.EspeakBin)
 }

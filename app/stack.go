@@ -1,0 +1,221 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/callbrief/callbrief/asr"
+	"github.com/callbrief/callbrief/classifier"
+	"github.com/callbrief/callbrief/config"
+	"github.com/callbrief/callbrief/data/taxonomy"
+	"github.com/callbrief/callbrief/handoff"
+	"github.com/callbrief/callbrief/handoff/queue"
+	"github.com/callbrief/callbrief/handoff/queue/redisq"
+	"github.com/callbrief/callbrief/nlu"
+	"github.com/callbrief/callbrief/pipeline"
+	"github.com/callbrief/callbrief/store"
+	"github.com/callbrief/callbrief/store/memory"
+	storeredis "github.com/callbrief/callbrief/store/redis"
+	"github.com/callbrief/callbrief/verify"
+	"github.com/callbrief/callbrief/verify/accounts"
+	"github.com/callbrief/callbrief/verify/otp"
+	"github.com/callbrief/callbrief/verify/policy"
+)
+
+// Understanding builds what turns a transcript into meaning, exactly as
+// `serve` runs it: the taxonomy, the intent model (from files.intent_model,
+// else trained from the embedded taxonomy now, well under a second) and
+// the language and Chinese-variety identifier.
+func Understanding(ctx context.Context, cfg config.Config, log *slog.Logger) (pipeline.Understand, error) {
+	tax, err := taxonomy.Load()
+	if err != nil {
+		return pipeline.Understand{}, err
+	}
+	var intents *nlu.Embedded
+	if cfg.Files.IntentModel != "" {
+		intents, err = nlu.LoadEmbedded(cfg.Files.IntentModel, nlu.EmbeddedOptions{Log: log})
+	} else {
+		mod, terr := nlu.TrainHotline(ctx, nlu.HotlineOptions(), log)
+		if terr != nil {
+			return pipeline.Understand{}, fmt.Errorf("intent model: %w", terr)
+		}
+		intents, err = nlu.NewEmbedded(mod, nlu.EmbeddedOptions{Log: log})
+	}
+	if err != nil {
+		return pipeline.Understand{}, fmt.Errorf("intent model: %w", err)
+	}
+	lid, err := LanguageIdentifier(ctx, log)
+	if err != nil {
+		return pipeline.Understand{}, err
+	}
+	return pipeline.Understand{Intents: intents, Language: lid, Taxonomy: tax}, nil
+}
+
+// LanguageIdentifier is the served language and Chinese-variety
+// identifier; `eval dialect` measures this one.
+func LanguageIdentifier(ctx context.Context, log *slog.Logger) (*classifier.Identifier, error) {
+	corpus, err := classifier.EmbeddedCorpus(classifier.SplitTrain)
+	if err != nil {
+		return nil, err
+	}
+	variety, err := classifier.TrainVariety(ctx, corpus)
+	if err != nil {
+		return nil, fmt.Errorf("variety model: %w", err)
+	}
+	return classifier.NewIdentifier(variety, log)
+}
+
+// Data is the operator data a call is routed and verified by: from the
+// files configured, else the embedded demo data.
+type Data struct {
+	Router   *handoff.Router
+	Roster   *handoff.Roster
+	Policy   *policy.Policy
+	Accounts []accounts.Account
+}
+
+// LoadData reads the routing, roster, policy and accounts cfg names,
+// checked against the taxonomy.
+func LoadData(cfg config.Config, tax *taxonomy.Taxonomy) (*Data, error) {
+	d := &Data{}
+	var err error
+	if cfg.Files.Routing != "" {
+		var b []byte
+		if b, err = os.ReadFile(cfg.Files.Routing); err == nil {
+			d.Router, err = handoff.ParseRouting(cfg.Files.Routing, b, tax.IDs())
+		}
+	} else {
+		d.Router, err = handoff.DefaultRouter(tax.IDs())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Files.Agents != "" {
+		d.Roster, err = handoff.LoadRoster(cfg.Files.Agents, d.Router.Groups())
+	} else {
+		d.Roster, err = handoff.DemoRoster(d.Router.Groups())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Files.Policy != "" {
+		d.Policy, err = policy.LoadFile(cfg.Files.Policy, nil)
+	} else {
+		d.Policy, err = policy.Default()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Files.Accounts != "" {
+		d.Accounts, err = accounts.LoadFile(cfg.Files.Accounts)
+	} else {
+		d.Accounts, err = accounts.DemoAccounts()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Stack is everything after listening: understanding, verification and
+// handoff, built from configuration. An empty Redis address means the
+// in-process store and queues (one node); with Redis, any number of nodes
+// share calls, queues, lockouts and agents.
+type Stack struct {
+	Taxonomy *taxonomy.Taxonomy
+	Data     *Data
+	Engine   *handoff.Engine
+	Verifier *verify.Verifier
+	Gateway  *otp.DevGateway
+	Under    pipeline.Understand
+	KV       store.Store // shared by the nodes when Redis is configured
+	closers  []func() error
+}
+
+// SecretOrRandom is the configured secret, or a random one for a node
+// that shares no state.
+func SecretOrRandom(s string) []byte {
+	if s != "" {
+		return []byte(s)
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// BuildStack builds the stack over e's engines. The knowledge base is
+// opened and warmed here, so the first caller's brief does not pay for it.
+func BuildStack(ctx context.Context, e *Engines) (*Stack, error) {
+	cfg, log := e.cfg, e.log
+	st := &Stack{}
+	var err error
+	if st.Under, err = Understanding(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	st.Taxonomy = st.Under.Taxonomy
+	if st.Data, err = LoadData(cfg, st.Taxonomy); err != nil {
+		return nil, err
+	}
+
+	// State: Redis when configured, else in process.
+	var kv store.Store
+	var q queue.Store
+	if cfg.Store.RedisAddr != "" {
+		rs, err := storeredis.New(storeredis.Config{Addr: cfg.Store.RedisAddr, Password: cfg.Store.RedisPassword, DB: cfg.Store.RedisDB})
+		if err != nil {
+			return nil, fmt.Errorf("store.redis_addr %s: %w", cfg.Store.RedisAddr, err)
+		}
+		st.closers = append(st.closers, rs.Close)
+		rq, err := redisq.New(redisq.Config{Addr: cfg.Store.RedisAddr, Password: cfg.Store.RedisPassword, DB: cfg.Store.RedisDB})
+		if err != nil {
+			return nil, fmt.Errorf("store.redis_addr %s: %w", cfg.Store.RedisAddr, err)
+		}
+		st.closers = append(st.closers, rq.Close)
+		kv, q = rs, rq
+	} else {
+		kv, q = memory.New(), queue.NewMemory()
+	}
+	st.KV = kv
+
+	kbase, kerr := e.KB(ctx)
+	if kerr != nil {
+		log.Warn("no knowledge base: briefs will say they carry no suggestions (build one with `callbrief kb ingest data/kb/articles`; make setup does)", "err", kerr)
+	}
+	if st.Engine, err = handoff.NewEngine(handoff.Config{Router: st.Data.Router, Roster: st.Data.Roster, Queue: q, Store: kv, Taxonomy: st.Taxonomy,
+		KB: kbase, KBTimeout: cfg.KB.Timeout, Log: log}); err != nil {
+		return nil, err
+	}
+	st.Gateway = otp.NewDevGateway(log, 50)
+	if st.Verifier, err = verify.New(verify.Config{Policy: st.Data.Policy, Directory: accounts.NewMemory(st.Data.Accounts), Store: kv, Gateway: st.Gateway,
+		Secret: SecretOrRandom(cfg.Store.Secret), Log: log}); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// CallConfig assembles a call over the listening stage.
+func (st *Stack) CallConfig(e *Engines, rec asr.Recognizer, realTime bool, log *slog.Logger) pipeline.CallConfig {
+	return pipeline.CallConfig{
+		Transcriber: pipeline.ListenTranscriber{NewDetector: e.NewDetector, Recognizer: rec,
+			Config: pipeline.ListenConfig{Endpoint: e.cfg.VAD.Endpoint}, RealTime: realTime, Log: log},
+		Understander:  st.Under,
+		Verifier:      st.Verifier,
+		Handoff:       st.Engine,
+		AnswerTimeout: 10 * time.Second,
+		Log:           log,
+	}
+}
+
+// Close releases the stores.
+func (st *Stack) Close() error {
+	var errs []error
+	for _, c := range st.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
