@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/callbrief/callbrief/obs"
 	ttsopenai "github.com/callbrief/callbrief/tts/openai"
 
 	"github.com/callbrief/callbrief/asr"
@@ -42,6 +43,8 @@ type Engines struct {
 	batch  *vad.Batcher
 	vadErr error
 
+	metrics *obs.Metrics
+
 	kbOnce  sync.Once
 	kbBase  handoff.KB
 	kbErr   error
@@ -59,7 +62,7 @@ func NewEngines(cfg config.Config, log *slog.Logger) (*Engines, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engines{cfg: cfg, log: log, cache: cache}, nil
+	return &Engines{cfg: cfg, log: log, cache: cache, metrics: obs.New()}, nil
 }
 
 // loadSilero loads the Silero model once.
@@ -150,6 +153,9 @@ func (e *Engines) Config() config.Config { return e.cfg }
 
 // Log is the process logger.
 func (e *Engines) Log() *slog.Logger { return e.log }
+
+// Metrics is the process's metrics registry, exported on /metrics.
+func (e *Engines) Metrics() *obs.Metrics { return e.metrics }
 
 // Cache is the model cache.
 func (e *Engines) Cache() *models.Cache { return e.cache }

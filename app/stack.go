@@ -187,7 +187,10 @@ func BuildStack(ctx context.Context, e *Engines) (*Stack, error) {
 		log.Warn("no knowledge base: briefs will say they carry no suggestions (build one with `callbrief kb ingest data/kb/articles`; make setup does)", "err", kerr)
 	}
 	if st.Engine, err = handoff.NewEngine(handoff.Config{Router: st.Data.Router, Roster: st.Data.Roster, Queue: q, Store: kv, Taxonomy: st.Taxonomy,
-		KB: kbase, KBTimeout: cfg.KB.Timeout, Log: log}); err != nil {
+		KB: kbase, KBTimeout: cfg.KB.Timeout, Log: log,
+		// Every search counted, its errors and time-outs too
+		// (callbrief_stage_errors_total{stage="kb"}).
+		ObserveKB: func(d time.Duration, err error) { e.metrics.Observe("kb", "kb", d, err) }}); err != nil {
 		return nil, err
 	}
 	st.Gateway = otp.NewDevGateway(log, 50)

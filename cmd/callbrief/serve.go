@@ -112,7 +112,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer st.Close()
-	s := &server{eng: eng, stack: st, rec: rec, cfg: c.cfg, log: c.log, metrics: obs.New(), started: time.Now(), asrName: rec.Name(), vadName: vadName}
+	s := &server{eng: eng, stack: st, rec: rec, cfg: c.cfg, log: c.log, metrics: eng.Metrics(), started: time.Now(), asrName: rec.Name(), vadName: vadName}
 	ln, err := net.Listen("tcp", c.cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("http.addr %s: %w", c.cfg.HTTP.Addr, err)
