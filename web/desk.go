@@ -325,11 +325,22 @@ func (d *Desk) live(w http.ResponseWriter, r *http.Request, agent string) {
 		return
 	}
 	defer c.CloseNow()
-	ctx := c.CloseRead(r.Context()) // the desk sends nothing; reads detect the close
-	// The feed also ends when the node shuts down (EndFeeds).
-	ctx, stopFeed := context.WithCancel(ctx)
+	conn := c.CloseRead(r.Context()) // the desk sends nothing; reads detect the close
+	// The feed also ends when the node shuts down (EndFeeds). Reads of the
+	// store and writes to the desk use the connection's context, not this
+	// one: a write cancelled mid-frame closes the WebSocket without a close
+	// frame, and the desk would see a dropped connection instead of "going
+	// away, reconnect".
+	ctx, stopFeed := context.WithCancel(conn)
 	defer stopFeed()
 	defer context.AfterFunc(d.feedsCtx, stopFeed)()
+	defer func() {
+		if d.feedsCtx.Err() != nil && conn.Err() == nil {
+			// The node is shutting down: the desk reconnects, to another
+			// node behind the load balancer.
+			c.Close(websocket.StatusGoingAway, "node shutting down; reconnect")
+		}
+	}()
 	log := d.log.With("agent", agent)
 	changed, stop := d.eng.Subscribe()
 	defer stop()
@@ -358,7 +369,7 @@ func (d *Desk) live(w http.ResponseWriter, r *http.Request, agent string) {
 	tick := time.NewTicker(PresenceRefresh)
 	defer tick.Stop()
 	for {
-		v, err := d.eng.View(ctx, agent)
+		v, err := d.eng.View(conn, agent)
 		if err == nil {
 			// The audio of the agent's own calls: holding or bridged.
 			media := map[string]MediaStatus{}
@@ -370,7 +381,7 @@ func (d *Desk) live(w http.ResponseWriter, r *http.Request, agent string) {
 				}
 			}
 			b, _ := json.Marshal(map[string]any{"type": "view", "view": v, "media": media})
-			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			wctx, cancel := context.WithTimeout(conn, 5*time.Second)
 			err = c.Write(wctx, websocket.MessageText, b)
 			cancel()
 			if err != nil {
@@ -379,11 +390,6 @@ func (d *Desk) live(w http.ResponseWriter, r *http.Request, agent string) {
 		}
 		select {
 		case <-ctx.Done():
-			if d.feedsCtx.Err() != nil {
-				// The node is shutting down: the desk reconnects, to
-				// another node behind the load balancer.
-				c.Close(websocket.StatusGoingAway, "node shutting down; reconnect")
-			}
 			return
 		case <-changed:
 		case <-mediaChanged:
