@@ -87,10 +87,10 @@ func LoadData(cfg config.Config, tax *taxonomy.Taxonomy) (*Data, error) {
 	if cfg.Files.Routing != "" {
 		var b []byte
 		if b, err = os.ReadFile(cfg.Files.Routing); err == nil {
-			d.Router, err = handoff.ParseRouting(cfg.Files.Routing, b, tax.IDs())
+			d.Router, err = handoff.ParseRouting(cfg.Files.Routing, b, tax)
 		}
 	} else {
-		d.Router, err = handoff.DefaultRouter(tax.IDs())
+		d.Router, err = handoff.DefaultRouter(tax)
 	}
 	if err != nil {
 		return nil, err

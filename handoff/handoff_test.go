@@ -26,7 +26,7 @@ func router(t testing.TB) (*handoff.Router, *taxonomy.Taxonomy) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := handoff.DefaultRouter(tx.IDs())
+	r, err := handoff.DefaultRouter(tx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,11 +106,11 @@ func TestParseRoutingErrors(t *testing.T) {
 		"bad level":      "timezone: UTC\ngroups: [{id: g, intents: [out_of_scope]}]\nlevels: {default: 9}\npriority: {emergency: 500}\n",
 		"bad hours":      "timezone: UTC\ngroups: [{id: g, intents: [out_of_scope]}]\nlevels: {default: 1}\npriority: {emergency: 500}\nrules: [{name: r, hours: '25:00-01:00'}]\n",
 		"bad time zone":  "timezone: Mars/Base\n",
-		"intent in none": "timezone: UTC\ngroups: [{id: g, intents: [out_of_scope]}]\nlevels: {default: 1}\npriority: {emergency: 500}\n",
+		"skill no group": "timezone: UTC\ngroups: [{id: g, intents: [out_of_scope]}]\nlevels: {default: 1}\npriority: {emergency: 500}\n",
 	}
 	for name, y := range cases {
 		t.Run(name, func(t *testing.T) {
-			known := tx.IDs()
+			known := tx
 			if name == "bad level" || name == "bad hours" {
 				known = nil
 			}

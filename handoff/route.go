@@ -13,6 +13,7 @@ import (
 
 	"github.com/callbrief/callbrief/call"
 	"github.com/callbrief/callbrief/data/routing"
+	"github.com/callbrief/callbrief/data/taxonomy"
 	"github.com/callbrief/callbrief/handoff/queue"
 )
 
@@ -102,13 +103,20 @@ var urgencyNames = map[string]call.UrgencyLevel{
 }
 
 // DefaultRouter parses the embedded default routing.
-func DefaultRouter(knownIntents []string) (*Router, error) {
-	return ParseRouting(routing.DefaultName, routing.Default, knownIntents)
+func DefaultRouter(tax *taxonomy.Taxonomy) (*Router, error) {
+	return ParseRouting(routing.DefaultName, routing.Default, tax)
 }
 
-// ParseRouting reads a routing file strictly. knownIntents, when given,
-// must each be in exactly one group, and no group may name another intent.
-func ParseRouting(name string, data []byte, knownIntents []string) (*Router, error) {
+// ParseRouting reads a routing file strictly. Each intent of tax goes to
+// the group its taxonomy skill names, unless a group of the file lists it
+// (an operator's override); a skill naming no group, an intent in two
+// groups or a group naming an intent tax does not know is an error. With
+// tax nil only the file's own lists count (tests of the file alone).
+func ParseRouting(name string, data []byte, tax *taxonomy.Taxonomy) (*Router, error) {
+	var knownIntents []string
+	if tax != nil {
+		knownIntents = tax.IDs()
+	}
 	bad := func(field, format string, a ...any) error {
 		return fmt.Errorf("%w: %s: %s: %s", ErrConfig, name, field, fmt.Sprintf(format, a...))
 	}
@@ -141,9 +149,15 @@ func ParseRouting(name string, data []byte, knownIntents []string) (*Router, err
 			r.byGroup[in] = g.ID
 		}
 	}
-	for _, in := range knownIntents {
-		if _, ok := r.byGroup[in]; !ok {
-			return nil, bad("groups", "intent %q is in no group", in)
+	if tax != nil {
+		for _, in := range tax.Intents() {
+			if _, ok := r.byGroup[in.ID]; ok {
+				continue
+			}
+			if !slices.Contains(r.groups, in.Skill) {
+				return nil, bad("groups", "intent %q: its taxonomy skill %q is no group of this file (groups: %v)", in.ID, in.Skill, r.groups)
+			}
+			r.byGroup[in.ID] = in.Skill
 		}
 	}
 	if _, ok := r.byGroup[string(call.IntentOutOfScope)]; !ok {

@@ -80,7 +80,7 @@ func testCallConfig(t *testing.T, opening string) (CallConfig, *handoff.Engine) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := handoff.DefaultRouter(tx.IDs())
+	r, err := handoff.DefaultRouter(tx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func (c *clock) now() time.Time { return time.Unix(0, c.t.Load()) }
 func newDesk(t *testing.T) (*Desk, *handoff.Engine, *httptest.Server, *clock) {
 	t.Helper()
 	tx, _ := taxonomy.Load()
-	r, err := handoff.DefaultRouter(tx.IDs())
+	r, err := handoff.DefaultRouter(tx)
 	if err != nil {
 		t.Fatal(err)
 	}

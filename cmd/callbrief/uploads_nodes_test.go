@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/callbrief/callbrief/call"
+	"github.com/callbrief/callbrief/data/taxonomy"
 	"github.com/callbrief/callbrief/handoff"
 	"github.com/callbrief/callbrief/handoff/queue/redisq"
 	"github.com/callbrief/callbrief/internal/testenv"
@@ -89,7 +90,11 @@ func TestUploadsTwoNodesDistinctCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	router, err := handoff.DefaultRouter(nil)
+	tax, err := taxonomy.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	router, err := handoff.DefaultRouter(tax)
 	if err != nil {
 		t.Fatal(err)
 	}

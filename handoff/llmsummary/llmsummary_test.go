@@ -59,7 +59,7 @@ func TestLLMSummaryGroundedOrFallback(t *testing.T) {
 		{"too slow", "Caller's phone will not turn on.", 2 * time.Second, "llm-fallback:template"},
 	}
 	tx, _ := taxonomy.Load()
-	r, _ := handoff.DefaultRouter(tx.IDs())
+	r, _ := handoff.DefaultRouter(tx)
 	ro, _ := handoff.DemoRoster(r.Groups())
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -29,7 +29,7 @@ func BenchmarkBriefEndToEnd(b *testing.B) {
 		b.Fatal(err)
 	}
 	run := func(b *testing.B, base *kb.Base) {
-		r, err := handoff.DefaultRouter(tx.IDs())
+		r, err := handoff.DefaultRouter(tx)
 		if err != nil {
 			b.Fatal(err)
 		}
