@@ -23,6 +23,7 @@ targets=(
   "FuzzDepacketize ./media/webrtc"
   "FuzzOutbound ./media/webrtc"
   "FuzzDecode ./media/opus"
+  "FuzzDecodeVariety ./classifier"
 )
 status=0
 for t in "${targets[@]}"; do
