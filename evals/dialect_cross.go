@@ -1,8 +1,10 @@
 package evals
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
 	"strings"
@@ -38,6 +40,10 @@ type DialectCrossReport struct {
 	CmnYueRuleAcc      float64        `json:"marker_rule_cmn_yue_accuracy"`
 	// InCorpus is the served model on each corpus's test part.
 	InCorpus []*DialectReport `json:"in_corpus"`
+	// Outside is the served model (and OutsideRule the marker rule) on a
+	// set given with --test, when one is.
+	Outside     *DialectReport `json:"outside,omitempty"`
+	OutsideRule *DialectReport `json:"outside_marker_rule,omitempty"`
 }
 
 // DialectBuilder builds a model from corpora the way the served model is
@@ -184,6 +190,13 @@ func (r *DialectCrossReport) Markdown() string {
 		}
 		b.WriteString("\n")
 	}
+	if r.Outside != nil {
+		fmt.Fprintf(&b, "## Outside set: %s\n\n", r.Outside.Dataset)
+		fmt.Fprintf(&b, "Served model accuracy **%.4f** (macro-F1 %.4f, unsure %d); marker rule %.4f, on %d sentences.\n\n",
+			r.Outside.Accuracy, r.Outside.MacroF1, r.Outside.Undetermined, r.OutsideRule.Accuracy, r.Outside.Test)
+		b.WriteString(r.Outside.MatrixMarkdown())
+		b.WriteString("\n")
+	}
 	b.WriteString("## Cross-corpus (headline): each corpus tested whole by a model built without it\n\n")
 	b.WriteString("Latency is per sentence and includes the (re)trained models' cold caches.\n\n")
 	b.WriteString("| held-out corpus | sentences | model accuracy | macro-F1 | unsure | marker rule accuracy |\n|---|---:|---:|---:|---:|---:|\n")
@@ -229,4 +242,50 @@ func (r *DialectCrossReport) Markdown() string {
 		fmt.Fprintf(&b, "| %s | %d | %.4f | %.4f | %d | %.3f | %.3f |\n", strings.TrimSuffix(c.Dataset, " test part (served model)"), c.Test, c.Accuracy, c.MacroF1, c.Undetermined, c.Latency.P50, c.Latency.P99)
 	}
 	return b.String()
+}
+
+// ReadDialectTSV reads labelled sentences for `eval dialect --test`: one
+// per line, "variety<TAB>text", variety one of cmn, yue, wuu or zh (zh:
+// another Chinese variety); blank lines and lines starting with # are
+// skipped.
+func ReadDialectTSV(r io.Reader, name string) ([]DialectItem, error) {
+	var out []DialectItem
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		t := strings.TrimRight(sc.Text(), "\r")
+		if strings.TrimSpace(t) == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		v, text, ok := strings.Cut(t, "\t")
+		if !ok || strings.TrimSpace(text) == "" {
+			return nil, fmt.Errorf("%w: %s:%d: want variety<TAB>text", ErrDataset, name, line)
+		}
+		l := call.Language(strings.TrimSpace(v))
+		switch l {
+		case call.LangMandarin, call.LangCantonese, call.LangWu, call.LangChinese:
+		default:
+			return nil, fmt.Errorf("%w: %s:%d: variety %q (want cmn, yue, wuu or zh)", ErrDataset, name, line, v)
+		}
+		out = append(out, DialectItem{Text: text, Variety: l, Source: name})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrDataset, name, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: %s: no sentences", ErrDataset, name)
+	}
+	return out, nil
+}
+
+// RunDialectFile scores the served identifier and the marker rule on
+// outside sentences (a set none of the corpora holds).
+func RunDialectFile(ctx context.Context, items []DialectItem, served *classifier.Identifier, name string) (model, rule *DialectReport, err error) {
+	if model, err = RunDialect(ctx, "variety model (served)", name, items, served.Identify); err != nil {
+		return nil, nil, err
+	}
+	if rule, err = RunDialect(ctx, "marker rule", name, items, ruleIdentify); err != nil {
+		return nil, nil, err
+	}
+	return model, rule, nil
 }

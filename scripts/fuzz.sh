@@ -24,6 +24,7 @@ targets=(
   "FuzzOutbound ./media/webrtc"
   "FuzzDecode ./media/opus"
   "FuzzDecodeVariety ./classifier"
+  "FuzzReadDialectTSV ./evals"
 )
 status=0
 for t in "${targets[@]}"; do

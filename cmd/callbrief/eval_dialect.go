@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/callbrief/callbrief/classifier"
 	"github.com/callbrief/callbrief/evals"
@@ -21,6 +23,7 @@ func cmdEvalDialect(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := newFlagSet("eval dialect", &c, stderr)
 	dataDir := fs.String("data", sharedDataDefault, "folder holding hkcancor/, tatoeba-zh-varieties/ and speech-zh/")
 	model := fs.String("model", "", "variety model file (default: files.variety_model, else the model built into the binary)")
+	testFile := fs.String("test", "", "also score the served model and the marker rule on this file (variety<TAB>text per line)")
 	embeddedOnly := fs.Bool("embedded-only", false, "use the built-in text only (no shared data)")
 	out := fs.String("out", "", "folder to write report.json and report.md (default: print Markdown)")
 	asJSON := fs.Bool("json", false, "print JSON instead of Markdown")
@@ -54,6 +57,20 @@ func cmdEvalDialect(ctx context.Context, args []string, stdout, stderr io.Writer
 	rep, err := evals.RunDialectCross(ctx, corpora, id, build, c.log)
 	if err != nil {
 		return fmt.Errorf("eval dialect: %w", err)
+	}
+	if *testFile != "" {
+		f, err := os.Open(*testFile)
+		if err != nil {
+			return fmt.Errorf("eval dialect: --test: %w", err)
+		}
+		items, err := evals.ReadDialectTSV(f, filepath.Base(*testFile))
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("eval dialect: --test: %w", err)
+		}
+		if rep.Outside, rep.OutsideRule, err = evals.RunDialectFile(ctx, items, id, filepath.Base(*testFile)); err != nil {
+			return fmt.Errorf("eval dialect: %w", err)
+		}
 	}
 	rep.Served = "model built into the binary"
 	if path != "" {
