@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/callbrief/callbrief/app"
 	"github.com/callbrief/callbrief/classifier"
 	"github.com/callbrief/callbrief/evals"
 )
@@ -42,15 +43,12 @@ func cmdEvalDialect(ctx context.Context, args []string, stdout, stderr io.Writer
 	if path == "" {
 		path = c.cfg.Files.VarietyModel
 	}
-	served, err := classifier.ServedVariety(ctx, path, c.log)
+	// The identifier the service runs, built by the same function.
+	id, err := app.LanguageIdentifier(ctx, path, c.log)
 	if err != nil {
 		return err
 	}
-	id, err := classifier.NewIdentifier(served, c.log)
-	if err != nil {
-		return err
-	}
-	opt := served.Options
+	opt := id.Variety().Options
 	build := func(ctx context.Context, cs []classifier.Corpus) (*classifier.VarietyModel, error) {
 		return classifier.BuildVariety(ctx, cs, opt)
 	}
