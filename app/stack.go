@@ -49,7 +49,7 @@ func Understanding(ctx context.Context, cfg config.Config, log *slog.Logger) (pi
 	if err != nil {
 		return pipeline.Understand{}, fmt.Errorf("intent model: %w", err)
 	}
-	lid, err := LanguageIdentifier(ctx, log)
+	lid, err := LanguageIdentifier(ctx, cfg.Files.VarietyModel, log)
 	if err != nil {
 		return pipeline.Understand{}, err
 	}
@@ -57,13 +57,11 @@ func Understanding(ctx context.Context, cfg config.Config, log *slog.Logger) (pi
 }
 
 // LanguageIdentifier is the served language and Chinese-variety
-// identifier; `eval dialect` measures this one.
-func LanguageIdentifier(ctx context.Context, log *slog.Logger) (*classifier.Identifier, error) {
-	corpus, err := classifier.EmbeddedCorpus(classifier.SplitTrain)
-	if err != nil {
-		return nil, err
-	}
-	variety, err := classifier.TrainVariety(ctx, corpus)
+// identifier; `eval dialect` measures this one. The variety model is the
+// file at varietyModel (files.variety_model) when given, else the one built
+// into the binary by `callbrief models train` (classifier.ServedVariety).
+func LanguageIdentifier(ctx context.Context, varietyModel string, log *slog.Logger) (*classifier.Identifier, error) {
+	variety, err := classifier.ServedVariety(ctx, varietyModel, log)
 	if err != nil {
 		return nil, fmt.Errorf("variety model: %w", err)
 	}

@@ -145,4 +145,8 @@ type LanguageResult struct {
 	Alternatives []LanguageScore `json:"alternatives,omitempty"`
 	// Source says what decided: "text", "asr-tag", "text+asr-tag".
 	Source string `json:"source,omitempty"`
+	// Unsure marks a Chinese text whose variety the model could not name
+	// with confidence: Language is then zh because no variety was named,
+	// not because the text reads as another Chinese variety.
+	Unsure bool `json:"unsure,omitempty"`
 }

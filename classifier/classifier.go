@@ -20,7 +20,6 @@ import (
 
 	"github.com/callbrief/callbrief/call"
 	"github.com/callbrief/callbrief/data/taxonomy"
-	"github.com/callbrief/callbrief/nlu/linear"
 )
 
 // ErrModel means the variety model could not be trained or loaded.
@@ -45,28 +44,6 @@ const (
 	// maxRunes bounds the text looked at.
 	maxRunes = 400
 )
-
-// VarietyFeatures are character 1-3 grams over Chinese text: dialect shows
-// in function words and particles (佢 嘅 咗, 侬 伐 勿), which short n-grams
-// catch.
-var VarietyFeatures = linear.Features{WordNgrams: 1, CharMin: 3, CharMax: 4, HanMax: 3, CharWeight: 1}
-
-// TrainVariety fits the variety model. Text is folded to simplified
-// characters first (see FoldSimplified).
-func TrainVariety(ctx context.Context, ex []VarietyExample) (*linear.Model, error) {
-	data := make([]linear.Example, 0, len(ex))
-	for _, e := range ex {
-		data = append(data, linear.Example{Text: FoldSimplified(e.Text), Label: string(e.Variety)})
-	}
-	opt := linear.DefaultOptions()
-	opt.Features = VarietyFeatures
-	opt.Epochs = 10
-	m, err := linear.Train(ctx, data, opt)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrModel, err)
-	}
-	return m, nil
-}
 
 // EmbeddedCorpus is the training text built into the binary: our own
 // sentences and the hotline taxonomy's Mandarin and Cantonese utterances.
@@ -118,17 +95,17 @@ func SharedCorpus(root string, split Split) ([]VarietyExample, error) {
 // Identifier is the default LanguageIdentifier.
 type Identifier struct {
 	lang    lingua.LanguageDetector
-	variety *linear.Model
+	variety *VarietyModel
 	log     *slog.Logger
 }
 
 var _ LanguageIdentifier = (*Identifier)(nil)
 
 // NewIdentifier builds an identifier around a variety model (from
-// TrainVariety or linear.Load). lingua-go is restricted to English and
+// ServedVariety, TrainVariety or LoadVariety). lingua-go is restricted to English and
 // Chinese, the languages served: a detector choosing among 75 languages is
 // slower and, on a two-word utterance, more often wrong.
-func NewIdentifier(variety *linear.Model, log *slog.Logger) (*Identifier, error) {
+func NewIdentifier(variety *VarietyModel, log *slog.Logger) (*Identifier, error) {
 	if variety == nil {
 		return nil, fmt.Errorf("%w: no variety model", ErrModel)
 	}
@@ -170,6 +147,8 @@ func (id *Identifier) Identify(ctx context.Context, text string, asrTag call.Lan
 		res.Language, res.Confidence = call.LangChinese, 1
 		if han >= MinVarietyHan {
 			id.variety1(text, &res)
+		} else {
+			res.Unsure = true // too short to name a variety
 		}
 	case letters >= MinLetters:
 		conf := id.lang.ComputeLanguageConfidence(text, lingua.English)
@@ -180,20 +159,22 @@ func (id *Identifier) Identify(ctx context.Context, text string, asrTag call.Lan
 	return combineTag(res, asrTag), nil
 }
 
-// variety1 names the variety; a weak answer stays plain Chinese.
+// variety1 names the variety; a calibrated-unsure answer stays plain
+// Chinese, marked Unsure.
 func (id *Identifier) variety1(text string, res *call.LanguageResult) {
-	p := id.variety.Predict(FoldSimplified(text), 4)
-	for _, s := range p.Top {
-		res.Alternatives = append(res.Alternatives, call.LanguageScore{Language: call.Language(s.Label), Confidence: s.Prob})
+	p := id.variety.Predict(text)
+	for _, s := range p.Scores {
+		res.Alternatives = append(res.Alternatives, call.LanguageScore{Language: s.Variety, Confidence: s.Prob})
 	}
-	if p.Known == 0 {
-		return
-	}
-	res.Confidence = p.Confidence
-	if p.Confidence >= 0.4 {
-		res.Language = call.Language(p.Label)
+	res.Confidence = p.Prob
+	res.Unsure = p.Unsure
+	if !p.Unsure {
+		res.Language = p.Variety
 	}
 }
+
+// Variety is the identifier's variety model.
+func (id *Identifier) Variety() *VarietyModel { return id.variety }
 
 // asrWeight is how much a recognizer's variety tag counts against the
 // text: a tag comes from the acoustics (tones, phonology), which the text

@@ -36,15 +36,31 @@ var ownTSV []byte
 // sentence, and no translation of a test sentence, is trained on.
 type Split int
 
-// Splits.
+// Splits. SplitValidation is carved out of what was the training part
+// (HKCanCor files and Tatoeba rows numbered 1 mod 5, one line in five of
+// our own training lines) and calibrates the model; it is never trained on.
 const (
 	SplitTrain Split = iota
 	SplitTest
+	SplitValidation
 )
+
+// splitOf places item i of a corpus split one in five: 0 test, 1
+// validation, the rest training.
+func splitOf(i int) Split {
+	switch i % 5 {
+	case 0:
+		return SplitTest
+	case 1:
+		return SplitValidation
+	}
+	return SplitTrain
+}
 
 // OwnCorpus returns the sentences we wrote (embedded).
 func OwnCorpus(split Split) []VarietyExample {
 	var out []VarietyExample
+	n := 0
 	sc := bufio.NewScanner(bytes.NewReader(ownTSV))
 	for sc.Scan() {
 		line := sc.Text()
@@ -55,7 +71,15 @@ func OwnCorpus(split Split) []VarietyExample {
 		if len(cols) != 3 {
 			continue
 		}
-		if (cols[1] == "test") != (split == SplitTest) {
+		n++
+		sp := SplitTest
+		if cols[1] != "test" {
+			sp = SplitTrain
+			if n%5 == 1 {
+				sp = SplitValidation
+			}
+		}
+		if sp != split {
 			continue
 		}
 		out = append(out, VarietyExample{Text: cols[2], Variety: call.Language(cols[0]), Source: "own"})
@@ -66,7 +90,7 @@ func OwnCorpus(split Split) []VarietyExample {
 // LoadTatoeba reads tatoeba-zh-varieties' parallel CSV: cmn, wuu, wen
 // (Wenzhounese, served as "other Chinese": it is a Wu variety but not
 // intelligible to Shanghainese speakers, so the Wu line cannot take it)
-// and yue. Every fifth row is the test split.
+// and yue. Rows are split one in five (see splitOf).
 func LoadTatoeba(dir string, split Split) ([]VarietyExample, error) {
 	p := filepath.Join(dir, "cmn-yue-wuu-wen-parallel-simplified_final.csv")
 	f, err := os.Open(p)
@@ -98,7 +122,7 @@ func LoadTatoeba(dir string, split Split) ([]VarietyExample, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrCorpus, p, err)
 		}
-		if (row%5 == 0) != (split == SplitTest) {
+		if splitOf(row) != split {
 			continue
 		}
 		for _, v := range varieties {
@@ -120,7 +144,7 @@ func LoadTatoeba(dir string, split Split) ([]VarietyExample, error) {
 // segmentation spaces and punctuation removed. Utterances with fewer
 // than minHan Chinese characters are dropped (fillers like "吓 ?" say
 // nothing about the variety). Files are sorted by name and every fifth
-// is the test split; at most limit utterances are returned (0: all),
+// is the test split, the next the validation split; at most limit utterances are returned (0: all),
 // spread over the files.
 func LoadHKCanCor(dir string, split Split, minHan, limit int) ([]VarietyExample, error) {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.cha"))
@@ -130,7 +154,7 @@ func LoadHKCanCor(dir string, split Split, minHan, limit int) ([]VarietyExample,
 	sort.Strings(files)
 	var per [][]VarietyExample
 	for i, fn := range files {
-		if (i%5 == 0) != (split == SplitTest) {
+		if splitOf(i) != split {
 			continue
 		}
 		b, err := os.ReadFile(fn)

@@ -125,6 +125,9 @@ type Files struct {
 	// IntentModel is a model written by `callbrief models train`; empty:
 	// trained from the embedded taxonomy at start (well under a second).
 	IntentModel string `yaml:"intent_model"`
+	// VarietyModel is a Chinese variety model written by `callbrief models
+	// train`; empty: the model built into the binary.
+	VarietyModel string `yaml:"variety_model"`
 }
 
 // Log configures log/slog.

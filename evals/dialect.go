@@ -30,11 +30,27 @@ type DialectReport struct {
 	Test         int                `json:"test_sentences"`
 	Accuracy     float64            `json:"accuracy"`
 	MacroF1      float64            `json:"macro_f1"`
-	Undetermined int                `json:"undetermined"` // answered und (or plain zh for a variety)
+	Undetermined int                `json:"undetermined"` // answered und, or left the variety unnamed (unsure)
 	PerVariety   []IntentScores     `json:"per_variety"`
 	BySource     map[string]float64 `json:"accuracy_by_source,omitempty"`
 	Confusions   []Confusion        `json:"confusions"`
-	Latency      LatencySummary     `json:"latency"`
+	// Matrix counts answers by gold row and predicted column; "unsure" is
+	// the column of texts whose variety was left unnamed.
+	Matrix  map[string]map[string]int `json:"matrix"`
+	Latency LatencySummary            `json:"latency"`
+}
+
+// PredUnsure is the confusion-matrix column of a variety left unnamed.
+const PredUnsure = "unsure"
+
+// Score returns the per-variety scores of label (zero when absent).
+func (r *DialectReport) Score(label string) IntentScores {
+	for _, s := range r.PerVariety {
+		if s.Intent == label {
+			return s
+		}
+	}
+	return IntentScores{Intent: label}
 }
 
 // RunDialect scores predict on items.
@@ -56,15 +72,25 @@ func RunDialect(ctx context.Context, engine, dataset string, items []DialectItem
 		r, err := predict(ctx, it.Text, it.ASRTag)
 		lats = append(lats, time.Since(t0))
 		pred := string(r.Language)
+		if r.Unsure {
+			pred = PredUnsure
+		}
 		if err != nil {
 			pred = "(error)"
 		}
 		gold := string(it.Variety)
 		support[gold]++
 		srcN[it.Source]++
-		if pred == string(call.LangUndetermined) || (pred == string(call.LangChinese) && gold != pred) {
+		if pred == string(call.LangUndetermined) || pred == PredUnsure {
 			rep.Undetermined++
 		}
+		if rep.Matrix == nil {
+			rep.Matrix = map[string]map[string]int{}
+		}
+		if rep.Matrix[gold] == nil {
+			rep.Matrix[gold] = map[string]int{}
+		}
+		rep.Matrix[gold][pred]++
 		if pred == gold {
 			correct++
 			tp[gold]++
@@ -137,12 +163,61 @@ func (r *DialectReport) Markdown() string {
 	for _, s := range r.PerVariety {
 		fmt.Fprintf(&b, "| %s | %d | %.3f | %.3f | %.3f |\n", s.Intent, s.Support, s.Precision, s.Recall, s.F1)
 	}
+	b.WriteString("\n")
+	b.WriteString(r.MatrixMarkdown())
 	b.WriteString("\n## Top confusions\n\n| gold | predicted | count |\n|---|---|---:|\n")
 	for i, c := range r.Confusions {
 		if i == 10 {
 			break
 		}
 		fmt.Fprintf(&b, "| %s | %s | %d |\n", c.Gold, c.Predicted, c.Count)
+	}
+	return b.String()
+}
+
+// MatrixMarkdown renders the confusion matrix: gold varieties as rows,
+// answers as columns.
+func (r *DialectReport) MatrixMarkdown() string {
+	return matrixMarkdown(r.Matrix)
+}
+
+func matrixMarkdown(mx map[string]map[string]int) string {
+	colSet := map[string]bool{}
+	var rows []string
+	for g, ps := range mx {
+		rows = append(rows, g)
+		colSet[g] = true
+		for p := range ps {
+			colSet[p] = true
+		}
+	}
+	sort.Strings(rows)
+	var cols []string
+	for c := range colSet {
+		if c != PredUnsure {
+			cols = append(cols, c)
+		}
+	}
+	sort.Strings(cols)
+	if colSet[PredUnsure] {
+		cols = append(cols, PredUnsure)
+	}
+	var b strings.Builder
+	b.WriteString("| gold \\ answer |")
+	for _, c := range cols {
+		fmt.Fprintf(&b, " %s |", c)
+	}
+	b.WriteString("\n|---|")
+	for range cols {
+		b.WriteString("---:|")
+	}
+	b.WriteString("\n")
+	for _, g := range rows {
+		fmt.Fprintf(&b, "| %s |", g)
+		for _, c := range cols {
+			fmt.Fprintf(&b, " %d |", mx[g][c])
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }

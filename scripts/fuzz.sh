@@ -23,6 +23,8 @@ targets=(
   "FuzzDepacketize ./media/webrtc"
   "FuzzOutbound ./media/webrtc"
   "FuzzDecode ./media/opus"
+  "FuzzDecodeVariety ./classifier"
+  "FuzzReadDialectTSV ./evals"
 )
 status=0
 for t in "${targets[@]}"; do
