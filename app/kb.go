@@ -135,11 +135,7 @@ func (e *Engines) kbEmbedder(ctx context.Context, m kbdir.Meta) (kb.Embedder, er
 // does not know, each error naming the article's file and line: such an
 // article could never be suggested by the filter a brief asks with, and
 // nobody would notice.
-func CheckArticles(arts []kb.Article) error {
-	tax, err := taxonomy.Load()
-	if err != nil {
-		return err
-	}
+func CheckArticles(tax *taxonomy.Taxonomy, arts []kb.Article) error {
 	var errs []error
 	for _, a := range arts {
 		if err := tax.CheckArticle(a.Source, a.Product, a.Intents); err != nil {

@@ -22,7 +22,7 @@ func TestArticlesReachableByTheirIntents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckArticles(arts); err != nil {
+	if err := CheckArticles(tax, arts); err != nil {
 		t.Fatal(err)
 	}
 	specific := map[string]int{}
@@ -57,7 +57,11 @@ func TestArticlesReachableByTheirIntents(t *testing.T) {
 }
 
 func TestCheckArticlesNamesFileAndValue(t *testing.T) {
-	err := CheckArticles([]kb.Article{
+	tax, err := taxonomy.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = CheckArticles(tax, []kb.Article{
 		{ID: "x", Source: "power/x.md:1", Product: "phones", Intents: []string{"hardware_fault"}},
 		{ID: "y", Source: "more.jsonl:7", Product: "phone", Intents: []string{"screen_repair"}},
 	})

@@ -32,15 +32,18 @@ import (
 // else trained from the embedded taxonomy now, well under a second) and
 // the language and Chinese-variety identifier.
 func Understanding(ctx context.Context, cfg config.Config, log *slog.Logger) (pipeline.Understand, error) {
-	tax, err := taxonomy.Load()
+	tax, err := Taxonomy(cfg)
 	if err != nil {
 		return pipeline.Understand{}, err
 	}
 	var intents *nlu.Embedded
 	if cfg.Files.IntentModel != "" {
 		intents, err = nlu.LoadEmbedded(cfg.Files.IntentModel, nlu.EmbeddedOptions{Log: log})
+		if err == nil {
+			err = checkModelLabels(cfg.Files.IntentModel, intents.Model().Labels, tax)
+		}
 	} else {
-		mod, terr := nlu.TrainHotline(ctx, nlu.HotlineOptions(), log)
+		mod, terr := nlu.TrainTaxonomy(ctx, tax, nlu.HotlineOptions(), log)
 		if terr != nil {
 			return pipeline.Understand{}, fmt.Errorf("intent model: %w", terr)
 		}
@@ -54,6 +57,23 @@ func Understanding(ctx context.Context, cfg config.Config, log *slog.Logger) (pi
 		return pipeline.Understand{}, err
 	}
 	return pipeline.Understand{Intents: intents, Language: lid, Taxonomy: tax}, nil
+}
+
+// Taxonomy is the one registry of what an intent means: the operator's
+// (files.taxonomy, files.utterances) or the embedded one.
+func Taxonomy(cfg config.Config) (*taxonomy.Taxonomy, error) {
+	return taxonomy.LoadFiles(cfg.Files.Taxonomy, cfg.Files.Utterances)
+}
+
+// checkModelLabels refuses an intent model trained on another taxonomy: a
+// label the taxonomy lacks would be routed and verified as nothing.
+func checkModelLabels(path string, labels []string, tax *taxonomy.Taxonomy) error {
+	for _, l := range labels {
+		if _, ok := tax.Lookup(l); !ok {
+			return fmt.Errorf("files.intent_model %s: intent %q is not in the taxonomy: train it again (`callbrief models train`)", path, l)
+		}
+	}
+	return nil
 }
 
 // LanguageIdentifier is the served language and Chinese-variety
@@ -108,6 +128,14 @@ func LoadData(cfg config.Config, tax *taxonomy.Taxonomy) (*Data, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	// Each intent's policy must be one the policy checks by (or its
+	// fallback): a misspelt policy would verify a caller by the fallback's
+	// lighter checks without anyone noticing.
+	for _, in := range tax.Intents() {
+		if _, ok := d.Policy.Intents[in.Policy]; in.Policy != "" && !ok && in.Policy != d.Policy.FallbackIntent {
+			return nil, fmt.Errorf("taxonomy: intent %q: policy %q is not an intent of the verification policy %s", in.ID, in.Policy, cmpOr(cfg.Files.Policy, "(embedded)"))
+		}
 	}
 	if cfg.Files.Accounts != "" {
 		d.Accounts, err = accounts.LoadFile(cfg.Files.Accounts)
@@ -219,4 +247,11 @@ func (st *Stack) Close() error {
 		errs = append(errs, c())
 	}
 	return errors.Join(errs...)
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

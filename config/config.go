@@ -118,6 +118,12 @@ type Desk struct {
 
 // Files points at operator data; empty means the embedded demo data.
 type Files struct {
+	// Taxonomy is an operator's intent taxonomy (data/taxonomy's format)
+	// and Utterances its training examples (intent, language, text; tab
+	// separated); empty: the embedded ones. Routing, policy, tickets and
+	// KB articles are checked against it at start.
+	Taxonomy   string `yaml:"taxonomy"`
+	Utterances string `yaml:"utterances"`
 	Accounts string `yaml:"accounts"`
 	Policy   string `yaml:"policy"`
 	Routing  string `yaml:"routing"`

@@ -84,6 +84,12 @@ func TrainHotline(ctx context.Context, opt linear.Options, log *slog.Logger) (*l
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrModel, err)
 	}
+	return TrainTaxonomy(ctx, tax, opt, log)
+}
+
+// TrainTaxonomy trains a model on a taxonomy's training utterances (an
+// operator's own, or the embedded ones).
+func TrainTaxonomy(ctx context.Context, tax *taxonomy.Taxonomy, opt linear.Options, log *slog.Logger) (*linear.Model, error) {
 	us, err := tax.Train()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrModel, err)

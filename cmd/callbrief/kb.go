@@ -167,7 +167,11 @@ func kbIngest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(arts) == 0 {
 		return fmt.Errorf("%w: no *.md or *.jsonl articles in %s", kb.ErrMalformed, pos[0])
 	}
-	if err := app.CheckArticles(arts); err != nil {
+	tax, err := app.Taxonomy(c.cfg)
+	if err != nil {
+		return err
+	}
+	if err := app.CheckArticles(tax, arts); err != nil {
 		return err
 	}
 	emb, err := k.openEmbedder(ctx, &c, k.embedder)

@@ -13,6 +13,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -77,6 +78,10 @@ type Taxonomy struct {
 	// words a caller names each by.
 	KBProducts   []KBProduct   `yaml:"kb_products"`
 	ProductLines []ProductLine `yaml:"product_lines"`
+
+	// trainFile, when set, holds the training utterances instead of the
+	// embedded train.tsv (an operator's own taxonomy and examples).
+	trainFile string
 }
 
 // Utterance is one labelled example.
@@ -238,7 +243,52 @@ func (t *Taxonomy) IDs() []string {
 }
 
 // Train returns the training utterances, checked against the taxonomy.
-func (t *Taxonomy) Train() ([]Utterance, error) { return t.utterances("train.tsv") }
+func (t *Taxonomy) Train() ([]Utterance, error) {
+	if t.trainFile != "" {
+		b, err := os.ReadFile(t.trainFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrTaxonomy, err)
+		}
+		return t.checkUtterances(t.trainFile, b)
+	}
+	return t.utterances("train.tsv")
+}
+
+// LoadFiles reads an operator's taxonomy from path (empty: the embedded
+// one) and, when utterances is not empty, its training utterances (intent,
+// language, text; tab separated) from that file instead of the embedded
+// ones. Errors name the file; utterances naming an intent the taxonomy
+// lacks are refused here.
+func LoadFiles(path, utterances string) (*Taxonomy, error) {
+	if path == "" {
+		t, err := Load()
+		if err != nil {
+			return nil, err
+		}
+		t.trainFile = utterances
+		if utterances != "" {
+			if _, err := t.Train(); err != nil {
+				return nil, err
+			}
+		}
+		return t, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTaxonomy, err)
+	}
+	t, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	t.trainFile = utterances
+	if utterances != "" {
+		if _, err := t.Train(); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
 
 // Test returns the held-out utterances.
 func (t *Taxonomy) Test() ([]Utterance, error) { return t.utterances("test.tsv") }
@@ -251,6 +301,10 @@ func (t *Taxonomy) utterances(name string) ([]Utterance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrTaxonomy, err)
 	}
+	return t.checkUtterances(name, b)
+}
+
+func (t *Taxonomy) checkUtterances(name string, b []byte) ([]Utterance, error) {
 	us, err := ParseTSV(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
