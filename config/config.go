@@ -124,10 +124,10 @@ type Files struct {
 	// KB articles are checked against it at start.
 	Taxonomy   string `yaml:"taxonomy"`
 	Utterances string `yaml:"utterances"`
-	Accounts string `yaml:"accounts"`
-	Policy   string `yaml:"policy"`
-	Routing  string `yaml:"routing"`
-	Agents   string `yaml:"agents"`
+	Accounts   string `yaml:"accounts"`
+	Policy     string `yaml:"policy"`
+	Routing    string `yaml:"routing"`
+	Agents     string `yaml:"agents"`
 	// IntentModel is a model written by `callbrief models train`; empty:
 	// trained from the embedded taxonomy at start (well under a second).
 	IntentModel string `yaml:"intent_model"`
