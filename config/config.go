@@ -294,6 +294,29 @@ func Keys() []string {
 	return out
 }
 
+// Overrides lists the keys whose value in c differs from Default(), as
+// "key=value", in key order: what an evaluation report names so a figure
+// measured on another stack than the one `serve` runs by default says so.
+// Values of keys that hold secrets, keys or passwords are masked.
+func Overrides(c Config) []string {
+	d := reflect.ValueOf(Default())
+	v := reflect.ValueOf(c)
+	var out []string
+	walk(reflect.TypeOf(c), "", func(k string, idx []int) {
+		a, b := v.FieldByIndex(idx), d.FieldByIndex(idx)
+		if reflect.DeepEqual(a.Interface(), b.Interface()) {
+			return
+		}
+		val := fmt.Sprint(a.Interface())
+		last := k[strings.LastIndex(k, ".")+1:]
+		if strings.Contains(last, "secret") || strings.Contains(last, "key") || strings.Contains(last, "password") || strings.Contains(last, "token") {
+			val = "(set)"
+		}
+		out = append(out, k+"="+val)
+	})
+	return out
+}
+
 func walk(t reflect.Type, prefix string, fn func(key string, index []int)) {
 	var rec func(t reflect.Type, prefix string, idx []int)
 	rec = func(t reflect.Type, prefix string, idx []int) {

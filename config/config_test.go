@@ -88,3 +88,16 @@ func TestDefaultsValid(t *testing.T) {
 		t.Fatalf("keys: %v", Keys())
 	}
 }
+
+func TestOverrides(t *testing.T) {
+	if o := Overrides(Default()); len(o) != 0 {
+		t.Fatalf("defaults report overrides %v", o)
+	}
+	c := Default()
+	c.ASR.Engine = "openai"
+	c.Store.Secret = "a-very-long-shared-secret"
+	got := strings.Join(Overrides(c), " ")
+	if !strings.Contains(got, "asr.engine=openai") || !strings.Contains(got, "store.secret=(set)") || strings.Contains(got, "a-very-long") {
+		t.Fatalf("Overrides = %q", got)
+	}
+}

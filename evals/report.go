@@ -18,11 +18,14 @@ const ReportVersion = 1
 // report plots. One schema for every kind of evaluation, so that two runs
 // can be compared without knowing the kinds.
 type Report struct {
-	Version     int           `json:"version"`
-	Suite       string        `json:"suite"`
-	Started     time.Time     `json:"started"`
-	Seconds     float64       `json:"seconds"`
-	Machine     string        `json:"machine"`
+	Version int       `json:"version"`
+	Suite   string    `json:"suite"`
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"`
+	Machine string    `json:"machine"`
+	// Overrides are the configuration keys the run changed from what
+	// `serve` runs by default; none: every figure is of the served stack.
+	Overrides   []string      `json:"overrides,omitempty"`
 	Evaluations []*Evaluation `json:"evaluations"`
 }
 

@@ -92,6 +92,7 @@ nav a { margin-right: 12px; font-size: 13px; }
 <header>
 <h1>callbrief evaluation: {{.R.Suite}}</h1>
 <p>Run {{.R.Started.Format "2006-01-02 15:04 MST"}} · {{seconds .R.Seconds}} · {{.R.Machine}}</p>
+{{if .R.Overrides}}<p><strong>Measured with configuration overrides</strong> (not the stack <code>serve</code> runs by default): {{range .R.Overrides}}<code>{{.}}</code> {{end}}</p>{{else}}<p>Measured on the stack <code>serve</code> runs by default (no configuration overrides).</p>{{end}}
 </header>
 <main>
 <nav>{{range .R.Evaluations}}<a href="#{{.Name}}">{{.Name}}</a>{{end}}</nav>

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/callbrief/callbrief/config"
 	"github.com/callbrief/callbrief/evals"
 )
 
@@ -84,6 +85,10 @@ func runSuite(ctx context.Context, c *common, s *evals.Suite, o suiteOptions, st
 	rep, err := h.Run(ctx, s)
 	if err != nil {
 		return err
+	}
+	rep.Overrides = stackOverrides(c.cfg)
+	if len(rep.Overrides) > 0 {
+		fmt.Fprintf(stderr, "measured with configuration overrides (not the stack serve runs by default): %s\n", strings.Join(rep.Overrides, ", "))
 	}
 	var cmp *evals.Comparison
 	if o.baseline != "" {
@@ -198,4 +203,16 @@ func cmdEvalScenarios(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	s := &evals.Suite{Name: "scenarios", Evaluations: []evals.EvalSpec{{Name: "scenarios", Kind: "scenarios", Data: abs, Modes: modes, KB: *withKB}}}
 	return runSuite(ctx, &c, s, suiteOptions{out: *out}, stdout, stderr)
+}
+
+// stackOverrides are the configuration keys that change what is measured
+// (logging and the listen address do not).
+func stackOverrides(cfg config.Config) []string {
+	var out []string
+	for _, o := range config.Overrides(cfg) {
+		if !strings.HasPrefix(o, "log.") && !strings.HasPrefix(o, "http.") {
+			out = append(out, o)
+		}
+	}
+	return out
 }
