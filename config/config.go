@@ -207,7 +207,7 @@ func Default() Config {
 		WebRTC: WebRTC{TURNTTL: 12 * time.Hour, ICETimeout: 15 * time.Second, MaxCalls: 200, Loopback: true, AnswerTimeout: 10 * time.Second, TurnTimeout: 12 * time.Second,
 			HoldTimeout: 10 * time.Minute},
 		TTS: TTS{EspeakBin: "espeak-ng"},
-		KB:  KB{Timeout: 300 * time.Millisecond},
+		KB:  KB{Timeout: 500 * time.Millisecond},
 	}
 }
 
