@@ -39,6 +39,21 @@ type Config struct {
 	WebRTC   WebRTC   `yaml:"webrtc"`
 	TTS      TTS      `yaml:"tts"`
 	KB       KB       `yaml:"kb"`
+	Admit    Admit    `yaml:"admission"`
+}
+
+// Admit bounds the recorded calls (uploads to /v1/calls and /v1/transcribe)
+// a node recognises at once: past Max, up to Queue more wait at most Wait
+// (or their own deadline) for a place; the rest get 503 with Retry-After
+// at once, rather than all of them being served too late.
+type Admit struct {
+	// Max is how many are recognised at once; 0: one per core.
+	Max   int           `yaml:"max"`
+	Queue int           `yaml:"queue"`
+	Wait  time.Duration `yaml:"wait"`
+	// BodyTimeout bounds reading an upload's body: a slow sender holds a
+	// connection, not the node.
+	BodyTimeout time.Duration `yaml:"body_timeout"`
 }
 
 // KB configures the knowledge base the briefs draw suggestions from.
@@ -206,8 +221,9 @@ func Default() Config {
 		Desk:     Desk{TokenTTL: 12 * time.Hour, ReconnectGrace: 15 * time.Second},
 		WebRTC: WebRTC{TURNTTL: 12 * time.Hour, ICETimeout: 15 * time.Second, MaxCalls: 200, Loopback: true, AnswerTimeout: 10 * time.Second, TurnTimeout: 12 * time.Second,
 			HoldTimeout: 10 * time.Minute},
-		TTS: TTS{EspeakBin: "espeak-ng"},
-		KB:  KB{Timeout: 500 * time.Millisecond},
+		TTS:   TTS{EspeakBin: "espeak-ng"},
+		KB:    KB{Timeout: 500 * time.Millisecond},
+		Admit: Admit{Queue: 8, Wait: 10 * time.Second, BodyTimeout: 60 * time.Second},
 	}
 }
 
@@ -401,6 +417,12 @@ func (c Config) Validate() error {
 	}
 	if c.HTTP.Addr == "" || !strings.Contains(c.HTTP.Addr, ":") {
 		return bad("http.addr", "%q is not host:port", c.HTTP.Addr)
+	}
+	if c.Admit.Max < 0 || c.Admit.Queue < 0 {
+		return bad("admission.max", "max %d and queue %d may not be negative", c.Admit.Max, c.Admit.Queue)
+	}
+	if c.Admit.Wait <= 0 || c.Admit.BodyTimeout <= 0 {
+		return bad("admission.wait", "wait %s and body_timeout %s must be positive", c.Admit.Wait, c.Admit.BodyTimeout)
 	}
 	if c.KB.Timeout <= 0 || c.KB.Timeout > 10*time.Second {
 		return bad("kb.timeout", "%s is not between 0 and 10s", c.KB.Timeout)

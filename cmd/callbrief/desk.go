@@ -40,6 +40,11 @@ func (s *server) handleCallUpload(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "draining", "this node is draining; retry on another")
 		return
 	}
+	release, ok := s.admitUpload(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxUpload))
 	if err != nil {
 		status, code := statusOf(err)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/callbrief/callbrief/app"
 	"github.com/callbrief/callbrief/asr"
 	"github.com/callbrief/callbrief/config"
+	"github.com/callbrief/callbrief/internal/admit"
 	"github.com/callbrief/callbrief/media/webrtc"
 	"github.com/callbrief/callbrief/models/ort"
 	"github.com/callbrief/callbrief/obs"
@@ -38,6 +40,7 @@ type server struct {
 	log      *slog.Logger
 	metrics  *obs.Metrics
 	draining atomic.Bool
+	admit    *admit.Limiter // recorded calls in recognition
 	started  time.Time
 	asrName  string
 	vadName  string
@@ -113,6 +116,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer st.Close()
 	s := &server{eng: eng, stack: st, rec: rec, cfg: c.cfg, log: c.log, metrics: eng.Metrics(), started: time.Now(), asrName: rec.Name(), vadName: vadName}
+	maxCalls := c.cfg.Admit.Max
+	if maxCalls == 0 {
+		maxCalls = runtime.NumCPU()
+	}
+	s.admit = admit.New(maxCalls, c.cfg.Admit.Queue)
 	ln, err := net.Listen("tcp", c.cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("http.addr %s: %w", c.cfg.HTTP.Addr, err)

@@ -2,14 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/callbrief/callbrief/asr"
 	"github.com/callbrief/callbrief/call"
+	"github.com/callbrief/callbrief/internal/admit"
 	"github.com/callbrief/callbrief/media"
 	"github.com/callbrief/callbrief/media/vad"
 	"github.com/callbrief/callbrief/pipeline"
@@ -58,6 +61,11 @@ func (s *server) handleTranscribe(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "draining", "this node is draining; retry on another")
 		return
 	}
+	release, ok := s.admitUpload(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	callID := call.NewID(time.Now())
 	log := s.log.With("call_id", callID)
 	s.metrics.ActiveCalls.Inc()
@@ -94,4 +102,26 @@ func (s *server) handleTranscribe(w http.ResponseWriter, r *http.Request) {
 	status, code := statusOf(err)
 	log.Warn("transcribe failed", "status", status, "err", err)
 	httpError(w, status, code, err.Error())
+}
+
+// admitUpload takes a place for a recorded call in recognition, or
+// answers 503 with Retry-After (and false) when the node is full. The
+// body's read deadline is set too: a slow sender must not hold a place.
+func (s *server) admitUpload(w http.ResponseWriter, r *http.Request) (func(), bool) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Admit.Wait)
+	defer cancel()
+	release, err := s.admit.Acquire(ctx)
+	s.metrics.Observe("admission", "uploads", 0, err)
+	if err != nil {
+		var o *admit.Overloaded
+		if errors.As(err, &o) {
+			w.Header().Set("Retry-After", strconv.Itoa(int(o.RetryAfter/time.Second)))
+			httpError(w, http.StatusServiceUnavailable, "overloaded", "this node is recognising as many calls as it can ("+o.Reason+"); retry later or on another node")
+			return nil, false
+		}
+		httpError(w, http.StatusServiceUnavailable, "cancelled", "the request ended while waiting for a place")
+		return nil, false
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.Admit.BodyTimeout))
+	return release, true
 }
