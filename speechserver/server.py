@@ -347,6 +347,10 @@ def render(fmt: str, task: str, segments, info, duration: float, grans: set[str]
     resp: dict = {
         "task": task,
         "language": LANGUAGES.get(lang, lang),
+        # Not in OpenAI's shape: how sure Whisper's language detection was
+        # (1.0 when the client gave the language), so that a caller can weigh
+        # the language against other evidence.
+        "language_probability": round(float(info.language_probability), 4) if task == "transcribe" else 1.0,
         "duration": round(duration, 3),
         "text": text,
     }

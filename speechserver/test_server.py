@@ -239,6 +239,9 @@ class ServerTest(unittest.TestCase):
         resp = json.loads(body)
         self.check_verbose(resp, dur, words=False)
         self.assertEqual(resp["language"], "chinese")
+        # Detected, not given: a real probability, and a confident one for clear Mandarin.
+        self.assertGreater(resp["language_probability"], 0.5)
+        self.assertLessEqual(resp["language_probability"], 1.0)
         c = cer(ZH_REF, resp["text"])
         sys.stderr.write(f"MEASURE zh+prompt {ZH_CLIP} CER={c:.3f} rtf={dt / dur:.3f} hyp={resp['text']!r}\n")
         self.assertLess(c, 0.5)
@@ -250,6 +253,7 @@ class ServerTest(unittest.TestCase):
         resp = json.loads(body)
         self.check_verbose(resp, dur)
         self.assertEqual(resp["language"], "english")
+        self.assertGreater(resp["language_probability"], 0.5)
         w = wer(EN_REF, resp["text"])
         sys.stderr.write(f"MEASURE en {EN_CLIP} WER={w:.3f} rtf={dt / dur:.3f} hyp={resp['text']!r}\n")
         self.assertLess(w, 0.2)
