@@ -52,8 +52,12 @@ type Segment struct {
 	Words      []Word        `json:"words,omitempty"`
 	Confidence float64       `json:"confidence"`         // 0..1; 0 when the engine gives none
 	Language   Language      `json:"language,omitempty"` // empty when the engine does not tag
-	Final      bool          `json:"final"`
-	Engine     string        `json:"engine,omitempty"`
+	// LanguageConfidence is how sure the engine was of Language, 0..1: a
+	// multilingual recognizer's own spoken-language detection (1 when it
+	// was told the language); 0 when the engine gives none.
+	LanguageConfidence float64 `json:"language_confidence,omitempty"`
+	Final              bool    `json:"final"`
+	Engine             string  `json:"engine,omitempty"`
 }
 
 // Transcript is the ordered list of final segments of one call.

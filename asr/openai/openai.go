@@ -214,7 +214,15 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Recognizer, error) {
 	}
 	oc := openaiapi.DefaultConfig(cfg.APIKey)
 	oc.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	oc.HTTPClient = r.httpClient
+	// A copy of the client whose transport also reads the language
+	// probability some servers report (langprob.go).
+	hc := *r.httpClient
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	hc.Transport = probeTransport{base: base}
+	oc.HTTPClient = &hc
 	r.client = openaiapi.NewClientWithConfig(oc)
 	return r, nil
 }

@@ -572,3 +572,33 @@ func TestNoGoroutineLeak(t *testing.T) {
 		t.Errorf("%d goroutines before, %d after", before, after)
 	}
 }
+
+// With no hint, the language is what the server detected, with the
+// probability it reported when it reports one.
+func TestDetectedLanguageAndProbability(t *testing.T) {
+	fs := newFakeServer(t)
+	fs.wantSamples = 10 * 320
+	r := newRecognizer(t, fs, nil)
+	st := newStreamT(t, r, asr.StreamConfig{})
+	for _, tc := range []struct {
+		reply    string
+		wantLang call.Language
+		wantP    float64
+	}{
+		{`{"text":"我的手机坏了","language":"chinese","language_probability":0.87}`, call.LangChinese, 0.87},
+		{`{"text":"my phone broke","language":"english","language_probability":0.99}`, call.LangEnglish, 0.99},
+		{`{"text":"my phone broke","language":"english"}`, call.LangEnglish, 0},                          // not reported
+		{`{"text":"my phone broke","language":"english","language_probability":7}`, call.LangEnglish, 0}, // nonsense
+		{`{"text":"??","language":"klingonese","language_probability":0.5}`, call.LangUndetermined, 0},
+	} {
+		fs.set(func(fs *fakeServer) { fs.respond = jsonReply(200, tc.reply) })
+		writeAudio(t, st, 0, 0, 10)
+		if err := st.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		seg := takeFinal(t, st)
+		if seg.Language != tc.wantLang || seg.LanguageConfidence != tc.wantP {
+			t.Errorf("reply %s: language %q p=%v, want %q p=%v", tc.reply, seg.Language, seg.LanguageConfidence, tc.wantLang, tc.wantP)
+		}
+	}
+}

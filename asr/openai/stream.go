@@ -114,11 +114,11 @@ func (s *stream) Flush(ctx context.Context) error {
 	unreg := context.AfterFunc(s.ctx, func() { cancel(context.Cause(s.ctx)) })
 	defer unreg()
 
-	resp, err := s.r.transcribe(rctx, wav, s.hint)
+	resp, lp, err := s.r.transcribe(rctx, wav, s.hint)
 	if err != nil {
 		return err
 	}
-	seg, ok := u.segment(resp)
+	seg, ok := u.segment(resp, lp)
 	if !ok {
 		return nil
 	}

@@ -199,7 +199,7 @@ func TestSegmentFromResponse(t *testing.T) {
 	resp.Segments[1].Start, resp.Segments[1].End, resp.Segments[1].Text = 0.5, 30, "second" // whisper's 30 s window end
 	resp.Segments[1].AvgLogprob = -1
 
-	seg, ok := u.segment(resp) // no top-level text: joined from segments
+	seg, ok := u.segment(resp, langProb{}) // no top-level text: joined from segments
 	if !ok {
 		t.Fatal("no segment")
 	}
@@ -223,14 +223,14 @@ func TestSegmentFromResponse(t *testing.T) {
 		Start float64 `json:"start"`
 		End   float64 `json:"end"`
 	}{"  ", 0.6, 0.7})
-	seg, _ = u.segment(resp)
+	seg, _ = u.segment(resp, langProb{})
 	if len(seg.Words) != 1 || seg.Words[0].Text != "x" || seg.Words[0].Start != 2*time.Second || seg.Words[0].End != 2500*time.Millisecond {
 		t.Errorf("Words = %+v; want one word clamped at the utterance start, the blank one dropped", seg.Words)
 	}
 	if seg.Start != 2*time.Second || seg.End != 2700*time.Millisecond {
 		t.Errorf("Start, End from words = %v, %v", seg.Start, seg.End)
 	}
-	if _, ok := u.segment(openaiapi.AudioResponse{Text: " \n"}); ok {
+	if _, ok := u.segment(openaiapi.AudioResponse{Text: " \n"}, langProb{}); ok {
 		t.Error("blank text gave a segment")
 	}
 }

@@ -71,30 +71,32 @@ func (r *Recognizer) request(wav []byte, lang string) openaiapi.AudioRequest {
 
 // transcribe uploads wav, retrying retryable failures, until success, a
 // permanent failure, the last attempt, or ctx is done.
-func (r *Recognizer) transcribe(ctx context.Context, wav []byte, lang string) (openaiapi.AudioResponse, error) {
+// The language probability the server reported, if any, comes with it.
+func (r *Recognizer) transcribe(ctx context.Context, wav []byte, lang string) (openaiapi.AudioResponse, langProb, error) {
 	attempts := r.cfg.Retries + 1
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return openaiapi.AudioResponse{}, &Error{Attempts: attempt - 1, Message: err.Error(), Err: err}
+			return openaiapi.AudioResponse{}, langProb{}, &Error{Attempts: attempt - 1, Message: err.Error(), Err: err}
 		}
 		began := time.Now()
 		actx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-		resp, err := r.client.CreateTranscription(actx, r.request(wav, lang))
+		var lp langProb
+		resp, err := r.client.CreateTranscription(withLangProb(actx, &lp), r.request(wav, lang))
 		cancel()
 		if err == nil {
 			r.log.Debug("openai asr: transcribed", "attempt", attempt, "latency", time.Since(began), "bytes", len(wav))
-			return resp, nil
+			return resp, lp, nil
 		}
 		e, retryable := r.classify(ctx, err, attempt)
 		if !retryable || attempt >= attempts {
-			return openaiapi.AudioResponse{}, e
+			return openaiapi.AudioResponse{}, langProb{}, e
 		}
 		delay := r.delay(attempt)
 		r.log.Warn("openai asr: attempt failed, retrying",
 			"attempt", attempt, "attempts", attempts, "status", e.StatusCode, "error", e.Message, "backoff", delay)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
 			// Sleeping would outlive ctx: give up now.
-			return openaiapi.AudioResponse{}, &Error{
+			return openaiapi.AudioResponse{}, langProb{}, &Error{
 				StatusCode: e.StatusCode, Attempts: attempt, Err: errors.Join(context.DeadlineExceeded, err),
 				Message: "context deadline before next retry; last error: " + e.Message,
 			}
@@ -103,7 +105,7 @@ func (r *Recognizer) transcribe(ctx context.Context, wav []byte, lang string) (o
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return openaiapi.AudioResponse{}, &Error{
+			return openaiapi.AudioResponse{}, langProb{}, &Error{
 				StatusCode: e.StatusCode, Attempts: attempt, Err: errors.Join(ctx.Err(), err),
 				Message: ctx.Err().Error() + " during backoff; last error: " + e.Message,
 			}
@@ -185,7 +187,7 @@ type utterance struct {
 // segment builds the final segment from a response. ok is false when the
 // response has no text. Times are offset by u.start and clamped to the
 // utterance (whisper may report a segment end past the audio).
-func (u utterance) segment(resp openaiapi.AudioResponse) (call.Segment, bool) {
+func (u utterance) segment(resp openaiapi.AudioResponse, lp langProb) (call.Segment, bool) {
 	text := strings.TrimSpace(resp.Text)
 	if text == "" && len(resp.Segments) > 0 {
 		parts := make([]string, 0, len(resp.Segments))
@@ -206,6 +208,9 @@ func (u utterance) segment(resp openaiapi.AudioResponse) (call.Segment, bool) {
 		Language: responseLanguage(resp.Language, u.hint),
 		Final:    true,
 		Engine:   u.engine,
+	}
+	if lp.ok && seg.Language != call.LangUndetermined && seg.Language != "" {
+		seg.LanguageConfidence = lp.p
 	}
 	for _, w := range resp.Words {
 		t := strings.TrimSpace(w.Word)
