@@ -5,6 +5,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,9 +16,7 @@ import (
 	ttsopenai "github.com/callbrief/callbrief/tts/openai"
 
 	"github.com/callbrief/callbrief/asr"
-	asropenai "github.com/callbrief/callbrief/asr/openai"
-	"github.com/callbrief/callbrief/asr/route"
-	"github.com/callbrief/callbrief/asr/sphinx"
+	asrengines "github.com/callbrief/callbrief/asr/engines"
 	"github.com/callbrief/callbrief/config"
 	"github.com/callbrief/callbrief/handoff"
 	"github.com/callbrief/callbrief/media/vad"
@@ -50,6 +49,9 @@ type Engines struct {
 	kbErr   error
 	kbMu    sync.Mutex
 	kbState KBState
+
+	asrMu sync.Mutex
+	asr   *asrengines.Set // the last recognizer built, for readyz
 }
 
 // NewEngines prepares the engines of cfg; each is loaded on first use.
@@ -106,32 +108,29 @@ func (e *Engines) NewDetector() (vad.Detector, error) {
 	return nil, fmt.Errorf("vad.engine %q unknown", e.cfg.VAD.Engine)
 }
 
-// Recognizer builds the configured ASR engine, routing Chinese streams to
-// the OpenAI-compatible server when asr.chinese_engine says so.
+// Recognizer builds the configured ASR engine (asr/engines): by default
+// the supervised local Whisper server for every caller, pocketsphinx for
+// grammars and as the fallback. Closing it stops the speech server.
 func (e *Engines) Recognizer() (asr.Recognizer, error) {
-	def, err := e.engine(e.cfg.ASR.Engine)
-	if err != nil || e.cfg.ASR.ChineseEngine == "" || e.cfg.ASR.ChineseEngine == e.cfg.ASR.Engine {
-		return def, err
-	}
-	zh, err := e.engine(e.cfg.ASR.ChineseEngine)
+	set, err := asrengines.New(context.Background(), e.cfg, e.cache.Dir, e.log)
 	if err != nil {
-		def.Close()
 		return nil, err
 	}
-	return route.New(def, zh)
+	e.asrMu.Lock()
+	e.asr = set
+	e.asrMu.Unlock()
+	return set.Owning(), nil
 }
 
-func (e *Engines) engine(name string) (asr.Recognizer, error) {
-	switch name {
-	case "sphinx":
-		c := sphinx.DefaultConfig()
-		c.ModelDir = e.cfg.ASR.Sphinx.ModelDir
-		return sphinx.New(c, e.log)
-	case "openai":
-		o := e.cfg.ASR.OpenAI
-		return asropenai.New(asropenai.Config{BaseURL: o.BaseURL, APIKey: o.APIKey, Model: o.Model, Timeout: o.Timeout, Retries: o.Retries, Prompt: o.Prompt}, e.log)
+// ASRStatus is the recognizer's part of readyz: its engine and the speech
+// server's state (nil before Recognizer).
+func (e *Engines) ASRStatus() map[string]any {
+	e.asrMu.Lock()
+	defer e.asrMu.Unlock()
+	if e.asr == nil {
+		return nil
 	}
-	return nil, fmt.Errorf("asr engine %q unknown", name)
+	return e.asr.Status()
 }
 
 func (e *Engines) Close() error {

@@ -62,6 +62,14 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"reconnect grace", "", nil, []string{"desk.reconnect_grace=-1s"}, "desk.reconnect_grace"},
 		{"reconnect grace under the refresh", "", nil, []string{"desk.reconnect_grace=2s"}, "at least 6s"},
 		{"advertise url not a url", "", nil, []string{"http.advertise_url=10.0.0.5:8080", "store.redis_addr=127.0.0.1:6379"}, "http.advertise_url"},
+		{"auto english", "", nil, []string{"asr.english=whisper"}, "asr.english"},
+		{"auto grammars", "", nil, []string{"asr.grammars=none"}, "asr.grammars"},
+		{"speech server not loopback", "", nil, []string{"asr.speechserver.addr=0.0.0.0:8178"}, "not a loopback"},
+		{"speech server addr", "", nil, []string{"asr.speechserver.addr=8178"}, "asr.speechserver.addr"},
+		{"speech server port", "", nil, []string{"asr.speechserver.addr=127.0.0.1:99999"}, "asr.speechserver.addr"},
+		{"speech server threads", "", nil, []string{"asr.speechserver.threads=-1"}, "asr.speechserver.threads"},
+		{"speech server start timeout", "", nil, []string{"asr.speechserver.start_timeout=0s"}, "asr.speechserver.start_timeout"},
+		{"auto with a bad url", "", nil, []string{"asr.openai.base_url=ftp://x"}, "asr.openai.base_url"},
 		{"advertise url without redis", "", nil, []string{"http.advertise_url=http://10.0.0.5:8080"}, "needs store.redis_addr"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,6 +91,14 @@ func TestErrorsNameTheField(t *testing.T) {
 func TestDefaultsValid(t *testing.T) {
 	if err := Default().Validate(); err != nil {
 		t.Fatal(err)
+	}
+	if a := Default().ASR; a.Engine != "auto" || a.English != "multilingual" || a.Grammars != "sphinx" || a.SpeechServer.Addr != "127.0.0.1:0" {
+		t.Fatalf("default asr: %+v; want auto, Whisper for English, grammars on sphinx, a free loopback port", a)
+	}
+	for _, ok := range []string{"[::1]:8178", "localhost:8178", "127.0.0.2:0"} {
+		if _, err := Load("", nil, []string{"asr.speechserver.addr=" + ok}); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
 	}
 	if len(Keys()) < 10 {
 		t.Fatalf("keys: %v", Keys())

@@ -207,6 +207,12 @@ func (s *server) readiness(ctx context.Context) (map[string]any, bool) {
 		storeState, ok = "unavailable", false
 	}
 	body["store"] = storeState
+	// The speech server's state: while it is down or restarting the node
+	// still takes calls (pocketsphinx stands in, English only), so this
+	// does not make the node unready; it says so instead.
+	if st := s.eng.ASRStatus(); st != nil {
+		body["recognizer"] = st
+	}
 	body["status"] = "ready"
 	if !ok {
 		body["status"] = "not ready"
