@@ -177,6 +177,9 @@ type ASRHypothesis struct {
 	// decision to the final result.
 	EndpointDelays []time.Duration
 	FinalLatencies []time.Duration
+	// Language is the language the system tagged the clip with (the most
+	// frequent tag of its finals); empty when it does not tag.
+	Language call.Language
 }
 
 // Transcriber runs a system on one clip.
@@ -191,9 +194,14 @@ type ClipResult struct {
 	Hypothesis string        `json:"hypothesis"`
 	Edits      EditCounts    `json:"edits"`
 	Rate       float64       `json:"rate"`
-	AudioSec   float64       `json:"audio_sec"`
-	RTF        float64       `json:"rtf"`
-	Error      string        `json:"error,omitempty"`
+	// RateNumbers is the CER with numbers in one form (CharsNumbers);
+	// the same as Rate for WER clips.
+	RateNumbers  float64       `json:"rate_numbers_normalised"`
+	EditsNumbers EditCounts    `json:"edits_numbers_normalised"`
+	Detected     call.Language `json:"detected_language,omitempty"`
+	AudioSec     float64       `json:"audio_sec"`
+	RTF          float64       `json:"rtf"`
+	Error        string        `json:"error,omitempty"`
 }
 
 // LatencySummary summarises a latency distribution in milliseconds.
@@ -201,6 +209,7 @@ type LatencySummary struct {
 	N   int     `json:"n"`
 	P50 float64 `json:"p50_ms"`
 	P90 float64 `json:"p90_ms"`
+	P95 float64 `json:"p95_ms"`
 	P99 float64 `json:"p99_ms"`
 	Max float64 `json:"max_ms"`
 }
@@ -217,7 +226,7 @@ func Summarize(ds []time.Duration) LatencySummary {
 		i = max(0, min(i, len(s)-1))
 		return float64(s[i]) / float64(time.Millisecond)
 	}
-	return LatencySummary{N: len(s), P50: at(.5), P90: at(.9), P99: at(.99), Max: float64(s[len(s)-1]) / float64(time.Millisecond)}
+	return LatencySummary{N: len(s), P50: at(.5), P90: at(.9), P95: at(.95), P99: at(.99), Max: float64(s[len(s)-1]) / float64(time.Millisecond)}
 }
 
 // ASRReport is the evaluation of one system on one dataset.
@@ -228,14 +237,63 @@ type ASRReport struct {
 	Clips   []ClipResult `json:"clips"`
 	// WER over the English clips and CER over the Chinese ones, each total
 	// edits over total reference tokens.
-	WER        *float64       `json:"wer,omitempty"`
-	CER        *float64       `json:"cer,omitempty"`
-	AudioSec   float64        `json:"audio_sec"`
-	RTF        float64        `json:"rtf"`
-	Failures   int            `json:"failures"`
-	Endpoint   LatencySummary `json:"endpoint_delay"`
-	Finalize   LatencySummary `json:"final_latency"`
-	EndToFinal LatencySummary `json:"end_of_speech_to_final"`
+	WER *float64 `json:"wer,omitempty"`
+	CER *float64 `json:"cer,omitempty"`
+	// CERNumbers is CER with numbers normalised (CharsNumbers).
+	CERNumbers *float64 `json:"cer_numbers_normalised,omitempty"`
+	// Languages summarises each reference language.
+	Languages  []LanguageSummary `json:"languages,omitempty"`
+	AudioSec   float64           `json:"audio_sec"`
+	RTF        float64           `json:"rtf"`
+	Failures   int               `json:"failures"`
+	Endpoint   LatencySummary    `json:"endpoint_delay"`
+	Finalize   LatencySummary    `json:"final_latency"`
+	EndToFinal LatencySummary    `json:"end_of_speech_to_final"`
+}
+
+// LanguageSummary is the score of the clips of one reference language.
+type LanguageSummary struct {
+	Language    call.Language `json:"language"`
+	Clips       int           `json:"clips"`
+	Metric      string        `json:"metric"`
+	Rate        float64       `json:"rate"`
+	RateNumbers float64       `json:"rate_numbers_normalised"`
+	AudioSec    float64       `json:"audio_sec"`
+	RTF         float64       `json:"rtf"`
+	// Tagged counts the clips the system tagged with a language; Correct
+	// those whose tag agrees with the reference (any Chinese variety
+	// agrees with zh, and zh with any variety: telling varieties apart is
+	// not the recogniser's job here).
+	Tagged  int `json:"tagged"`
+	Correct int `json:"correct"`
+}
+
+// MajorityLanguage is the language most of segs' text is tagged with
+// (weighted by characters); empty when none is tagged.
+func MajorityLanguage(segs []call.Segment) call.Language {
+	n := map[call.Language]int{}
+	var best call.Language
+	for _, s := range segs {
+		if s.Language == "" {
+			continue
+		}
+		n[s.Language] += len([]rune(s.Text))
+		if best == "" || n[s.Language] > n[best] {
+			best = s.Language
+		}
+	}
+	return best
+}
+
+// sameLanguage reports whether a system's tag agrees with the reference.
+func sameLanguage(ref, got call.Language) bool {
+	if ref == got {
+		return true
+	}
+	if ref.IsChinese() && got.IsChinese() {
+		return ref == call.LangChinese || got == call.LangChinese
+	}
+	return false
 }
 
 // RunASR scores t on every item. A clip the system fails on is reported
@@ -243,17 +301,24 @@ type ASRReport struct {
 // the score.
 func RunASR(ctx context.Context, engine, dataset string, items []ASRItem, t Transcriber) (*ASRReport, error) {
 	rep := &ASRReport{Engine: engine, Dataset: dataset}
-	var wer, cer EditCounts
+	var wer, cer, cerNum EditCounts
 	var nWER, nCER int
+	type langAcc struct {
+		sum             LanguageSummary
+		edits, editsNum EditCounts
+		audio, proc     time.Duration
+	}
+	langs := map[call.Language]*langAcc{}
+	var order []call.Language
 	var proc, audio time.Duration
 	var eps, fins, e2f []time.Duration
 	for _, it := range items {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		metric, tok := "WER", Words
+		metric, tok, tokNum := "WER", Words, Words
 		if it.Language.IsChinese() {
-			metric, tok = "CER", Chars
+			metric, tok, tokNum = "CER", Chars, CharsNumbers
 		}
 		cr := ClipResult{File: filepath.Base(it.File), Language: it.Language, Metric: metric, Reference: it.Reference}
 		hyp, err := t(ctx, it)
@@ -265,9 +330,29 @@ func RunASR(ctx context.Context, engine, dataset string, items []ASRItem, t Tran
 		cr.Hypothesis = hyp.Text
 		cr.Edits = Align(tok(it.Reference), tok(hyp.Text))
 		cr.Rate = cr.Edits.Rate()
+		cr.EditsNumbers = Align(tokNum(it.Reference), tokNum(hyp.Text))
+		cr.RateNumbers = cr.EditsNumbers.Rate()
+		cr.Detected = hyp.Language
 		cr.AudioSec = hyp.Audio.Seconds()
 		if hyp.Audio > 0 {
 			cr.RTF = hyp.Process.Seconds() / hyp.Audio.Seconds()
+		}
+		ls := langs[it.Language]
+		if ls == nil {
+			ls = &langAcc{sum: LanguageSummary{Language: it.Language, Metric: metric}}
+			langs[it.Language] = ls
+			order = append(order, it.Language)
+		}
+		ls.sum.Clips++
+		ls.edits.Add(cr.Edits)
+		ls.editsNum.Add(cr.EditsNumbers)
+		ls.audio += hyp.Audio
+		ls.proc += hyp.Process
+		if hyp.Language != "" {
+			ls.sum.Tagged++
+			if sameLanguage(it.Language, hyp.Language) {
+				ls.sum.Correct++
+			}
 		}
 		proc += hyp.Process
 		audio += hyp.Audio
@@ -283,6 +368,7 @@ func RunASR(ctx context.Context, engine, dataset string, items []ASRItem, t Tran
 			nWER++
 		} else {
 			cer.Add(cr.Edits)
+			cerNum.Add(cr.EditsNumbers)
 			nCER++
 		}
 		rep.Clips = append(rep.Clips, cr)
@@ -292,8 +378,16 @@ func RunASR(ctx context.Context, engine, dataset string, items []ASRItem, t Tran
 		rep.WER = &v
 	}
 	if nCER > 0 {
-		v := cer.Rate()
-		rep.CER = &v
+		v, vn := cer.Rate(), cerNum.Rate()
+		rep.CER, rep.CERNumbers = &v, &vn
+	}
+	for _, l := range order {
+		a := langs[l]
+		a.sum.Rate, a.sum.RateNumbers, a.sum.AudioSec = a.edits.Rate(), a.editsNum.Rate(), a.audio.Seconds()
+		if a.audio > 0 {
+			a.sum.RTF = a.proc.Seconds() / a.audio.Seconds()
+		}
+		rep.Languages = append(rep.Languages, a.sum)
 	}
 	rep.AudioSec = audio.Seconds()
 	if audio > 0 {
@@ -303,6 +397,13 @@ func RunASR(ctx context.Context, engine, dataset string, items []ASRItem, t Tran
 	return rep, nil
 }
 
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
 // Markdown renders the report as a table for people.
 func (r *ASRReport) Markdown() string {
 	var b strings.Builder
@@ -310,27 +411,42 @@ func (r *ASRReport) Markdown() string {
 	if r.Machine != "" {
 		fmt.Fprintf(&b, "Machine: %s\n\n", r.Machine)
 	}
-	b.WriteString("| clip | lang | metric | rate | ref tokens | sub | del | ins | audio s | RTF |\n")
-	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| clip | lang | heard as | metric | rate | numbers normalised | ref tokens | sub | del | ins | audio s | RTF |\n")
+	b.WriteString("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range r.Clips {
 		name := c.File
 		if c.Error != "" {
 			name += " (failed)"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %.1f%% | %d | %d | %d | %d | %.2f | %.3f |\n",
-			name, c.Language, c.Metric, 100*c.Rate, c.Edits.Ref, c.Edits.Substitutions, c.Edits.Deletions, c.Edits.Insertions, c.AudioSec, c.RTF)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.1f%% | %.1f%% | %d | %d | %d | %d | %.2f | %.3f |\n",
+			name, c.Language, orDash(string(c.Detected)), c.Metric, 100*c.Rate, 100*c.RateNumbers, c.Edits.Ref, c.Edits.Substitutions, c.Edits.Deletions, c.Edits.Insertions, c.AudioSec, c.RTF)
 	}
 	b.WriteString("\n")
+	if len(r.Languages) > 0 {
+		b.WriteString("| language | clips | metric | rate | numbers normalised | language tag right | audio s | RTF |\n")
+		b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|\n")
+		for _, l := range r.Languages {
+			tag := "-"
+			if l.Tagged > 0 {
+				tag = fmt.Sprintf("%d/%d", l.Correct, l.Clips)
+			}
+			fmt.Fprintf(&b, "| %s | %d | %s | %.1f%% | %.1f%% | %s | %.1f | %.3f |\n", l.Language, l.Clips, l.Metric, 100*l.Rate, 100*l.RateNumbers, tag, l.AudioSec, l.RTF)
+		}
+		b.WriteString("\n")
+	}
 	if r.WER != nil {
 		fmt.Fprintf(&b, "- **WER** (English, corpus level): %.1f%%\n", 100**r.WER)
 	}
 	if r.CER != nil {
 		fmt.Fprintf(&b, "- **CER** (Chinese, corpus level): %.1f%%\n", 100**r.CER)
 	}
+	if r.CERNumbers != nil {
+		fmt.Fprintf(&b, "- **CER, numbers normalised** (一二 and 12 alike): %.1f%%\n", 100**r.CERNumbers)
+	}
 	fmt.Fprintf(&b, "- Real-time factor: %.3f (%.1f s of audio)\n", r.RTF, r.AudioSec)
 	fmt.Fprintf(&b, "- Endpoint delay (end of speech to endpoint decision, stream time): p50 %.0f ms, p99 %.0f ms (n=%d)\n", r.Endpoint.P50, r.Endpoint.P99, r.Endpoint.N)
 	fmt.Fprintf(&b, "- Final latency (endpoint decision to final result, wall time): p50 %.0f ms, p99 %.0f ms\n", r.Finalize.P50, r.Finalize.P99)
-	fmt.Fprintf(&b, "- End of speech to final: p50 %.0f ms, p99 %.0f ms\n", r.EndToFinal.P50, r.EndToFinal.P99)
+	fmt.Fprintf(&b, "- End of speech to final: p50 %.0f ms, p95 %.0f ms, p99 %.0f ms\n", r.EndToFinal.P50, r.EndToFinal.P95, r.EndToFinal.P99)
 	if r.Failures > 0 {
 		fmt.Fprintf(&b, "- Failed clips: %d (scored as all deletions)\n", r.Failures)
 	}

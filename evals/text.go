@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/callbrief/callbrief/internal/zhnum"
 	"github.com/callbrief/callbrief/internal/zhscript"
 )
 
@@ -141,4 +142,31 @@ func Chars(s string) []string {
 	}
 	flush()
 	return out
+}
+
+// CharsNumbers is Chars with numbers in one form: Chinese numerals become
+// Arabic digits (一二线 and 12线 alike; 三百二十 is 320) and every digit
+// is one token, so a recogniser that writes digits where the reference
+// has characters, or the other way, is not charged for it.
+func CharsNumbers(s string) []string {
+	var out []string
+	for _, tok := range Chars(zhnum.Replace(s)) {
+		if isDigits(tok) {
+			for _, r := range tok {
+				out = append(out, string(r))
+			}
+			continue
+		}
+		out = append(out, tok)
+	}
+	return out
+}
+
+func isDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -139,3 +139,51 @@ func TestParseASRJSONL(t *testing.T) {
 		}
 	}
 }
+
+func TestCERNumbersNormalisedAndLanguages(t *testing.T) {
+	if got := strings.Join(CharsNumbers("请转一二线，三百二十元"), " "); got != "请 转 1 2 线 3 2 0 元" {
+		t.Errorf("CharsNumbers = %q", got)
+	}
+	items := []ASRItem{
+		{File: "a.wav", Language: call.LangChinese, Reference: "请转一二线"},
+		{File: "b.wav", Language: call.LangCantonese, Reference: "佢喺度"},
+		{File: "c.wav", Language: call.LangEnglish, Reference: "hello"},
+	}
+	hyps := map[string]ASRHypothesis{
+		"a.wav": {Text: "请转12线", Language: call.LangChinese},
+		"b.wav": {Text: "他在这里", Language: call.LangChinese},
+		"c.wav": {Text: "你好", Language: call.LangChinese},
+	}
+	rep, err := RunASR(context.Background(), "fake", "t", items, func(ctx context.Context, it ASRItem) (ASRHypothesis, error) {
+		return hyps[it.File], nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Raw: 12 is one token against 一 二: 1 sub + 1 del of 5.
+	if a := rep.Clips[0]; a.Rate != 2.0/5 || a.RateNumbers != 0 || a.Detected != call.LangChinese {
+		t.Errorf("clip a: raw %v normalised %v detected %q", a.Rate, a.RateNumbers, a.Detected)
+	}
+	if rep.CERNumbers == nil || *rep.CERNumbers >= *rep.CER {
+		t.Errorf("corpus CER %v, normalised %v", *rep.CER, rep.CERNumbers)
+	}
+	if len(rep.Languages) != 3 {
+		t.Fatalf("languages %+v", rep.Languages)
+	}
+	for i, want := range []struct {
+		lang            call.Language
+		tagged, correct int
+	}{{call.LangChinese, 1, 1}, {call.LangCantonese, 1, 1}, {call.LangEnglish, 1, 0}} {
+		l := rep.Languages[i]
+		if l.Language != want.lang || l.Tagged != want.tagged || l.Correct != want.correct {
+			t.Errorf("language %d: %+v, want %+v", i, l, want)
+		}
+	}
+	md := rep.Markdown()
+	if !strings.Contains(md, "numbers normalised") || !strings.Contains(md, "| en | 1 | WER | 100.0% | 100.0% | 0/1 |") {
+		t.Errorf("markdown:\n%s", md)
+	}
+	if MajorityLanguage([]call.Segment{{Text: "hi", Language: "en"}, {Text: "你好世界", Language: "zh"}, {Text: "x"}}) != "zh" {
+		t.Error("MajorityLanguage must weigh by text")
+	}
+}

@@ -25,6 +25,8 @@ targets=(
   "FuzzDecode ./media/opus"
   "FuzzDecodeVariety ./classifier"
   "FuzzReadDialectTSV ./evals"
+  "FuzzSayParse ./internal/zhnum"
+  "FuzzReplace ./internal/zhnum"
 )
 status=0
 for t in "${targets[@]}"; do

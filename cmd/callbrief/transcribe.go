@@ -113,6 +113,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	out := fs.String("out", "", "folder to write report.json and report.md (default: print Markdown)")
 	asJSON := fs.Bool("json", false, "print JSON instead of Markdown")
 	langs := fs.String("only", "", "evaluate only clips of this language (e.g. en)")
+	noHint := fs.Bool("no-hint", false, "give the recognizer no language hint, as on a call: the engine decides the language (reported per clip)")
 	if _, err := c.parse(fs, args[1:], stderr); err != nil {
 		return err
 	}
@@ -155,11 +156,16 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return h, err
 		}
 		detName = det.Name()
-		tr, st, err := pipeline.Transcribe(ctx, pcm, det, rec, listenConfig(&c, it.Language), pipeline.FileOptions{}, c.log)
+		hint := it.Language
+		if *noHint {
+			hint = ""
+		}
+		tr, st, err := pipeline.Transcribe(ctx, pcm, det, rec, listenConfig(&c, hint), pipeline.FileOptions{}, c.log)
 		if err != nil {
 			return h, err
 		}
 		h.Text = tr.Text()
+		h.Language = evals.MajorityLanguage(tr.Segments)
 		h.Process = st.VADTime + st.ASRTime
 		for _, u := range st.Utterances {
 			h.EndpointDelays = append(h.EndpointDelays, u.EndpointDelay)
