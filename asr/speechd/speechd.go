@@ -303,7 +303,9 @@ func (s *Supervisor) launch() (*proc, error) {
 	var pipes sync.WaitGroup
 	pipes.Add(2)
 	go func() { defer pipes.Done(); s.pump(stdout, p.tail, slog.LevelDebug) }()
-	go func() { defer pipes.Done(); s.pump(stderr, p.tail, slog.LevelInfo) }()
+	// One stderr line per request (audio length, decode time, language):
+	// debug; what it said before dying is in State().LastError.
+	go func() { defer pipes.Done(); s.pump(stderr, p.tail, slog.LevelDebug) }()
 	go func() {
 		pipes.Wait() // Wait must not close the pipes before they are read to the end
 		p.err = cmd.Wait()
@@ -320,6 +322,9 @@ func (s *Supervisor) pump(r io.Reader, t *tail, level slog.Level) {
 	sc.Buffer(make([]byte, 4096), 64*1024)
 	for sc.Scan() {
 		line := sc.Text()
+		if strings.Contains(line, `"GET /healthz" 200`) {
+			continue // our own checks, every CheckEvery: noise in logs and in the tail
+		}
 		t.add(line)
 		s.log.Log(context.Background(), level, "speech server", "line", line)
 	}
