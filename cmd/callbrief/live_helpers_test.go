@@ -87,16 +87,28 @@ func startLiveAt(t *testing.T, addr string, extra ...string) *liveServer {
 			t.Error("serve did not shut down")
 		}
 	})
+	// Starting trains the intent model and warms the knowledge base: on a
+	// busy machine that takes a while, so wait for readiness up to the
+	// test's guard, and give up at once if serve exited.
 	var err error
-	for range 400 {
+	deadline := time.Now().Add(liveGuard)
+	for time.Now().Before(deadline) {
 		var resp *http.Response
-		if resp, err = http.Get(ls.base + "/healthz"); err == nil {
+		if resp, err = http.Get(ls.base + "/readyz"); err == nil {
 			resp.Body.Close()
-			return ls
+			if resp.StatusCode == http.StatusOK {
+				return ls
+			}
+			err = fmt.Errorf("readyz %d", resp.StatusCode)
 		}
-		time.Sleep(25 * time.Millisecond)
+		select {
+		case rc := <-done:
+			done <- rc // for the cleanup
+			t.Fatalf("serve exited %d before it was ready:\n%s", rc, ls.stderr.String())
+		case <-time.After(25 * time.Millisecond):
+		}
 	}
-	t.Fatalf("serve did not come up: %v\n%s", err, ls.stderr.String())
+	t.Fatalf("serve not ready within %s: %v\n%s", liveGuard, err, ls.stderr.String())
 	return nil
 }
 

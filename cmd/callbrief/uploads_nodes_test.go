@@ -32,7 +32,11 @@ func TestUploadsTwoNodesDistinctCalls(t *testing.T) {
 	}
 	rd := redistest.Start(t)
 	shared := []string{"--set", "store.redis_addr=" + rd.Addr, "--set", "store.secret=node-shared-store-secret",
-		"--set", "desk.secret=node-shared-desk-secret", "--set", "desk.reconnect_grace=0s", "--set", "log.level=warn"}
+		"--set", "desk.secret=node-shared-desk-secret", "--set", "desk.reconnect_grace=0s", "--set", "log.level=warn",
+		// What is under test is the ids and the shared store, not the
+		// recognizer or admission: the quicker engine, and room for every
+		// call a node is sent at once.
+		"--set", "asr.engine=sphinx", "--set", "admission.max=4", "--set", "admission.wait=2m"}
 	nodes := []*liveServer{startLive(t, shared...), startLive(t, shared...)}
 	ctx, cancel := context.WithTimeout(context.Background(), liveGuard)
 	defer cancel()
