@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/callbrief/callbrief/asr"
@@ -21,6 +22,7 @@ import (
 	"github.com/callbrief/callbrief/store"
 	"github.com/callbrief/callbrief/store/memory"
 	storeredis "github.com/callbrief/callbrief/store/redis"
+	"github.com/callbrief/callbrief/store/redisconn"
 	"github.com/callbrief/callbrief/verify"
 	"github.com/callbrief/callbrief/verify/accounts"
 	"github.com/callbrief/callbrief/verify/otp"
@@ -161,6 +163,47 @@ type Stack struct {
 	Under    pipeline.Understand
 	KV       store.Store // shared by the nodes when Redis is configured
 	closers  []func() error
+
+	redis       *storeredis.Store // nil without Redis
+	persistMu   sync.Mutex
+	persistence redisconn.Persistence
+}
+
+// checkPersistence reads and judges the server's persistence at start.
+// The nodes' whole shared state (briefs, queues, lockouts, audit) is in
+// Redis: without an append-only file, a crash of Redis forgets all of it,
+// so that is said as loudly as a log can.
+func checkPersistence(ctx context.Context, rs *storeredis.Store, sentinelNoAcks bool, log *slog.Logger) redisconn.Persistence {
+	p := rs.Persistence(ctx)
+	switch {
+	case p.Unknown != "":
+		log.Warn("redis persistence unknown: make sure it runs with appendonly yes and appendfsync always, or a crash of Redis loses briefs, queues, lockouts and audit records", "why", p.Unknown)
+	case p.Lossy():
+		log.Error("REDIS PERSISTENCE IS OFF (appendonly no): a crash or restart of Redis loses every brief, queued call, lockout and audit record written since its last snapshot; run it with appendonly yes and appendfsync always")
+	case !p.Durable():
+		log.Warn("redis does not fsync every write: a crash may lose the last second of briefs, queued calls, lockouts and audit records; appendfsync always keeps them", "appendfsync", p.AppendFsync)
+	default:
+		log.Info("redis persistence", "appendonly", p.AppendOnly, "appendfsync", p.AppendFsync)
+	}
+	if sentinelNoAcks {
+		log.Warn("sentinel without store.replica_acks: replication is asynchronous, so a failover may lose the last writes the old primary acknowledged; store.replica_acks=1 waits for a replica")
+	}
+	return p
+}
+
+// Persistence is what the store keeps across a crash of its server, for
+// readyz: "memory" without Redis, else the server's settings (read again
+// while they were unknown because it did not answer).
+func (st *Stack) Persistence(ctx context.Context) any {
+	if st.redis == nil {
+		return "in process: lost when this node stops"
+	}
+	st.persistMu.Lock()
+	defer st.persistMu.Unlock()
+	if st.persistence.Unknown == redisconn.NoAnswer {
+		st.persistence = st.redis.Persistence(ctx)
+	}
+	return st.persistence
 }
 
 // SecretOrRandom is the configured secret, or a random one for a node
@@ -191,18 +234,29 @@ func BuildStack(ctx context.Context, e *Engines) (*Stack, error) {
 	// State: Redis when configured, else in process.
 	var kv store.Store
 	var q queue.Store
-	if cfg.Store.RedisAddr != "" {
-		rs, err := storeredis.New(storeredis.Config{Addr: cfg.Store.RedisAddr, Password: cfg.Store.RedisPassword, DB: cfg.Store.RedisDB})
+	if cfg.Store.Shared() {
+		sc := storeredis.Config{Addr: cfg.Store.RedisAddr, Password: cfg.Store.RedisPassword, DB: cfg.Store.RedisDB,
+			SentinelMaster: cfg.Store.SentinelMaster, SentinelAddrs: cfg.Store.SentinelList(), ReplicaAcks: cfg.Store.ReplicaAcks}
+		where := "store.redis_addr " + cfg.Store.RedisAddr
+		if sc.SentinelMaster != "" {
+			where = "store.sentinel_master " + sc.SentinelMaster
+		}
+		rs, err := storeredis.New(sc)
 		if err != nil {
-			return nil, fmt.Errorf("store.redis_addr %s: %w", cfg.Store.RedisAddr, err)
+			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 		st.closers = append(st.closers, rs.Close)
-		rq, err := redisq.New(redisq.Config{Addr: cfg.Store.RedisAddr, Password: cfg.Store.RedisPassword, DB: cfg.Store.RedisDB})
+		rq, err := redisq.New(redisq.Config{Addr: sc.Addr, Password: sc.Password, DB: sc.DB,
+			SentinelMaster: sc.SentinelMaster, SentinelAddrs: sc.SentinelAddrs, ReplicaAcks: sc.ReplicaAcks})
 		if err != nil {
-			return nil, fmt.Errorf("store.redis_addr %s: %w", cfg.Store.RedisAddr, err)
+			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 		st.closers = append(st.closers, rq.Close)
 		kv, q = rs, rq
+		st.redis = rs
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		st.persistence = checkPersistence(pctx, rs, sc.SentinelMaster != "" && sc.ReplicaAcks == 0, log)
+		cancel()
 	} else {
 		kv, q = memory.New(), queue.NewMemory()
 	}

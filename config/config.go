@@ -114,10 +114,34 @@ type Store struct {
 	RedisAddr     string `yaml:"redis_addr"`
 	RedisPassword string `yaml:"redis_password"`
 	RedisDB       int    `yaml:"redis_db"`
+	// SentinelMaster and SentinelAddrs (comma-separated host:port) use a
+	// Redis Sentinel group instead of redis_addr: the nodes follow a
+	// failover to the promoted replica.
+	SentinelMaster string `yaml:"sentinel_master"`
+	SentinelAddrs  string `yaml:"sentinel_addrs"`
+	// ReplicaAcks, when positive, acknowledges a write only once that many
+	// replicas have it (WAIT): replication is asynchronous, and without it
+	// a failover may lose the last writes the old primary acknowledged.
+	ReplicaAcks int `yaml:"replica_acks"`
 	// Secret keys one-time code hashes and lockout keys; every node on one
 	// Redis must share it. Empty: random per process.
 	Secret string `yaml:"secret"`
 }
+
+// SentinelList is SentinelAddrs split at commas.
+func (s Store) SentinelList() []string {
+	var out []string
+	for _, a := range strings.Split(s.SentinelAddrs, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Shared reports whether state lives in Redis (an address or Sentinel),
+// shared by every node.
+func (s Store) Shared() bool { return s.RedisAddr != "" || s.SentinelMaster != "" }
 
 // Desk configures the agents' web desk.
 type Desk struct {
@@ -463,6 +487,17 @@ func (c Config) Validate() error {
 	if c.Store.RedisAddr != "" && !strings.Contains(c.Store.RedisAddr, ":") {
 		return bad("store.redis_addr", "%q is not host:port", c.Store.RedisAddr)
 	}
+	if (c.Store.SentinelMaster == "") != (c.Store.SentinelAddrs == "") {
+		return bad("store.sentinel_master", "store.sentinel_master and store.sentinel_addrs go together")
+	}
+	for _, a := range c.Store.SentinelList() {
+		if !strings.Contains(a, ":") {
+			return bad("store.sentinel_addrs", "%q is not host:port", a)
+		}
+	}
+	if c.Store.ReplicaAcks < 0 {
+		return bad("store.replica_acks", "%d may not be negative", c.Store.ReplicaAcks)
+	}
 	if c.Store.Secret != "" && len(c.Store.Secret) < 16 {
 		return bad("store.secret", "must be at least 16 characters")
 	}
@@ -486,7 +521,7 @@ func (c Config) Validate() error {
 		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || (pu.Path != "" && pu.Path != "/") {
 			return bad("http.advertise_url", "%q is not an http(s)://host:port address", u)
 		}
-		if c.Store.RedisAddr == "" {
+		if !c.Store.Shared() {
 			return bad("http.advertise_url", "needs store.redis_addr (nodes find each other's calls there)")
 		}
 	}

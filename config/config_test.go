@@ -71,6 +71,8 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"speech server start timeout", "", nil, []string{"asr.speechserver.start_timeout=0s"}, "asr.speechserver.start_timeout"},
 		{"auto with a bad url", "", nil, []string{"asr.openai.base_url=ftp://x"}, "asr.openai.base_url"},
 		{"advertise url without redis", "", nil, []string{"http.advertise_url=http://10.0.0.5:8080"}, "needs store.redis_addr"},
+		{"sentinel master without addresses", "", nil, []string{"store.sentinel_master=callbrief"}, "store.sentinel_addrs go together"},
+		{"sentinel address not host:port", "", nil, []string{"store.sentinel_master=callbrief", "store.sentinel_addrs=127.0.0.1:26379,sentinel2"}, "store.sentinel_addrs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := ""

@@ -175,7 +175,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// another node can take them (a shared store); a lone node's queue
 	// goes with it.
 	gctx, stopGrace := context.WithCancel(dctx)
-	if s.cfg.Store.RedisAddr == "" {
+	if !s.cfg.Store.Shared() {
 		stopGrace()
 	}
 	s.desk.Close(gctx)
@@ -213,6 +213,7 @@ func (s *server) readiness(ctx context.Context) (map[string]any, bool) {
 	if st := s.eng.ASRStatus(); st != nil {
 		body["recognizer"] = st
 	}
+	body["store_persistence"] = s.stack.Persistence(cctx)
 	body["status"] = "ready"
 	if !ok {
 		body["status"] = "not ready"

@@ -18,6 +18,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/callbrief/callbrief/store"
+	"github.com/callbrief/callbrief/store/redisconn"
 )
 
 // Config locates the server.
@@ -32,12 +33,25 @@ type Config struct {
 	// Timeout bounds each command (dial, read and write); default 2s. A
 	// short bound matters: a verifying caller is waiting on the line.
 	Timeout time.Duration
+	// SentinelMaster and SentinelAddrs select a Sentinel-monitored group
+	// instead of Addr; ReplicaAcks makes writes wait for replicas (see
+	// redisconn.Config).
+	SentinelMaster string
+	SentinelAddrs  []string
+	ReplicaAcks    int
+}
+
+// Conn is the client configuration.
+func (c Config) Conn() redisconn.Config {
+	return redisconn.Config{Addr: c.Addr, Username: c.Username, Password: c.Password, DB: c.DB, Timeout: c.Timeout,
+		SentinelMaster: c.SentinelMaster, SentinelAddrs: c.SentinelAddrs, ReplicaAcks: c.ReplicaAcks}
 }
 
 // Store implements store.Store on Redis. Safe for concurrent use.
 type Store struct {
-	c      *goredis.Client
-	prefix string
+	c        *goredis.Client
+	prefix   string
+	sentinel bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -45,33 +59,19 @@ var _ store.Store = (*Store)(nil)
 // New connects lazily: New does not fail when the server is down, the
 // first command does, with store.ErrUnavailable. Call Ping to check early.
 func New(cfg Config) (*Store, error) {
-	if cfg.Addr == "" {
-		return nil, fmt.Errorf("%w: redis address is empty", store.ErrInvalid)
-	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = "callbrief:"
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 2 * time.Second
+	c, err := redisconn.New(cfg.Conn())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", store.ErrInvalid, err)
 	}
-	c := goredis.NewClient(&goredis.Options{
-		Addr:         cfg.Addr,
-		Username:     cfg.Username,
-		Password:     cfg.Password,
-		DB:           cfg.DB,
-		DialTimeout:  cfg.Timeout,
-		ReadTimeout:  cfg.Timeout,
-		WriteTimeout: cfg.Timeout,
-		// One retry rides over a restarted server's dropped connections
-		// without holding a caller for long.
-		MaxRetries:      1,
-		MinRetryBackoff: 50 * time.Millisecond,
-		MaxRetryBackoff: 200 * time.Millisecond,
-		// The identity handshake asks the server for client metadata; old
-		// or compatible servers may refuse it, and nothing here needs it.
-		DisableIdentity: true,
-	})
-	return &Store{c: c, prefix: cfg.Prefix}, nil
+	return &Store{c: c, prefix: cfg.Prefix, sentinel: cfg.Conn().Sentinel()}, nil
+}
+
+// Persistence reads the server's persistence settings (see redisconn).
+func (s *Store) Persistence(ctx context.Context) redisconn.Persistence {
+	return redisconn.ReadPersistence(ctx, s.c, s.sentinel)
 }
 
 // Name implements store.Store.
@@ -93,6 +93,9 @@ func (s *Store) wrap(op string, err error) error {
 	if errors.Is(err, goredis.Nil) {
 		return store.ErrNotFound
 	}
+	if errors.Is(err, redisconn.ErrNotReplicated) {
+		return fmt.Errorf("%w: redis %s: %w", store.ErrUnavailable, op, err)
+	}
 	if errors.Is(err, goredis.ErrClosed) {
 		return fmt.Errorf("%w: redis %s: %w", store.ErrClosed, op, err)
 	}
@@ -104,7 +107,7 @@ func (s *Store) wrap(op string, err error) error {
 	var rerr goredis.Error
 	if errors.As(err, &rerr) {
 		msg := rerr.Error()
-		for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "BUSY"} {
+		for _, p := range []string{"NOREPLICAS", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "BUSY"} {
 			if strings.HasPrefix(msg, p) {
 				return fmt.Errorf("%w: redis %s: %w", store.ErrUnavailable, op, err)
 			}

@@ -25,8 +25,18 @@ type Server struct {
 	Dir  string
 	port int
 	bin  string
+	opts Options
 	cmd  *exec.Cmd
 	wait chan error
+}
+
+// Options change how a server runs.
+type Options struct {
+	// NoAppendOnly runs without the append-only file (appendonly no), the
+	// setting that loses every write on a crash.
+	NoAppendOnly bool
+	// ReplicaOf makes the server a replica of that host:port.
+	ReplicaOf string
 }
 
 // Binary returns the redis-server path or fails t with the setup command.
@@ -42,7 +52,13 @@ func Binary(t testing.TB) string {
 // Start starts a server and registers its shutdown with t.Cleanup.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{bin: Binary(t), Dir: t.TempDir(), port: freePort(t)}
+	return StartWith(t, Options{})
+}
+
+// StartWith starts a server with opts.
+func StartWith(t testing.TB, opts Options) *Server {
+	t.Helper()
+	s := &Server{bin: Binary(t), Dir: t.TempDir(), port: freePort(t), opts: opts}
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
 	s.start(t)
 	t.Cleanup(func() { s.stop(os.Kill) })
@@ -61,16 +77,25 @@ func freePort(t testing.TB) int {
 
 func (s *Server) start(t testing.TB) {
 	t.Helper()
-	s.cmd = exec.Command(s.bin,
+	aof := "yes"
+	if s.opts.NoAppendOnly {
+		aof = "no"
+	}
+	args := []string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--dir", s.Dir,
 		"--save", "",
-		"--appendonly", "yes",
+		"--appendonly", aof,
 		"--appendfsync", "always",
 		"--daemonize", "no",
 		"--logfile", filepath.Join(s.Dir, "redis.log"),
-	)
+	}
+	if s.opts.ReplicaOf != "" {
+		h, p, _ := net.SplitHostPort(s.opts.ReplicaOf)
+		args = append(args, "--replicaof", h, p)
+	}
+	s.cmd = exec.Command(s.bin, args...)
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("redistest: start redis-server: %v", err)
 	}
@@ -114,6 +139,16 @@ func (s *Server) stop(sig os.Signal) {
 func (s *Server) Kill(t testing.TB) {
 	t.Helper()
 	s.stop(os.Kill)
+}
+
+// Resume starts a server stopped by Kill again, on the same port and
+// folder.
+func (s *Server) Resume(t testing.TB) {
+	t.Helper()
+	if s.cmd != nil {
+		t.Fatalf("redistest: server on %s is running", s.Addr)
+	}
+	s.start(t)
 }
 
 // Restart kills the server and starts a new one on the same port and

@@ -20,6 +20,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/callbrief/callbrief/handoff/queue"
+	"github.com/callbrief/callbrief/store/redisconn"
 )
 
 // Config locates the server.
@@ -32,6 +33,16 @@ type Config struct {
 	// lands in one Cluster slot. Default "callbrief:{handoff}:".
 	Prefix  string
 	Timeout time.Duration // per command; default 2s
+	// Sentinel and replica acknowledgement, as in store/redis.
+	SentinelMaster string
+	SentinelAddrs  []string
+	ReplicaAcks    int
+}
+
+// Conn is the client configuration.
+func (c Config) Conn() redisconn.Config {
+	return redisconn.Config{Addr: c.Addr, Username: c.Username, Password: c.Password, DB: c.DB, Timeout: c.Timeout,
+		SentinelMaster: c.SentinelMaster, SentinelAddrs: c.SentinelAddrs, ReplicaAcks: c.ReplicaAcks}
 }
 
 // Store is queue.Store on Redis.
@@ -44,20 +55,13 @@ var _ queue.Store = (*Store)(nil)
 
 // New connects lazily; the first command reports an unreachable server.
 func New(cfg Config) (*Store, error) {
-	if cfg.Addr == "" {
-		return nil, fmt.Errorf("%w: redis address is empty", queue.ErrInvalid)
-	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = "callbrief:{handoff}:"
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 2 * time.Second
+	c, err := redisconn.New(cfg.Conn())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", queue.ErrInvalid, err)
 	}
-	c := goredis.NewClient(&goredis.Options{
-		Addr: cfg.Addr, Username: cfg.Username, Password: cfg.Password, DB: cfg.DB,
-		DialTimeout: cfg.Timeout, ReadTimeout: cfg.Timeout, WriteTimeout: cfg.Timeout,
-		MaxRetries: 1, DisableIdentity: true,
-	})
 	return &Store{c: c, p: cfg.Prefix}, nil
 }
 
