@@ -164,6 +164,9 @@ type Stack struct {
 	KV       store.Store // shared by the nodes when Redis is configured
 	closers  []func() error
 
+	// Outbox keeps handoffs while Redis is down (nil without Redis).
+	Outbox *handoff.Outbox
+
 	redis       *storeredis.Store // nil without Redis
 	persistMu   sync.Mutex
 	persistence redisconn.Persistence
@@ -266,12 +269,32 @@ func BuildStack(ctx context.Context, e *Engines) (*Stack, error) {
 	if kerr != nil {
 		log.Warn("no knowledge base: briefs will say they carry no suggestions (build one with `callbrief kb ingest data/kb/articles`; make setup does)", "err", kerr)
 	}
-	if st.Engine, err = handoff.NewEngine(handoff.Config{Router: st.Data.Router, Roster: st.Data.Roster, Queue: q, Store: kv, Taxonomy: st.Taxonomy,
+	if st.redis != nil {
+		if st.Outbox, err = handoff.NewOutbox(cfg.Store.OutboxMax, cfg.Store.OutboxDir); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("store.outbox_dir: %w", err)
+		}
+	}
+	if st.Engine, err = handoff.NewEngine(handoff.Config{Router: st.Data.Router, Roster: st.Data.Roster, Queue: q, Store: kv, Taxonomy: st.Taxonomy, Outbox: st.Outbox,
 		KB: kbase, KBTimeout: cfg.KB.Timeout, Log: log,
 		// Every search counted, its errors and time-outs too
 		// (callbrief_stage_errors_total{stage="kb"}).
 		ObserveKB: func(d time.Duration, err error) { e.metrics.Observe("kb", "kb", d, err) }}); err != nil {
 		return nil, err
+	}
+	if st.Outbox != nil {
+		// Kept calls are delivered as soon as Redis answers again.
+		octx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() { defer close(done); st.Engine.RunOutbox(octx, 250*time.Millisecond) }()
+		st.closers = append(st.closers, func() error {
+			stop()
+			<-done
+			if n := st.Outbox.Len(); n > 0 {
+				log.Error("stopping with calls not delivered to Redis", "kept", n, "on_disk", cfg.Store.OutboxDir != "")
+			}
+			return nil
+		})
 	}
 	st.Gateway = otp.NewDevGateway(log, 50)
 	if st.Verifier, err = verify.New(verify.Config{Policy: st.Data.Policy, Directory: accounts.NewMemory(st.Data.Accounts), Store: kv, Gateway: st.Gateway,
@@ -294,12 +317,14 @@ func (st *Stack) CallConfig(e *Engines, rec asr.Recognizer, realTime bool, log *
 	}
 }
 
-// Close releases the stores.
+// Close stops the outbox, then releases the stores (the reverse of their
+// start).
 func (st *Stack) Close() error {
 	var errs []error
-	for _, c := range st.closers {
-		errs = append(errs, c())
+	for i := len(st.closers) - 1; i >= 0; i-- {
+		errs = append(errs, st.closers[i]())
 	}
+	st.closers = nil
 	return errors.Join(errs...)
 }
 

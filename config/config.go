@@ -123,6 +123,12 @@ type Store struct {
 	// replicas have it (WAIT): replication is asynchronous, and without it
 	// a failover may lose the last writes the old primary acknowledged.
 	ReplicaAcks int `yaml:"replica_acks"`
+	// OutboxMax bounds the calls a node keeps while Redis is unavailable
+	// (their briefs and queue entries, delivered when it returns); past
+	// it a handoff fails. OutboxDir, when set, keeps them on disk too, so
+	// a node restarted during the outage still delivers them.
+	OutboxMax int    `yaml:"outbox_max"`
+	OutboxDir string `yaml:"outbox_dir"`
 	// Secret keys one-time code hashes and lockout keys; every node on one
 	// Redis must share it. Empty: random per process.
 	Secret string `yaml:"secret"`
@@ -494,6 +500,9 @@ func (c Config) Validate() error {
 		if !strings.Contains(a, ":") {
 			return bad("store.sentinel_addrs", "%q is not host:port", a)
 		}
+	}
+	if c.Store.OutboxMax < 0 {
+		return bad("store.outbox_max", "%d may not be negative", c.Store.OutboxMax)
 	}
 	if c.Store.ReplicaAcks < 0 {
 		return bad("store.replica_acks", "%d may not be negative", c.Store.ReplicaAcks)

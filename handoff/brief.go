@@ -32,6 +32,10 @@ type Brief struct {
 	Ticket  *Ticket   `json:"ticket,omitempty"`
 	Route   Decision  `json:"route"`
 	Timing  Durations `json:"timing"`
+	// Delivery is empty for a brief delivered at once; DeliveryPending
+	// while kept on the answering node during a store outage, then
+	// DeliveryLate once delivered.
+	Delivery string `json:"delivery,omitempty"`
 }
 
 // Durations records how long the brief took to build, by part.

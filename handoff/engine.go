@@ -41,6 +41,10 @@ type Config struct {
 	// ObserveKB, when set, is told of every search: how long it took and
 	// its error (ErrKBTimeout past the budget), for the metrics.
 	ObserveKB func(d time.Duration, err error)
+	// Outbox, when set, keeps handoffs the store or queue did not take (an
+	// outage) and delivers them when it answers again (RunOutbox); nil:
+	// such a handoff fails.
+	Outbox *Outbox
 	// BriefTTL is how long briefs stay in the store; default 24h.
 	BriefTTL time.Duration
 	Now      func() time.Time
@@ -110,11 +114,18 @@ func (e *Engine) Handoff(ctx context.Context, req Request) (Brief, error) {
 	log := e.cfg.Log.With("call_id", req.CallID)
 	d := e.cfg.Router.Route(req)
 	b := e.BuildBrief(ctx, req, d)
+	entry := d.Entry(req.CallID, req.At)
 	if err := e.saveBrief(ctx, b); err != nil {
+		if errors.Is(err, ErrUnavailable) {
+			return e.keep(b, entry, err)
+		}
 		return b, err
 	}
-	if err := e.cfg.Queue.Enqueue(ctx, d.Entry(req.CallID, req.At)); err != nil {
-		return b, unavailable(err)
+	if err := e.cfg.Queue.Enqueue(ctx, entry); err != nil {
+		if err = unavailable(err); errors.Is(err, ErrUnavailable) {
+			return e.keep(b, entry, err)
+		}
+		return b, err
 	}
 	log.Info("call queued", "group", d.Group, "level", d.MinLevel, "language", d.Language, "line", d.Line,
 		"priority", d.Priority, "rules", d.Rules, "intent", req.Intent.Intent, "verification", req.Verification.Status)
@@ -265,8 +276,13 @@ func (e *Engine) saveBrief(ctx context.Context, b Brief) error {
 	return nil
 }
 
-// Brief returns a stored brief.
+// Brief returns a stored brief, or one kept in this node's outbox.
 func (e *Engine) Brief(ctx context.Context, callID string) (Brief, error) {
+	if e.cfg.Outbox != nil {
+		if p, ok := e.cfg.Outbox.get(callID); ok {
+			return p.Brief, nil
+		}
+	}
 	s, err := e.cfg.Store.Get(ctx, briefKey(callID))
 	if errors.Is(err, store.ErrNotFound) {
 		return Brief{}, fmt.Errorf("%w: brief of call %q", ErrNotFound, callID)
@@ -374,6 +390,9 @@ const (
 	StateWaiting  CallState = "waiting"
 	StateOffered  CallState = "offered"
 	StateAccepted CallState = "accepted"
+	// StatePending: kept on this node while the shared store is down;
+	// shown (emergencies) but not yet in the shared queue.
+	StatePending CallState = "pending delivery"
 )
 
 func (e *Engine) setState(ctx context.Context, callID string, st CallState, agent string) error {
@@ -743,6 +762,8 @@ type DeskView struct {
 	Mine    []QueueItem `json:"mine"`
 	Waiting []QueueItem `json:"waiting"`
 	At      time.Time   `json:"at"`
+	// Degraded says what the desk cannot show (the shared queue down).
+	Degraded string `json:"degraded,omitempty"`
 }
 
 // View returns an agent's desk: the calls they hold and the calls waiting
@@ -753,8 +774,15 @@ func (e *Engine) View(ctx context.Context, agentID string) (DeskView, error) {
 		return DeskView{}, err
 	}
 	v := DeskView{Agent: a, Mine: []QueueItem{}, Waiting: []QueueItem{}, At: e.cfg.Now()}
+	// Emergencies kept on this node while the store is down come first,
+	// and are shown even when the shared queue cannot be read.
+	v.Waiting = append(v.Waiting, e.pendingItems(a)...)
 	waiting, err := e.cfg.Queue.Waiting(ctx, a.Groups...)
 	if err != nil {
+		if len(v.Waiting) > 0 {
+			v.Degraded = "shared queue unavailable: showing the emergencies kept on this node"
+			return v, nil
+		}
 		return v, unavailable(err)
 	}
 	for _, q := range waiting {

@@ -205,6 +205,12 @@ func (s *server) readiness(ctx context.Context) (map[string]any, bool) {
 	storeState := "ok"
 	if err := s.stack.KV.Ping(cctx); err != nil {
 		storeState, ok = "unavailable", false
+		// A node with room in its outbox still takes calls (kept, then
+		// delivered when Redis returns): taking every node out of the load
+		// balancer during a Redis outage would turn callers away instead.
+		if ob := s.stack.Outbox; ob != nil && !ob.Full() {
+			storeState, ok = "unavailable: calls kept in the outbox until it returns", true
+		}
 	}
 	body["store"] = storeState
 	// The speech server's state: while it is down or restarting the node
@@ -214,6 +220,10 @@ func (s *server) readiness(ctx context.Context) (map[string]any, bool) {
 		body["recognizer"] = st
 	}
 	body["store_persistence"] = s.stack.Persistence(cctx)
+	if s.stack.Outbox != nil {
+		// Calls kept while Redis was down: the node still takes calls.
+		body["outbox"] = s.stack.Outbox.Len()
+	}
 	body["status"] = "ready"
 	if !ok {
 		body["status"] = "not ready"
