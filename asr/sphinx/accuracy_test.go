@@ -246,8 +246,8 @@ func TestYesNoSynthetic(t *testing.T) {
 	}
 	syn := newSynthesizer(t)
 	r := newTestRecognizer(t)
-	// In a fixed order: a stream starts from the channel estimate of the
-	// streams before it, so the order changes results slightly.
+	// Every stream starts from the same channel estimate, so the order of
+	// the answers does not change the results.
 	answers := [][2]string{
 		{"yes", "yes"}, {"yeah", "yes"}, {"yep", "yes"}, {"correct", "yes"}, {"right", "yes"},
 		{"yes please", "yes"}, {"that's right", "yes"}, {"no", "no"}, {"nope", "no"}, {"no thanks", "no"},

@@ -37,7 +37,12 @@ type stream struct {
 	sinceCheck  int           // samples since the last partial check
 	lastPartial string
 
-	decodedAny bool // an utterance was finished: the channel estimate is worth keeping
+	// adapted: an utterance of this stream has been decoded, so the
+	// decoder's channel estimate is this caller's. Until then the
+	// utterance's audio is kept (first), to be decoded again from the
+	// estimate it yields (see endUtterance).
+	adapted bool
+	first   []int16
 }
 
 func newStream(ctx context.Context, r *Recognizer, m asr.Mode, d *decoder) *stream {
@@ -91,6 +96,9 @@ func (s *stream) Write(ctx context.Context, f media.Frame) error {
 	}
 	if err := s.dec.process(f.Samples); err != nil {
 		return err
+	}
+	if !s.adapted {
+		s.first = append(s.first, f.Samples...)
 	}
 	s.uttSamples += int64(len(f.Samples))
 
@@ -156,7 +164,26 @@ func (s *stream) endUtterance(ctx context.Context) error {
 	if err := s.dec.endUtt(); err != nil {
 		return err
 	}
-	s.decodedAny = true
+	if !s.adapted {
+		// The stream's first utterance was decoded from the fixed initial
+		// channel estimate, which suits no caller exactly. Its end left
+		// the decoder with an estimate of this caller's channel: decode it
+		// again from that. Deterministic (it depends on this stream's
+		// audio alone), and later utterances start adapted.
+		s.adapted = true
+		audio := s.first
+		s.first = nil
+		s.dec.setCMN(s.dec.cmn())
+		if err := s.dec.startUtt(); err != nil {
+			return err
+		}
+		if err := s.dec.process(audio); err != nil {
+			return err
+		}
+		if err := s.dec.endUtt(); err != nil {
+			return err
+		}
+	}
 	seg, ok := s.final()
 	if !ok {
 		return nil
@@ -262,9 +289,6 @@ func (s *stream) Close() error {
 		d := s.dec
 		s.dec = nil
 		close(s.results)
-		if s.decodedAny && !d.poisoned {
-			s.r.learnChannel(d)
-		}
 		s.r.put(s.mode, d)
 	})
 	return nil
