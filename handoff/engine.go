@@ -831,3 +831,32 @@ func (e *Engine) item(ctx context.Context, q queue.Entry, a queue.Agent) QueueIt
 // to stop. Signals coalesce: a slow reader gets one, then reads the
 // current view.
 func (e *Engine) Subscribe() (<-chan struct{}, func()) { return e.hub.Subscribe() }
+
+// ReapAbsent takes offline every online agent whose desk has not been seen
+// (Seen) within lease, on any node: their calls, offered or held, go back
+// to the queue. Desks refresh their presence every few seconds wherever
+// they are connected, and a desk that closes normally is handled by the
+// node it was on; this is for the node that died with its desks' feeds,
+// which nobody else would notice. Every node runs it, so whichever notices
+// first requeues; the queue's Offline is atomic, so two nodes reaping at
+// once requeue each call once. It returns the agents taken offline.
+func (e *Engine) ReapAbsent(ctx context.Context, lease time.Duration) ([]string, error) {
+	ps, err := e.cfg.Queue.Agents(ctx)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	since := e.cfg.Now().Add(-lease)
+	var gone []string
+	for _, p := range ps {
+		off, err := e.OfflineUnlessSeen(ctx, p.Agent.ID, since)
+		if err != nil {
+			return gone, err
+		}
+		if off {
+			e.cfg.Log.Warn("agent's desk not seen within the lease on any node (its node lost?): calls back in the queue",
+				"agent", p.Agent.ID, "lease", lease, "calls", p.Calls)
+			gone = append(gone, p.Agent.ID)
+		}
+	}
+	return gone, nil
+}

@@ -143,3 +143,29 @@ func (d *Desk) checkGone(agent string, at time.Time) error {
 	}
 	return err
 }
+
+// AbsentLease is how long an online agent may go unseen on every node
+// before any node takes them offline: the grace a closed desk gets, plus
+// two of an open desk's refreshes (one may be late).
+func (d *Desk) AbsentLease() time.Duration { return d.grace + 2*PresenceRefresh }
+
+// SweepAbsent takes offline, every PresenceRefresh until ctx ends, the
+// agents no node has seen within AbsentLease: those whose desks were on a
+// node that died, whose disconnection no node will ever handle. Their
+// offered and held calls go back to the queue.
+func (d *Desk) SweepAbsent(ctx context.Context) {
+	t := time.NewTicker(PresenceRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if _, err := d.eng.ReapAbsent(sctx, d.AbsentLease()); err != nil && ctx.Err() == nil {
+			d.log.Warn("presence sweep failed", "err", err)
+		}
+		cancel()
+	}
+}

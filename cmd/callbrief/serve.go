@@ -131,6 +131,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := s.mountLive(callCtx, mux); err != nil {
 		return fmt.Errorf("live calls: %w", err)
 	}
+	if c.cfg.Store.Shared() {
+		// Desks of a node that died are noticed by the others: their
+		// calls go back to the queue after the lease.
+		swept := make(chan struct{})
+		go func() { defer close(swept); s.desk.SweepAbsent(callCtx) }()
+		defer func() { stopCalls(); <-swept }()
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	// Shutdown does not end WebSockets: the desks' feeds are ended (the
 	// desks reconnect to another node) once requests stop coming.
