@@ -27,7 +27,7 @@ func TestBadInputDuringCall(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		out, err := runSipp(t, ctx, s, "caller.xml", map[string]string{"PT": "0", "CODEC": "PCMU", "WAV": pcap, "PAUSE": fmt.Sprint(length.Milliseconds())})
+		out, err := runSipp(t, ctx, s, map[string]string{"PT": "0", "CODEC": "PCMU", "WAV": pcap, "PAUSE": fmt.Sprint(length.Milliseconds())})
 		done <- result{out, err}
 	}()
 	await(t, "the call", func() bool { return s.Active() == 1 })
@@ -78,9 +78,10 @@ func TestBadInputDuringCall(t *testing.T) {
 	if cn.DroppedMalformed.Load() < 3 {
 		t.Errorf("malformed dropped: %d", cn.DroppedMalformed.Load())
 	}
-	// The stranger's first INVITEs get 403, the rest of the flood is
-	// dropped unanswered.
-	if cn.DroppedFlood.Load() < flood/2 || cn.Refused403.Load() == 0 || cn.Refused403.Load()+cn.DroppedFlood.Load() != flood {
+	// The stranger's first INVITEs (its burst: two seconds' worth) get
+	// 403, the rest of the flood is dropped unanswered. The kernel may
+	// drop a few of 400 datagrams sent at once before we read them.
+	if n := cn.Refused403.Load(); n == 0 || n > 60 || cn.DroppedFlood.Load() < flood/2 || n+cn.DroppedFlood.Load() > flood {
 		t.Errorf("flood: 403 %d, dropped %d of %d", cn.Refused403.Load(), cn.DroppedFlood.Load(), flood)
 	}
 	if cn.Answered.Load() != 1 {

@@ -1,20 +1,19 @@
 package sip
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math"
-	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/callbrief/callbrief/call"
+	"github.com/callbrief/callbrief/media"
+	"github.com/callbrief/callbrief/media/sip/siptest"
 	"github.com/callbrief/callbrief/media/webrtc"
 )
 
@@ -23,37 +22,40 @@ const guard = 90 * time.Second
 
 const speechWAV = "/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0880.wav"
 
-func needSipp(t *testing.T) string {
+func needSipp(t *testing.T) {
 	t.Helper()
-	p, err := exec.LookPath("sipp")
-	if err != nil {
-		t.Skip("sipp (Debian sip-tester) is not installed: scripts/setup.sh test installs it")
+	if _, err := siptest.Sipp(); err != nil {
+		t.Skip(err)
 	}
-	if _, err := os.Stat("/usr/share/sip-tester/dtmf_2833_1.pcap"); err != nil {
-		t.Skip("sip-tester's pcaps are missing")
-	}
-	return p
 }
 
 func freeUDPPort(t *testing.T, even bool) int {
 	t.Helper()
-	for range 50 {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := c.LocalAddr().(*net.UDPAddr).Port
-		c.Close()
-		if !even || p%2 == 0 {
-			// sipp also binds p+2 for video and p+1 for RTCP.
-			if c2, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p+1)); err == nil {
-				c2.Close()
-				return p
-			}
-		}
+	p, err := siptest.FreeUDPPort(even)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port")
-	return 0
+	return p
+}
+
+// speechPCAP writes the recorded speech as G.711 RTP for sipp.
+func speechPCAP(t *testing.T, law string) (string, time.Duration) {
+	t.Helper()
+	f, err := os.Open(speechWAV)
+	if err != nil {
+		t.Skip("pocketsphinx test recordings are not installed")
+	}
+	defer f.Close()
+	a, err := media.ReadWAV(f)
+	if err != nil || a.Format.Channels != 1 {
+		t.Fatalf("%v %+v", err, a.Format)
+	}
+	p := filepath.Join(t.TempDir(), "speech-"+law+".pcap")
+	d, err := siptest.WritePCAP(p, media.Float32ToInt16(nil, a.Data), a.Format.SampleRate, law)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, d
 }
 
 // testServer starts a Server on loopback with one trusted trunk at
@@ -89,36 +91,12 @@ func testServer(t *testing.T, mod func(*Config), onCall func(*Call)) *Server {
 	return s
 }
 
-// runSipp runs one sipp scenario from testdata against s and returns its
-// output; each @KEY@ of the scenario is replaced by vars[KEY] (sipp does
-// not substitute its own fields in rtp_stream). extra are more arguments.
-func runSipp(t *testing.T, ctx context.Context, s *Server, scenario string, vars map[string]string, extra ...string) (string, error) {
+// runSipp runs sipp's caller against s.
+func runSipp(t *testing.T, ctx context.Context, s *Server, vars map[string]string, extra ...string) (string, error) {
 	t.Helper()
-	bin := needSipp(t)
-	dir := t.TempDir()
-	b, err := os.ReadFile(filepath.Join("testdata", scenario))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range vars {
-		b = bytes.ReplaceAll(b, []byte("@"+k+"@"), []byte(v))
-	}
-	sf := filepath.Join(dir, scenario)
-	if err := os.WriteFile(sf, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"-sf", sf, "-m", "1", "-i", "127.0.0.1",
-		"-p", fmt.Sprint(freeUDPPort(t, false)), "-mp", fmt.Sprint(freeUDPPort(t, true)), "-s", "2000",
-		"-timeout", "80s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "err.log")}
-	args = append(args, extra...)
-	args = append(args, s.Addr().String())
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = dir
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err = cmd.Run()
-	errs, _ := os.ReadFile(filepath.Join(dir, "err.log"))
-	return out.String() + string(errs), err
+	needSipp(t)
+	vars["KEYS"] = siptest.KeyPCAPs
+	return siptest.Run(ctx, t.TempDir(), siptest.CallerScenario, vars, s.Addr().String(), extra...)
 }
 
 func rms(s []int16) float64 {
@@ -201,7 +179,7 @@ func TestSippCallSpeechAndKeys(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), guard)
 			defer cancel()
 			pt := map[string]string{"PCMU": "0", "PCMA": "8"}[law]
-			out, err := runSipp(t, ctx, s, "caller.xml", map[string]string{"PT": pt, "CODEC": law, "WAV": wav, "PAUSE": fmt.Sprint(length.Milliseconds())})
+			out, err := runSipp(t, ctx, s, map[string]string{"PT": pt, "CODEC": law, "WAV": wav, "PAUSE": fmt.Sprint(length.Milliseconds())})
 			if err != nil {
 				t.Fatalf("sipp: %v\n%s", err, out)
 			}
