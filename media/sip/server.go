@@ -646,12 +646,11 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (s *Server) newCall(dlg *sipgo.DialogServerSession, conn *net.UDPConn, o offer, signal netip.Addr, cl Caller) *Call {
-	id := "sip-" + dlg.ID
-	if h := dlg.InviteRequest.CallID(); h != nil {
-		id = "sip-" + h.Value()
-	}
+	// Our own id, as every ingress's: the trunk's Call-ID is logged
+	// alongside, not put in URLs.
+	id := call.NewID(time.Now())
 	ctx, cancel := context.WithCancelCause(s.ctx)
-	c := &Call{id: id, caller: cl, codec: o.codec, log: s.log.With("call_id", id), srv: s, dlg: dlg, conn: conn, signal: signal,
+	c := &Call{id: id, caller: cl, codec: o.codec, log: s.log.With("call_id", id, "sip_call_id", callID(dlg.InviteRequest)), srv: s, dlg: dlg, conn: conn, signal: signal,
 		ctx: ctx, cancel: cancel, frames: media.NewFrameQueue(s.cfg.QueueFrames), ready: make(chan struct{}, 1),
 		keys: make(chan rune, 64), done: make(chan struct{}), start: time.Now(), offered: o, remote: o.addr, held: o.held(),
 		sem: make(chan struct{}, 1)}

@@ -96,6 +96,9 @@ func runSipp(t *testing.T, ctx context.Context, s *Server, vars map[string]strin
 	t.Helper()
 	needSipp(t)
 	vars["KEYS"] = siptest.KeyPCAPs
+	if vars["LISTEN"] == "" {
+		vars["LISTEN"] = "0"
+	}
 	return siptest.Run(ctx, t.TempDir(), siptest.CallerScenario, vars, s.Addr().String(), extra...)
 }
 

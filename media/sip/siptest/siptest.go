@@ -19,7 +19,8 @@ import (
 )
 
 // CallerScenario is a sipp scenario of a caller on a trusted trunk: its
-// P-Asserted-Identity is +8613812345678, it plays @WAV@ (a pcap of
+// P-Asserted-Identity is +8613812345678; it listens @LISTEN@ ms (the
+// greeting), plays @WAV@ (a pcap of
 // payload type @PT@, codec @CODEC@) then waits @PAUSE@ ms, presses 1 and 2
 // as RFC 4733 events, 9 as SIP INFO, then # as an event, and waits up to
 // 60 s for the service to hang up.
