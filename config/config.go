@@ -59,7 +59,6 @@ type Admit struct {
 	BodyTimeout time.Duration `yaml:"body_timeout"`
 }
 
-
 // SIP configures telephone calls arriving over SIP trunks (off while Addr
 // is empty). Trunks can only be given in the YAML file.
 type SIP struct {
