@@ -411,6 +411,14 @@ func Overrides(c Config) []string {
 		if strings.Contains(last, "secret") || strings.Contains(last, "key") || strings.Contains(last, "password") || strings.Contains(last, "token") {
 			val = "(set)"
 		}
+		if trunks, ok := a.Interface().([]SIPTrunk); ok {
+			// Trunks hold digest passwords: name them, no more.
+			names := make([]string, len(trunks))
+			for i, t := range trunks {
+				names[i] = t.Name
+			}
+			val = "[" + strings.Join(names, " ") + "]"
+		}
 		out = append(out, k+"="+val)
 	})
 	return out
