@@ -30,7 +30,7 @@ func (s *server) mountSIP(ctx context.Context) error {
 	cfg.Logger = s.log
 	cfg.OnCall = func(c *sip.Call) {
 		cl := c.Caller()
-		s.runCall(ctx, c, synth, callOpts{number: cl.Number, lang: cl.Line})
+		s.runCall(ctx, c, synth, callOpts{number: pipelineNumber(cl), lang: cl.Line})
 	}
 	srv, err := sip.NewServer(cfg)
 	if err != nil {
@@ -42,6 +42,19 @@ func (s *server) mountSIP(ctx context.Context) error {
 	s.sip = srv
 	registerSIPMetrics(s.metrics.Registry, srv)
 	return nil
+}
+
+// pipelineNumber is the number the pipeline is given for a SIP caller:
+// only one the trunk vouches for. The pipeline's verification may match
+// a given number against the account's (ani_match), so a number that is
+// only the caller's claim (an untrusted trunk's From, or a trusted
+// trunk's From when its identity header was missing) is not given, just
+// as a WebRTC caller's is not; it stays in the SIP log line.
+func pipelineNumber(cl sip.Caller) string {
+	if !cl.Trusted {
+		return ""
+	}
+	return cl.Number
 }
 
 // registerSIPMetrics exports the SIP server's counters: what was refused

@@ -52,14 +52,15 @@ type Caller struct {
 // Call is one telephone call, seen through the same contract as a WebRTC
 // call (webrtc.Call): 16 kHz frames and keys in, prompts out.
 type Call struct {
-	id     string
-	caller Caller
-	codec  webrtc.Codec
-	log    *slog.Logger
-	srv    *Server
-	dlg    *sipgo.DialogServerSession
-	conn   *net.UDPConn
-	signal netip.Addr // where the SIP came from: RTP from there is the caller's too (NAT)
+	id        string
+	caller    Caller
+	codec     webrtc.Codec
+	log       *slog.Logger
+	srv       *Server
+	dlg       *sipgo.DialogServerSession
+	conn      *net.UDPConn
+	signal    netip.Addr // where the SIP came from: RTP from there is the caller's too (NAT)
+	transport string     // udp or tcp: our Contact in answers to re-INVITEs
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc

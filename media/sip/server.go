@@ -597,6 +597,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	c := s.newCall(dlg, conn, o, src, s.callerOf(req, trunk, dialled, line))
+	c.transport = transport
 	log := c.log
 	_ = dlg.Respond(100, "Trying", nil)
 	_ = dlg.Respond(180, "Ringing", nil)
@@ -690,7 +691,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.mu.Unlock()
 	port := c.conn.LocalAddr().(*net.UDPAddr).Port
 	res := sip.NewSDPResponseFromRequest(req, answerSDP(ans, s.cfg.MediaIP, port, c.sessID, c.version.Add(1)))
-	res.AppendHeader(sip.HeaderClone(&c.srv.duas["udp"].ContactHDR))
+	res.AppendHeader(sip.HeaderClone(&c.srv.duas[c.transport].ContactHDR))
 	if err := tx.Respond(res); err != nil {
 		c.log.Debug("re-INVITE answer not sent", "err", err)
 	}

@@ -167,22 +167,24 @@ func hearKeys(l *listened, want string, minSpeech int) func(*Call) {
 	}
 }
 
-// TestSippCallSpeechAndKeys: sipp places a call over G.711 (both laws)
+// TestSippCallSpeechAndKeys: sipp places a call over G.711 (both laws;
+// UDP and TCP)
 // with recorded speech, RFC 4733 keys and an INFO key; the call sees the
 // caller's number from P-Asserted-Identity on the trusted trunk, the
 // dialled number's line, the speech and the keys in order, speaks back,
 // and ends the call with a BYE that sipp answers.
 func TestSippCallSpeechAndKeys(t *testing.T) {
 	needSipp(t)
-	for _, law := range []string{"PCMU", "PCMA"} {
-		t.Run(law, func(t *testing.T) {
+	for _, tc := range []struct{ law, transport string }{{"PCMU", "u1"}, {"PCMA", "u1"}, {"PCMU", "t1"}} {
+		law := tc.law
+		t.Run(law+"/"+map[string]string{"u1": "udp", "t1": "tcp"}[tc.transport], func(t *testing.T) {
 			wav, length := speechPCAP(t, law)
 			var l listened
 			s := testServer(t, nil, hearKeys(&l, "129#", 50))
 			ctx, cancel := context.WithTimeout(context.Background(), guard)
 			defer cancel()
 			pt := map[string]string{"PCMU": "0", "PCMA": "8"}[law]
-			out, err := runSipp(t, ctx, s, map[string]string{"PT": pt, "CODEC": law, "WAV": wav, "PAUSE": fmt.Sprint(length.Milliseconds())})
+			out, err := runSipp(t, ctx, s, map[string]string{"PT": pt, "CODEC": law, "WAV": wav, "PAUSE": fmt.Sprint(length.Milliseconds())}, "-t", tc.transport)
 			if err != nil {
 				t.Fatalf("sipp: %v\n%s", err, out)
 			}
