@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"reflect"
@@ -41,6 +42,7 @@ type Config struct {
 	TTS      TTS      `yaml:"tts"`
 	KB       KB       `yaml:"kb"`
 	Admit    Admit    `yaml:"admission"`
+	SIP      SIP      `yaml:"sip"`
 }
 
 // Admit bounds the recorded calls (uploads to /v1/calls and /v1/transcribe)
@@ -55,6 +57,55 @@ type Admit struct {
 	// BodyTimeout bounds reading an upload's body: a slow sender holds a
 	// connection, not the node.
 	BodyTimeout time.Duration `yaml:"body_timeout"`
+}
+
+// SIP configures telephone calls arriving over SIP trunks (off while Addr
+// is empty). Trunks can only be given in the YAML file.
+type SIP struct {
+	// Addr is host:port the UDP and TCP listeners bind; empty: no SIP.
+	Addr string `yaml:"addr"`
+	// Transports is a comma-separated list of udp and tcp.
+	Transports string `yaml:"transports"`
+	// MediaIP is the address put in SDP answers for RTP; empty: Addr's
+	// host (which must then not be a wildcard).
+	MediaIP    string `yaml:"media_ip"`
+	RTPPortMin int    `yaml:"rtp_port_min"`
+	RTPPortMax int    `yaml:"rtp_port_max"`
+	MaxCalls   int    `yaml:"max_calls"`
+	// SetupRate is the call set-ups per second taken (burst: one
+	// second's worth); past it INVITEs get 503 with Retry-After.
+	SetupRate float64 `yaml:"setup_rate"`
+	// SourceRate is the SIP messages per second one address may send
+	// (burst: two seconds' worth); past it its messages are dropped
+	// unanswered and counted. Trunks' own addresses are exempt.
+	SourceRate float64       `yaml:"source_rate"`
+	RetryAfter time.Duration `yaml:"retry_after"`
+	// Ring is how long a call rings (180) before it is answered.
+	Ring   time.Duration `yaml:"ring"`
+	Trunks []SIPTrunk    `yaml:"trunks"`
+}
+
+// SIPTrunk is one carrier or PBX allowed to send calls.
+type SIPTrunk struct {
+	Name string `yaml:"name"`
+	// Sources are the addresses or CIDRs its requests may come from.
+	Sources []string `yaml:"sources"`
+	// Username and Password, when set, require digest authentication of
+	// its INVITEs (Realm defaults to "callbrief").
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	Realm    string `yaml:"realm"`
+	// NumberHeader carries the caller's number: from,
+	// p-asserted-identity or remote-party-id (default from).
+	NumberHeader string `yaml:"number_header"`
+	// Trusted: the trunk vouches for the identity headers it sends
+	// (RFC 3325). On an untrusted trunk P-Asserted-Identity and
+	// Remote-Party-ID are ignored and the From number is a claim.
+	Trusted bool `yaml:"trusted"`
+	// Numbers maps the dialled numbers it may call to the hotline line
+	// they reach, named by its language (cmn, yue or en: what the caller
+	// is greeted in); "*" matches any number. Empty: any number, cmn.
+	Numbers map[string]string `yaml:"numbers"`
 }
 
 // KB configures the knowledge base the briefs draw suggestions from.
@@ -284,6 +335,8 @@ func Default() Config {
 		TTS:   TTS{EspeakBin: "espeak-ng"},
 		KB:    KB{Timeout: 500 * time.Millisecond},
 		Admit: Admit{Queue: 8, Wait: 10 * time.Second, BodyTimeout: 60 * time.Second},
+		SIP: SIP{Transports: "udp,tcp", RTPPortMin: 20000, RTPPortMax: 20999, MaxCalls: 200, SetupRate: 20, SourceRate: 50,
+			RetryAfter: 5 * time.Second},
 	}
 }
 
@@ -387,6 +440,14 @@ func Overrides(c Config) []string {
 		last := k[strings.LastIndex(k, ".")+1:]
 		if strings.Contains(last, "secret") || strings.Contains(last, "key") || strings.Contains(last, "password") || strings.Contains(last, "token") {
 			val = "(set)"
+		}
+		if trunks, ok := a.Interface().([]SIPTrunk); ok {
+			// Trunks hold digest passwords: name them, no more.
+			names := make([]string, len(trunks))
+			for i, t := range trunks {
+				names[i] = t.Name
+			}
+			val = "[" + strings.Join(names, " ") + "]"
 		}
 		out = append(out, k+"="+val)
 	})
@@ -546,6 +607,9 @@ func (c Config) Validate() error {
 	if c.WebRTC.MaxCalls < 1 {
 		return bad("webrtc.max_calls", "must be at least 1")
 	}
+	if err := c.SIP.validate(); err != nil {
+		return err
+	}
 	if c.TTS.BaseURL == "" && c.TTS.EspeakBin == "" {
 		return bad("tts.espeak_bin", "is empty and no tts.base_url is set")
 	}
@@ -651,6 +715,95 @@ func (o OpenAIClient) validate(prefix string) error {
 	}
 	if o.Retries < 0 || o.Retries > 10 {
 		return fmt.Errorf("%w: %s.retries: %d is not between 0 and 10", ErrInvalid, prefix, o.Retries)
+	}
+	return nil
+}
+
+func (s SIP) validate() error {
+	bad := func(field, format string, a ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, a...))
+	}
+	if s.Addr == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(s.Addr)
+	if err != nil {
+		return bad("sip.addr", "%q is not host:port", s.Addr)
+	}
+	if _, err := strconv.Atoi(port); err != nil {
+		return bad("sip.addr", "%q has no numeric port", s.Addr)
+	}
+	for _, t := range strings.Split(s.Transports, ",") {
+		if t = strings.TrimSpace(t); t != "udp" && t != "tcp" {
+			return bad("sip.transports", "%q is not udp or tcp", t)
+		}
+	}
+	media := s.MediaIP
+	if media == "" {
+		media = host
+	}
+	if ip := net.ParseIP(media); ip == nil || ip.IsUnspecified() {
+		return bad("sip.media_ip", "%q is not an address callers can send RTP to (set it when sip.addr binds every interface)", media)
+	}
+	if s.RTPPortMin < 1024 || s.RTPPortMax > 65535 || s.RTPPortMin > s.RTPPortMax {
+		return bad("sip.rtp_port_min", "%d-%d is not a port range above 1023", s.RTPPortMin, s.RTPPortMax)
+	}
+	if s.MaxCalls < 1 {
+		return bad("sip.max_calls", "must be at least 1")
+	}
+	if s.SetupRate <= 0 {
+		return bad("sip.setup_rate", "must be positive")
+	}
+	if s.SourceRate <= 0 {
+		return bad("sip.source_rate", "must be positive")
+	}
+	if s.RetryAfter < time.Second {
+		return bad("sip.retry_after", "must be at least 1s (Retry-After is in whole seconds)")
+	}
+	if s.Ring < 0 {
+		return bad("sip.ring", "must not be negative")
+	}
+	if len(s.Trunks) == 0 {
+		return bad("sip.trunks", "none configured: every call would be refused")
+	}
+	names := map[string]bool{}
+	for i, t := range s.Trunks {
+		f := fmt.Sprintf("sip.trunks[%d]", i)
+		if t.Name == "" {
+			return bad(f+".name", "is empty")
+		}
+		if names[t.Name] {
+			return bad(f+".name", "%q names two trunks", t.Name)
+		}
+		names[t.Name] = true
+		if len(t.Sources) == 0 {
+			return bad(f+".sources", "is empty")
+		}
+		for _, src := range t.Sources {
+			if _, err := netip.ParsePrefix(src); err != nil {
+				if _, err := netip.ParseAddr(src); err != nil {
+					return bad(f+".sources", "%q is not an address or CIDR", src)
+				}
+			}
+		}
+		if (t.Username == "") != (t.Password == "") {
+			return bad(f+".password", "username and password go together")
+		}
+		switch strings.ToLower(t.NumberHeader) {
+		case "", "from", "p-asserted-identity", "remote-party-id":
+		default:
+			return bad(f+".number_header", "%q is not from, p-asserted-identity or remote-party-id", t.NumberHeader)
+		}
+		for num, line := range t.Numbers {
+			if num == "" {
+				return bad(f+".numbers", "an empty dialled number")
+			}
+			switch line {
+			case "cmn", "yue", "en":
+			default:
+				return bad(f+".numbers", "%s: %q is not cmn, yue or en", num, line)
+			}
+		}
 	}
 	return nil
 }

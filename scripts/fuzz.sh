@@ -27,6 +27,10 @@ targets=(
   "FuzzReadDialectTSV ./evals"
   "FuzzSayParse ./internal/zhnum"
   "FuzzReplace ./internal/zhnum"
+  "FuzzParseSDPOffer ./media/sip"
+  "FuzzNumberOf ./media/sip"
+  "FuzzInfoKey ./media/sip"
+  "FuzzSIPDatagram ./media/sip"
 )
 status=0
 for t in "${targets[@]}"; do

@@ -103,12 +103,33 @@ func (s *server) mountLive(ctx context.Context, mux *http.ServeMux) error {
 // the handoff still leaves a brief on the desk: what was heard and
 // understood so far, with the reason "abandoned".
 func (s *server) runLiveCall(ctx context.Context, c webrtc.Call, synth tts.Synthesizer, hub *caller.Hub) {
-	defer hub.End(c.ID())
+	s.runCall(ctx, c, synth, callOpts{hub: hub, join: true, lang: call.LangMandarin})
+}
+
+// callOpts is what differs between the ingresses a call can come in by.
+type callOpts struct {
+	hub  *caller.Hub // captions to the caller page (WebRTC); nil: none
+	join bool        // the agent may join the call's audio from the desk
+	// number is what the network says of the caller (a claim: it never
+	// verifies anyone); lang the language the caller is greeted in.
+	number string
+	lang   call.Language
+}
+
+// runCall runs one live call, whichever ingress it came in by, through
+// the same pipeline: greeting, turns, verification, handoff, hold.
+func (s *server) runCall(ctx context.Context, c webrtc.Call, synth tts.Synthesizer, o callOpts) {
+	if o.hub != nil {
+		defer o.hub.End(c.ID())
+	}
 	log := s.log.With("call_id", c.ID())
 	s.metrics.ActiveCalls.Inc()
 	defer s.metrics.ActiveCalls.Dec()
-	ln := s.lines.open(c.ID())
-	defer s.lines.close(c.ID())
+	var ln *line
+	if o.join {
+		ln = s.lines.open(c.ID())
+		defer s.lines.close(c.ID())
+	}
 	defer c.Close()
 	w := s.cfg.WebRTC
 	trace := &liveTrace{}
@@ -116,11 +137,14 @@ func (s *server) runLiveCall(ctx context.Context, c webrtc.Call, synth tts.Synth
 	// not paced again (that would add the turn's length to the latency).
 	cfg := s.stack.CallConfig(s.eng, s.rec, false, log)
 	cfg.AnswerTimeout = w.AnswerTimeout
-	cfg.Transcriber = captioned{Transcriber: tracedTranscriber{cfg.Transcriber, trace}, hub: hub, callID: c.ID()}
+	cfg.Transcriber = tracedTranscriber{cfg.Transcriber, trace}
+	if o.hub != nil {
+		cfg.Transcriber = captioned{Transcriber: cfg.Transcriber, hub: o.hub, callID: c.ID()}
+	}
 	cfg.Understander = tracedUnderstander{cfg.Understander, trace}
 	cfg.Handoff = tracedHandoff{cfg.Handoff, trace}
 	in := &pipeline.LiveIngress{Call: c, Synth: synth, NewDetector: s.eng.NewDetector, Endpoint: s.cfg.VAD.Endpoint,
-		Language: call.LangMandarin, TurnTimeout: w.TurnTimeout, Log: log}
+		Language: o.lang, Number: o.number, TurnTimeout: w.TurnTimeout, Log: log}
 	// The automated part of the call is bounded; the conversation with
 	// the agent is not (the caller or the agent ends it).
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
@@ -160,7 +184,19 @@ func (s *server) runLiveCall(ctx context.Context, c webrtc.Call, synth tts.Synth
 	}
 	// On hold (in the caller's language, at their pace) until the agent
 	// joins.
-	hr, err := in.Hold(ctx, s.lines.holdConfig(c.ID(), ln, w.HoldTimeout, s.stack.Engine.QueuePosition))
+	var hc pipeline.HoldConfig
+	if o.join {
+		hc = s.lines.holdConfig(c.ID(), ln, w.HoldTimeout, s.stack.Engine.QueuePosition)
+	} else {
+		// No agent leg can join this call's audio (a telephone call's
+		// media is not WebRTC): the caller holds, told their place,
+		// until the hold timeout tells them they will be called back.
+		hc = pipeline.HoldConfig{Timeout: w.HoldTimeout, Position: func(ctx context.Context) (int, bool) {
+			pos, err := s.stack.Engine.QueuePosition(ctx, c.ID())
+			return pos, err == nil
+		}}
+	}
+	hr, err := in.Hold(ctx, hc)
 	m.Hold, m.Talked, m.BridgeMode, m.Ended, m.Bridged = hr.Waited, hr.Talked, hr.Mode, hr.Ended, hr.Bridged
 	if err != nil {
 		log.Warn("bridge failed", "err", err)

@@ -22,6 +22,7 @@ import (
 	"github.com/callbrief/callbrief/asr"
 	"github.com/callbrief/callbrief/config"
 	"github.com/callbrief/callbrief/internal/admit"
+	"github.com/callbrief/callbrief/media/sip"
 	"github.com/callbrief/callbrief/media/webrtc"
 	"github.com/callbrief/callbrief/models/ort"
 	"github.com/callbrief/callbrief/obs"
@@ -33,6 +34,7 @@ type server struct {
 	eng      *app.Engines
 	stack    *app.Stack
 	whip     *webrtc.Server
+	sip      *sip.Server // nil unless sip.addr is set
 	desk     *web.Desk
 	lines    *lines
 	rec      asr.Recognizer
@@ -138,6 +140,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		go func() { defer close(swept); s.desk.SweepAbsent(callCtx) }()
 		defer func() { stopCalls(); <-swept }()
 	}
+	if err := s.mountSIP(callCtx); err != nil {
+		return fmt.Errorf("sip: %w", err)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	// Shutdown does not end WebSockets: the desks' feeds are ended (the
 	// desks reconnect to another node) once requests stop coming.
@@ -156,6 +161,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// (or the drain deadline) forces it.
 	s.draining.Store(true)
 	s.whip.Drain()
+	if s.sip != nil {
+		s.sip.Drain()
+	}
 	c.log.Info("draining", "deadline", c.cfg.Shutdown.Drain)
 	force := make(chan os.Signal, 1)
 	signal.Notify(force, os.Interrupt, syscall.SIGTERM)
@@ -174,6 +182,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// before the listener goes.
 	if err := s.whip.Close(dctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		c.log.Warn("closing live calls", "err", err)
+	}
+	if s.sip != nil {
+		if err := s.sip.Close(dctx); err != nil {
+			c.log.Warn("closing sip calls", "err", err)
+		}
 	}
 	stopCalls()
 	err = srv.Shutdown(dctx)

@@ -69,10 +69,12 @@ func (o *opusDecoder) conceal(dst []int16, samples int, next []byte) []int16 {
 
 func (o *opusDecoder) close() { o.d.Close() }
 
-// pcmuDecoder expands G.711 mu-law and resamples 8 -> 16 kHz.
+// pcmuDecoder expands G.711 (mu-law, or A-law when alaw) and resamples
+// 8 -> 16 kHz.
 type pcmuDecoder struct {
-	rs  *media.Resampler
-	buf []int16
+	rs   *media.Resampler
+	buf  []int16
+	alaw bool
 }
 
 func newPCMUDecoder() (*pcmuDecoder, error) {
@@ -85,10 +87,14 @@ func newPCMUDecoder() (*pcmuDecoder, error) {
 
 func (p *pcmuDecoder) decode(dst []int16, payload []byte) ([]int16, error) {
 	if len(payload) == 0 {
-		return dst, fmt.Errorf("%w: empty PCMU payload", ErrMalformedRTP)
+		return dst, fmt.Errorf("%w: empty G.711 payload", ErrMalformedRTP)
 	}
 	p.buf = growInt16(p.buf, len(payload))
-	media.DecodeMuLaw(p.buf, payload)
+	if p.alaw {
+		media.DecodeALaw(p.buf, payload)
+	} else {
+		media.DecodeMuLaw(p.buf, payload)
+	}
 	return p.rs.ProcessInt16(dst, p.buf), nil
 }
 
@@ -153,9 +159,13 @@ func newDepacketizer(codec Codec, audioPT uint8, eventPTs []uint8, reorderDepth 
 	case CodecOpus:
 		d.clock = media.Rate48k
 		d.dec, err = newOpusDecoder()
-	case CodecPCMU:
+	case CodecPCMU, CodecPCMA:
 		d.clock = media.Rate8k
-		d.dec, err = newPCMUDecoder()
+		var g *pcmuDecoder
+		if g, err = newPCMUDecoder(); err == nil {
+			g.alaw = codec == CodecPCMA
+			d.dec = g
+		}
 	default:
 		err = fmt.Errorf("%w: %q", ErrUnsupportedCodec, codec)
 	}

@@ -18,6 +18,9 @@ type Codec string
 const (
 	CodecOpus Codec = "opus"
 	CodecPCMU Codec = "PCMU"
+	// CodecPCMA (G.711 A-law) is taken on plain RTP legs (SIP trunks
+	// outside North America and Japan); browsers are offered Opus or PCMU.
+	CodecPCMA Codec = "PCMA"
 )
 
 // offer is what we need to know of an SDP offer before handing it to pion:

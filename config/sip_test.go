@@ -1,0 +1,75 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const sipYAML = `sip:
+  addr: 127.0.0.1:5060
+  trunks:
+    - name: carrier
+      sources: [192.0.2.0/24, 198.51.100.7]
+      username: pbx
+      password: hunter2
+      number_header: p-asserted-identity
+      trusted: true
+      numbers: {"+85230001234": yue, "*": en}
+`
+
+func loadSIP(t *testing.T, yaml string, overrides ...string) (Config, error) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return Load(p, nil, overrides)
+}
+
+// TestSIPConfig: off by default; a trunk file loads; each bad field is
+// named; the overrides a report prints never show a trunk's password.
+func TestSIPConfig(t *testing.T) {
+	if d := Default(); d.SIP.Addr != "" || d.Validate() != nil {
+		t.Fatalf("SIP must be off by default: %+v", d.SIP)
+	}
+	c, err := loadSIP(t, sipYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.SIP.Trunks) != 1 || c.SIP.Trunks[0].Numbers["+85230001234"] != "yue" || !c.SIP.Trunks[0].Trusted {
+		t.Fatalf("%+v", c.SIP)
+	}
+	ov := strings.Join(Overrides(c), "\n")
+	if strings.Contains(ov, "hunter2") || !strings.Contains(ov, "sip.trunks=[carrier]") {
+		t.Errorf("overrides:\n%s", ov)
+	}
+	for _, tc := range []struct{ yaml, field string }{
+		{strings.Replace(sipYAML, "127.0.0.1:5060", "0.0.0.0:5060", 1), "sip.media_ip"},
+		{strings.Replace(sipYAML, "127.0.0.1:5060", "nonsense", 1), "sip.addr"},
+		{strings.Replace(sipYAML, "198.51.100.7", "example.com", 1), "sip.trunks[0].sources"},
+		{strings.Replace(sipYAML, "p-asserted-identity", "x-number", 1), "sip.trunks[0].number_header"},
+		{strings.Replace(sipYAML, "yue,", "fr,", 1), "sip.trunks[0].numbers"},
+		{strings.Replace(sipYAML, "      password: hunter2\n", "", 1), "sip.trunks[0].password"},
+		{strings.Replace(sipYAML, "name: carrier", "name: \"\"", 1), "sip.trunks[0].name"},
+		{"sip:\n  addr: 127.0.0.1:5060\n", "sip.trunks"},
+	} {
+		_, err := loadSIP(t, tc.yaml)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("want an error naming %s, got %v", tc.field, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("error shows the password: %v", err)
+		}
+	}
+	for _, o := range []string{"sip.rtp_port_min=100", "sip.max_calls=0", "sip.setup_rate=0", "sip.retry_after=10ms", "sip.transports=udp,sctp"} {
+		if _, err := loadSIP(t, sipYAML, o); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), strings.Split(o, "=")[0]) {
+			t.Errorf("%s: %v", o, err)
+		}
+	}
+	if _, err := loadSIP(t, sipYAML, "sip.trunks=x"); err == nil {
+		t.Error("trunks set from text")
+	}
+}

@@ -1,0 +1,439 @@
+package sip
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/pion/rtp"
+
+	"github.com/callbrief/callbrief/call"
+	"github.com/callbrief/callbrief/media"
+	"github.com/callbrief/callbrief/media/webrtc"
+)
+
+// Why a SIP call ends. They wrap the WebRTC causes the pipeline already
+// knows (the ingress contract is webrtc.Call), so a caller's BYE is a
+// hang-up to the pipeline whichever way the call came in.
+var (
+	ErrHangup    = fmt.Errorf("sip: caller sent BYE: %w", webrtc.ErrHangup)
+	ErrCancelled = fmt.Errorf("sip: caller cancelled before the answer: %w", webrtc.ErrHangup)
+	ErrNoMedia   = fmt.Errorf("sip: no RTP from the caller: %w", webrtc.ErrPeerGone)
+	ErrNoAck     = fmt.Errorf("sip: no ACK for our answer: %w", webrtc.ErrPeerGone)
+	ErrClosed    = fmt.Errorf("sip: call closed: %w", webrtc.ErrClosed)
+)
+
+// Caller is what the trunk said about who is calling.
+type Caller struct {
+	Trunk string
+	// Number is the caller's number from the trunk's configured header;
+	// empty when withheld.
+	Number string
+	// Header is where Number came from (From, P-Asserted-Identity,
+	// Remote-Party-ID).
+	Header string
+	// Trusted: the trunk vouches for the header (RFC 3325). An
+	// untrusted number is the caller's claim; neither verifies anyone.
+	Trusted bool
+	// Dialled is the number called, Line the hotline line it reaches.
+	Dialled string
+	Line    call.Language
+}
+
+// Call is one telephone call, seen through the same contract as a WebRTC
+// call (webrtc.Call): 16 kHz frames and keys in, prompts out.
+type Call struct {
+	id        string
+	caller    Caller
+	codec     webrtc.Codec
+	log       *slog.Logger
+	srv       *Server
+	dlg       *sipgo.DialogServerSession
+	conn      *net.UDPConn
+	signal    netip.Addr // where the SIP came from: RTP from there is the caller's too (NAT)
+	transport string     // udp or tcp: our Contact in answers to re-INVITEs
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	frames *media.FrameQueue
+	ready  chan struct{}
+	keys   chan rune
+	done   chan struct{}
+	wg     sync.WaitGroup
+	start  time.Time
+
+	mu       sync.Mutex
+	offered  offer          // the last offer taken (re-INVITEs replace it)
+	remote   netip.AddrPort // where prompts go
+	latched  bool           // remote learned from the caller's own RTP
+	held     bool
+	rx       webrtc.ReceiveStats
+	wrongSrc uint64
+	infoKeys uint64
+
+	keysN, keysDr atomic.Uint64
+
+	// speaking
+	sem     chan struct{}
+	spkMu   sync.Mutex
+	stop    context.CancelCauseFunc
+	spoken  uint64
+	interrs uint64
+	sent    uint64
+	seq     uint16
+	ts      uint32
+	ssrc    uint32
+	lastOut time.Time
+	version atomic.Uint64
+	sessID  uint64
+	rxr     *webrtc.RTPReceiver // handed to the read loop
+}
+
+var _ webrtc.Call = (*Call)(nil)
+
+func (c *Call) ID() string                { return c.id }
+func (c *Call) Codec() webrtc.Codec       { return c.codec }
+func (c *Call) Frames() *media.FrameQueue { return c.frames }
+func (c *Call) DTMF() <-chan rune         { return c.keys }
+func (c *Call) Done() <-chan struct{}     { return c.done }
+
+// Caller is who is calling, as the trunk said.
+func (c *Call) Caller() Caller { return c.caller }
+
+// Held reports whether the caller has put the call on hold.
+func (c *Call) Held() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.held
+}
+
+func (c *Call) Err() error {
+	if c.ctx.Err() == nil {
+		return nil
+	}
+	return context.Cause(c.ctx)
+}
+
+// Next implements webrtc.Call: the call's end, then keys, then audio.
+func (c *Call) Next(ctx context.Context) (webrtc.Event, error) {
+	for {
+		if err := c.Err(); err != nil {
+			return webrtc.Event{}, err
+		}
+		if err := ctx.Err(); err != nil {
+			return webrtc.Event{}, err
+		}
+		select {
+		case k, ok := <-c.keys:
+			if ok {
+				return webrtc.Event{Kind: webrtc.EventDTMF, Digit: k}, nil
+			}
+			continue
+		default:
+		}
+		if c.frames.Len() > 0 {
+			if f, err := c.frames.Pop(ctx); err == nil {
+				return webrtc.Event{Kind: webrtc.EventAudio, Frame: f}, nil
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-c.ctx.Done():
+		case k, ok := <-c.keys:
+			if ok {
+				return webrtc.Event{Kind: webrtc.EventDTMF, Digit: k}, nil
+			}
+		case <-c.ready:
+		}
+	}
+}
+
+func (c *Call) pushFrame(f media.Frame) {
+	c.frames.Push(f)
+	select {
+	case c.ready <- struct{}{}:
+	default:
+	}
+}
+
+// pushKey never blocks the network side: a key the consumer has no room
+// for is counted as dropped.
+func (c *Call) pushKey(k rune) {
+	select {
+	case c.keys <- k:
+		c.keysN.Add(1)
+	default:
+		c.keysDr.Add(1)
+		c.log.Warn("key dropped: consumer not reading", "key", string(k))
+	}
+}
+
+// Speak implements webrtc.Call: pcm is resampled to 8 kHz, encoded with
+// the call's G.711 law and sent one 20 ms packet per tick. While the
+// caller holds the call the packets are paced but not sent.
+func (c *Call) Speak(ctx context.Context, pcm []int16, rate int) error {
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.ctx.Done():
+		return context.Cause(c.ctx)
+	}
+	defer func() { <-c.sem }()
+	if err := c.Err(); err != nil {
+		return err
+	}
+	pctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	unhook := context.AfterFunc(c.ctx, func() { stop(context.Cause(c.ctx)) })
+	defer unhook()
+	c.spkMu.Lock()
+	c.stop = stop
+	c.spkMu.Unlock()
+	defer func() {
+		c.spkMu.Lock()
+		c.stop = nil
+		c.spkMu.Unlock()
+	}()
+	pcm8 := pcm
+	if rate != media.Rate8k {
+		var err error
+		if pcm8, err = media.ResampleInt16(pcm, rate, media.Rate8k); err != nil {
+			return fmt.Errorf("sip: prompt at %d Hz: %w", rate, err)
+		}
+	}
+	const size = 160 // 20 ms at 8 kHz
+	payload := make([]byte, size)
+	frame := make([]int16, size)
+	tick := time.NewTicker(media.FrameDuration)
+	defer tick.Stop()
+	first := true
+	for i := 0; i*size < len(pcm8); i++ {
+		n := copy(frame, pcm8[i*size:])
+		clear(frame[n:])
+		if c.codec == webrtc.CodecPCMA {
+			media.EncodeALaw(payload, frame)
+		} else {
+			media.EncodeMuLaw(payload, frame)
+		}
+		if err := c.send(payload, first); err != nil {
+			return err
+		}
+		first = false
+		select {
+		case <-pctx.Done():
+			return context.Cause(pctx)
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// send writes one 20 ms packet of ours; marker starts a talkspurt.
+func (c *Call) send(payload []byte, marker bool) error {
+	c.mu.Lock()
+	to, held, pt := c.remote, c.held, c.offered.pt
+	c.mu.Unlock()
+	c.spkMu.Lock()
+	defer c.spkMu.Unlock()
+	now := time.Now()
+	// The timestamp follows wall time across pauses between prompts, so
+	// the caller's jitter buffer sees one stream, never a jump back.
+	if gap := now.Sub(c.lastOut); !c.lastOut.IsZero() && gap > 40*time.Millisecond {
+		c.ts += uint32(gap.Seconds()*media.Rate8k) - 160
+	}
+	p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: pt, Marker: marker, SequenceNumber: c.seq, Timestamp: c.ts, SSRC: c.ssrc}, Payload: payload}
+	c.seq++
+	c.ts += 160
+	c.lastOut = now
+	c.spoken++
+	if held || !to.IsValid() {
+		return nil
+	}
+	raw, err := p.Marshal()
+	if err != nil {
+		return fmt.Errorf("sip: rtp: %w", err)
+	}
+	if _, err := c.conn.WriteToUDPAddrPort(raw, to); err != nil {
+		return fmt.Errorf("sip: rtp send: %w", err)
+	}
+	c.sent++
+	return nil
+}
+
+// Interrupt implements webrtc.Call (barge-in).
+func (c *Call) Interrupt() {
+	c.spkMu.Lock()
+	defer c.spkMu.Unlock()
+	if c.stop != nil {
+		c.interrs++
+		c.stop(webrtc.ErrInterrupted)
+	}
+}
+
+// Stats implements webrtc.Call.
+func (c *Call) Stats() webrtc.Stats {
+	c.mu.Lock()
+	rx, wrong := c.rx, c.wrongSrc
+	c.mu.Unlock()
+	c.spkMu.Lock()
+	spoken, interrs, sent := c.spoken, c.interrs, c.sent
+	c.spkMu.Unlock()
+	return webrtc.Stats{Codec: c.codec, Connected: true, PacketsReceived: rx.Packets, BytesReceived: rx.Bytes,
+		PacketsLost: rx.Lost, PacketsLate: rx.Late, Duplicates: rx.Duplicates,
+		Malformed: rx.Malformed + rx.UnknownPT + rx.DecodeErrors + wrong, Concealed: rx.Concealed, Frames: rx.Frames,
+		FramesDropped: c.frames.Dropped(), SilenceFilled: rx.SilenceFilled, Jitter: rx.Jitter,
+		Keys: c.keysN.Load(), KeysDropped: c.keysDr.Load(), SpokenFrames: spoken, Interrupted: interrs, PacketsSent: sent}
+}
+
+// WrongSource is the number of RTP packets dropped because they came from
+// neither the caller's SDP address nor its signalling address, or from
+// another port once the stream latched.
+func (c *Call) WrongSource() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.wrongSrc
+}
+
+// Close ends the call: a BYE to the caller unless they already left.
+func (c *Call) Close() error {
+	c.cancel(ErrClosed)
+	<-c.done
+	return nil
+}
+
+// run supervises the call until it ends, then frees everything in order.
+func (c *Call) run() {
+	<-c.ctx.Done()
+	cause := context.Cause(c.ctx)
+	if !errors.Is(cause, webrtc.ErrHangup) && c.dlg != nil {
+		bctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := c.dlg.Bye(bctx); err != nil {
+			c.log.Debug("BYE not answered", "err", err)
+		}
+		cancel()
+	}
+	if c.dlg != nil {
+		c.dlg.Close()
+	}
+	_ = c.conn.Close() // ends the read loop
+	c.wg.Wait()
+	c.sem <- struct{}{} // the prompt in progress has stopped; none after
+	c.frames.Close()
+	close(c.keys)
+	c.srv.forget(c)
+	st := c.Stats()
+	c.log.Info("sip call ended", "cause", cause, "duration", time.Since(c.start).Round(time.Millisecond), "codec", c.codec,
+		"frames", st.Frames, "lost", st.PacketsLost, "late", st.PacketsLate, "malformed", st.Malformed,
+		"jitter", st.Jitter, "keys", st.Keys, "wrong_source", c.WrongSource())
+	close(c.done)
+}
+
+// readLoop takes the caller's RTP until the socket closes. Packets from an
+// address that is not the caller's are dropped and counted; the first
+// packet from the caller fixes where prompts go (symmetric RTP).
+func (c *Call) readLoop(rx *webrtc.RTPReceiver, reorderDelay, mediaTimeout time.Duration) {
+	defer c.wg.Done()
+	defer rx.Close()
+	buf := make([]byte, 1500)
+	last := time.Now()
+	for {
+		wait := mediaTimeout
+		if rx.Waiting() {
+			wait = reorderDelay
+		}
+		_ = c.conn.SetReadDeadline(time.Now().Add(wait))
+		n, from, err := c.conn.ReadFromUDPAddrPort(buf)
+		now := time.Now()
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			c.mu.Lock()
+			rx.Flush()
+			c.rx = rx.Stats()
+			held := c.held
+			c.mu.Unlock()
+			// A caller on hold may send nothing; otherwise silence this
+			// long means the caller is gone without a BYE.
+			if !held && now.Sub(last) >= mediaTimeout {
+				c.cancel(ErrNoMedia)
+				return
+			}
+			continue
+		}
+		if err != nil {
+			return
+		}
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		c.mu.Lock()
+		if !c.fromCaller(from) {
+			c.wrongSrc++
+			c.mu.Unlock()
+			c.srv.count(&c.srv.counters.RTPWrongSource)
+			continue
+		}
+		last = now
+		if err := rx.Handle(buf[:n], now); err != nil {
+			c.log.Debug("rtp skipped", "err", err)
+		}
+		c.rx = rx.Stats()
+		c.mu.Unlock()
+	}
+}
+
+// fromCaller decides whether a packet from addr is the caller's, and
+// latches the stream to it; c.mu is held.
+func (c *Call) fromCaller(addr netip.AddrPort) bool {
+	if c.latched {
+		return addr == c.remote
+	}
+	if addr.Addr() != c.offered.addr.Addr() && addr.Addr() != c.signal {
+		return false
+	}
+	if addr != c.remote {
+		c.log.Info("rtp latched", "sdp", c.offered.addr, "from", addr)
+	}
+	c.remote, c.latched = addr, true
+	return true
+}
+
+// reoffer applies a re-INVITE's offer (hold, unhold, a new address).
+func (c *Call) reoffer(o offer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	wasHeld := c.held
+	c.held = o.held()
+	if !o.addr.Addr().IsUnspecified() && o.addr.Addr() != c.offered.addr.Addr() {
+		// The caller moved its media: latch again.
+		c.latched = false
+		c.remote = o.addr
+	}
+	o.codec, o.pt = c.offered.codec, c.offered.pt
+	c.offered = o
+	if wasHeld != c.held {
+		c.log.Info("hold", "held", c.held)
+	}
+}
+
+// infoKey takes a key sent as SIP INFO (application/dtmf-relay).
+func (c *Call) infoKey(k rune) {
+	c.mu.Lock()
+	c.infoKeys++
+	c.mu.Unlock()
+	c.pushKey(k)
+}
+
+func randomSSRC() (uint32, uint16, uint32) {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint32(b[:4]), binary.BigEndian.Uint16(b[4:6]), binary.BigEndian.Uint32(b[6:])
+}

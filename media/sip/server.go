@@ -1,0 +1,806 @@
+// Package sip takes telephone calls from SIP trunks: UDP and TCP
+// listeners, INVITE with SDP offer/answer (G.711 mu-law and A-law), BYE and
+// CANCEL, OPTIONS for a proxy's health checks, re-INVITE hold, keys as
+// RFC 4733 telephone-events or SIP INFO. Each answered call is a Call,
+// which implements the same contract as a WebRTC call (webrtc.Call), so
+// the pipeline runs it unchanged.
+//
+// Everything refused gets a final answer with a Reason header: a source
+// that is not a trunk 403, a bad digest 401 again, an unknown dialled
+// number 404, an offer without audio or a codec in common 488, a node at
+// its limits 503 with Retry-After. Datagrams that are not SIP, and floods
+// from one address that is not a trunk, are dropped unanswered and
+// counted.
+package sip
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/callbrief/callbrief/call"
+	"github.com/callbrief/callbrief/media"
+	"github.com/callbrief/callbrief/media/webrtc"
+)
+
+// Trunk is one carrier or PBX allowed to send calls.
+type Trunk struct {
+	Name    string
+	Sources []netip.Prefix
+	// Username and Password, when set, require digest authentication.
+	Username, Password, Realm string
+	// NumberHeader is "from", "p-asserted-identity" or "remote-party-id".
+	NumberHeader string
+	Trusted      bool
+	// Numbers maps dialled numbers ("*": any) to the line they reach.
+	// Empty: any number reaches the Mandarin line.
+	Numbers map[string]call.Language
+}
+
+func (t *Trunk) allows(a netip.Addr) bool {
+	for _, p := range t.Sources {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Trunk) line(dialled string) (call.Language, bool) {
+	if len(t.Numbers) == 0 {
+		return call.LangMandarin, true
+	}
+	if l, ok := t.Numbers[dialled]; ok {
+		return l, true
+	}
+	l, ok := t.Numbers["*"]
+	return l, ok
+}
+
+// Config configures a Server.
+type Config struct {
+	// Addr is host:port for the listeners (port 0: any free port, the same
+	// for UDP and TCP).
+	Addr       string
+	Transports []string // "udp", "tcp"
+	// MediaIP is the address in our SDP answers, where RTP is received.
+	MediaIP                netip.Addr
+	RTPPortMin, RTPPortMax int
+	MaxCalls               int
+	SetupRate              float64 // INVITEs per second taken
+	SourceRate             float64 // messages per second from one non-trunk address
+	RetryAfter             time.Duration
+	Ring                   time.Duration // 180 before the 200
+	MediaTimeout           time.Duration // no RTP this long (not on hold): the call ends; default 30 s
+	ReorderPackets         int           // default 3
+	ReorderDelay           time.Duration // default 60 ms
+	QueueFrames            int           // default 500 (10 s)
+	Trunks                 []Trunk
+	Logger                 *slog.Logger
+	// OnCall runs each answered call, on its own goroutine; the call is
+	// closed when it returns.
+	OnCall func(*Call)
+}
+
+// Counters are the server's totals since start.
+type Counters struct {
+	Invites, Answered, Cancelled, ReInvites, Options, InfoKeys             atomic.Uint64
+	Refused400, Refused401, Refused403, Refused404, Refused415, Refused488 atomic.Uint64
+	Refused503, Refused481, Refused405                                     atomic.Uint64
+	DroppedMalformed, DroppedFlood, RTPWrongSource, NoAck                  atomic.Uint64
+}
+
+// Server is a SIP user agent server taking calls from trunks.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	ua       *sipgo.UserAgent
+	srv      *sipgo.Server
+	client   *sipgo.Client
+	duas     map[string]*sipgo.DialogUA
+	udp      net.PacketConn
+	tcp      net.Listener
+	addr     netip.AddrPort
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	draining atomic.Bool
+	nonceKey [32]byte
+	counters Counters
+
+	mu       sync.Mutex
+	calls    map[string]*Call // by dialog id
+	setups   int              // INVITEs being answered
+	nextPort int
+	setup    bucket
+	sources  map[netip.Addr]*bucket
+}
+
+// NewServer checks cfg and builds a server; Listen starts it.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.OnCall == nil {
+		return nil, errors.New("sip: Config.OnCall is required")
+	}
+	if !cfg.MediaIP.IsValid() || cfg.MediaIP.IsUnspecified() {
+		return nil, fmt.Errorf("sip: media address %q is not one callers can send to", cfg.MediaIP)
+	}
+	if cfg.RTPPortMin < 1 || cfg.RTPPortMax > 65535 || cfg.RTPPortMin > cfg.RTPPortMax {
+		return nil, fmt.Errorf("sip: RTP ports %d-%d", cfg.RTPPortMin, cfg.RTPPortMax)
+	}
+	if len(cfg.Transports) == 0 {
+		cfg.Transports = []string{"udp", "tcp"}
+	}
+	if cfg.MaxCalls <= 0 {
+		cfg.MaxCalls = 200
+	}
+	if cfg.SetupRate <= 0 {
+		cfg.SetupRate = 20
+	}
+	if cfg.SourceRate <= 0 {
+		cfg.SourceRate = 50
+	}
+	if cfg.RetryAfter < time.Second {
+		cfg.RetryAfter = 5 * time.Second
+	}
+	if cfg.MediaTimeout <= 0 {
+		cfg.MediaTimeout = 30 * time.Second
+	}
+	if cfg.ReorderPackets <= 0 {
+		cfg.ReorderPackets = 3
+	}
+	if cfg.ReorderDelay <= 0 {
+		cfg.ReorderDelay = 60 * time.Millisecond
+	}
+	if cfg.QueueFrames <= 0 {
+		cfg.QueueFrames = 500
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "sip"), calls: map[string]*Call{},
+		sources: map[netip.Addr]*bucket{}, nextPort: cfg.RTPPortMin}
+	s.setup = bucket{rate: cfg.SetupRate, burst: max(cfg.SetupRate, 1)}
+	if _, err := rand.Read(s.nonceKey[:]); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Addr is where the listeners are bound (valid after Listen).
+func (s *Server) Addr() netip.AddrPort { return s.addr }
+
+// Counters are the server's totals.
+func (s *Server) Counters() *Counters { return &s.counters }
+
+func (s *Server) count(c *atomic.Uint64) { c.Add(1) }
+
+// Active is the number of calls up.
+func (s *Server) Active() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.calls)
+}
+
+// Listen binds the listeners and serves until Close.
+func (s *Server) Listen(ctx context.Context) error {
+	ap, err := netip.ParseAddrPort(s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("sip: listen address %q: %w", s.cfg.Addr, err)
+	}
+	// sipgo logs at debug what we count and log ourselves.
+	sipLog := s.log.With("layer", "sipgo")
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("callbrief"), sipgo.WithUserAgentHostname(s.cfg.MediaIP.String()))
+	if err != nil {
+		return fmt.Errorf("sip: %w", err)
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(sipLog))
+	if err != nil {
+		ua.Close()
+		return fmt.Errorf("sip: %w", err)
+	}
+	s.ua, s.srv = ua, srv
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	port := int(ap.Port())
+	for _, tr := range s.cfg.Transports {
+		switch tr {
+		case "udp":
+			pc, err := net.ListenPacket("udp", netip.AddrPortFrom(ap.Addr(), uint16(port)).String())
+			if err != nil {
+				s.closeListeners()
+				return fmt.Errorf("sip: udp %s: %w", s.cfg.Addr, err)
+			}
+			s.udp = pc
+			port = pc.LocalAddr().(*net.UDPAddr).Port
+		case "tcp":
+			l, err := net.Listen("tcp", netip.AddrPortFrom(ap.Addr(), uint16(port)).String())
+			if err != nil {
+				s.closeListeners()
+				return fmt.Errorf("sip: tcp %s: %w", s.cfg.Addr, err)
+			}
+			s.tcp = l
+			port = l.Addr().(*net.TCPAddr).Port
+		default:
+			s.closeListeners()
+			return fmt.Errorf("sip: transport %q is not udp or tcp", tr)
+		}
+	}
+	s.addr = netip.AddrPortFrom(ap.Addr(), uint16(port))
+	client, err := sipgo.NewClient(ua, sipgo.WithClientLogger(sipLog), sipgo.WithClientHostname(s.cfg.MediaIP.String()))
+	if err != nil {
+		s.closeListeners()
+		return fmt.Errorf("sip: %w", err)
+	}
+	s.client = client
+	s.duas = map[string]*sipgo.DialogUA{}
+	for _, tr := range []string{"udp", "tcp"} {
+		contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "callbrief", Host: s.cfg.MediaIP.String(), Port: port}}
+		if tr == "tcp" {
+			contact.Address.UriParams = sip.NewParams()
+			contact.Address.UriParams.Add("transport", "tcp")
+		}
+		// Requests in the dialog go back where the caller's came from:
+		// a trunk behind NAT gives a Contact we cannot reach.
+		s.duas[tr] = &sipgo.DialogUA{Client: client, ContactHDR: contact, RewriteContact: true}
+	}
+	srv.OnInvite(s.onInvite)
+	srv.OnAck(s.onAck)
+	srv.OnBye(s.onBye)
+	srv.OnCancel(s.onCancel)
+	srv.OnOptions(s.onOptions)
+	srv.OnInfo(s.onInfo)
+	srv.OnNoRoute(s.onOther)
+	if s.udp != nil {
+		g := &guardConn{PacketConn: s.udp, s: s}
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); _ = srv.ServeUDP(g) }()
+	}
+	if s.tcp != nil {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); _ = srv.ServeTCP(s.tcp) }()
+	}
+	s.log.Info("sip listening", "addr", s.addr.String(), "transports", strings.Join(s.cfg.Transports, ","), "media_ip", s.cfg.MediaIP.String(), "trunks", len(s.cfg.Trunks))
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	if s.udp != nil {
+		s.udp.Close()
+	}
+	if s.tcp != nil {
+		s.tcp.Close()
+	}
+}
+
+// Drain refuses new calls (503, and OPTIONS 503 so a proxy routes
+// elsewhere) while the ones up go on.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Close ends every call (BYE), waiting for them until ctx is done, then
+// stops the listeners.
+func (s *Server) Close(ctx context.Context) error {
+	s.Drain()
+	s.mu.Lock()
+	calls := make([]*Call, 0, len(s.calls))
+	for _, c := range s.calls {
+		calls = append(calls, c)
+	}
+	s.mu.Unlock()
+	for _, c := range calls {
+		c.cancel(ErrClosed)
+	}
+	var err error
+	for _, c := range calls {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.closeListeners()
+	if s.ua != nil {
+		s.ua.Close()
+	}
+	s.wg.Wait()
+	return err
+}
+
+// forget removes an ended call.
+func (s *Server) forget(c *Call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.dlg != nil && s.calls[c.dlg.ID] == c {
+		delete(s.calls, c.dlg.ID)
+	}
+}
+
+func sourceAddr(req *sip.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+func (s *Server) trunkFor(a netip.Addr) *Trunk {
+	for i := range s.cfg.Trunks {
+		if s.cfg.Trunks[i].allows(a) {
+			return &s.cfg.Trunks[i]
+		}
+	}
+	return nil
+}
+
+// respond answers req with code and, for a refusal, a Reason header
+// (RFC 3326) saying why in words.
+func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, phrase, why string, hdrs ...sip.Header) {
+	res := sip.NewResponseFromRequest(req, code, phrase, nil)
+	if why != "" {
+		res.AppendHeader(sip.NewHeader("Reason", fmt.Sprintf("SIP;cause=%d;text=%q", code, why)))
+	}
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("response not sent", "code", code, "err", err)
+	}
+}
+
+func (s *Server) refuse(req *sip.Request, tx sip.ServerTransaction, code int, phrase, why string, hdrs ...sip.Header) {
+	switch code {
+	case 400:
+		s.count(&s.counters.Refused400)
+	case 401:
+		s.count(&s.counters.Refused401)
+	case 403:
+		s.count(&s.counters.Refused403)
+	case 404:
+		s.count(&s.counters.Refused404)
+	case 405:
+		s.count(&s.counters.Refused405)
+	case 415:
+		s.count(&s.counters.Refused415)
+	case 481:
+		s.count(&s.counters.Refused481)
+	case 488:
+		s.count(&s.counters.Refused488)
+	case 503:
+		s.count(&s.counters.Refused503)
+	}
+	s.log.Info("sip refused", "method", req.Method.String(), "code", code, "why", why, "source", req.Source(), "call_id", callID(req))
+	s.respond(req, tx, code, phrase, why, hdrs...)
+}
+
+func callID(req *sip.Request) string {
+	if h := req.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+func (s *Server) busy(req *sip.Request, tx sip.ServerTransaction, why string) {
+	ra := sip.NewHeader("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter/time.Second)))
+	s.refuse(req, tx, 503, "Service Unavailable", why, ra)
+}
+
+const allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
+
+func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	s.count(&s.counters.Options)
+	if s.trunkFor(sourceAddr(req)) == nil {
+		s.refuse(req, tx, 403, "Forbidden", "source address is not on a trunk")
+		return
+	}
+	if s.draining.Load() {
+		s.busy(req, tx, "draining")
+		return
+	}
+	s.respond(req, tx, 200, "OK", "", sip.NewHeader("Allow", allowed), sip.NewHeader("Accept", "application/sdp, application/dtmf-relay"))
+}
+
+func (s *Server) onOther(req *sip.Request, tx sip.ServerTransaction) {
+	if tx == nil {
+		return
+	}
+	s.refuse(req, tx, 405, "Method Not Allowed", req.Method.String()+" is not taken", sip.NewHeader("Allow", allowed))
+}
+
+func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
+	// A CANCEL matching an INVITE being answered is handled by the
+	// transaction layer (200, then 487 to the INVITE); this one matched
+	// nothing.
+	s.refuse(req, tx, 481, "Call/Transaction Does Not Exist", "no INVITE to cancel")
+}
+
+func (s *Server) dialog(req *sip.Request) *Call {
+	id, err := sip.DialogIDFromRequestUAS(req)
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[id]
+}
+
+func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	if c := s.dialog(req); c != nil && c.dlg != nil {
+		// A re-INVITE's ACK carries a later CSeq than the dialog's
+		// INVITE: sipgo refuses it, and there is nothing to confirm.
+		_ = c.dlg.ReadAck(req, tx)
+	}
+}
+
+func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	c := s.dialog(req)
+	if c == nil || c.dlg == nil {
+		s.refuse(req, tx, 481, "Call/Transaction Does Not Exist", "no such call")
+		return
+	}
+	if err := c.dlg.ReadBye(req, tx); err != nil {
+		s.refuse(req, tx, 400, "Bad Request", "BYE does not match the call")
+		return
+	}
+	c.cancel(ErrHangup)
+}
+
+func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
+	c := s.dialog(req)
+	if c == nil {
+		s.refuse(req, tx, 481, "Call/Transaction Does Not Exist", "no such call")
+		return
+	}
+	ct := ""
+	if h := req.ContentType(); h != nil {
+		ct = strings.ToLower(strings.TrimSpace(h.Value()))
+	}
+	k, err := parseInfoKey(ct, req.Body())
+	if err != nil {
+		s.refuse(req, tx, 415, "Unsupported Media Type", err.Error(), sip.NewHeader("Accept", "application/dtmf-relay, application/dtmf"))
+		return
+	}
+	s.count(&s.counters.InfoKeys)
+	c.infoKey(k)
+	s.respond(req, tx, 200, "OK", "")
+}
+
+// parseInfoKey reads a key from an INFO body: application/dtmf-relay
+// ("Signal=5\r\nDuration=160") or application/dtmf ("5").
+func parseInfoKey(contentType string, body []byte) (rune, error) {
+	ct, _, _ := strings.Cut(contentType, ";")
+	var sig string
+	switch strings.TrimSpace(ct) {
+	case "application/dtmf-relay":
+		for _, line := range strings.Split(string(body), "\n") {
+			k, v, ok := strings.Cut(line, "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "signal") {
+				sig = strings.TrimSpace(v)
+				break
+			}
+		}
+	case "application/dtmf":
+		sig = strings.TrimSpace(string(body))
+	default:
+		return 0, fmt.Errorf("INFO body %q is not application/dtmf-relay or application/dtmf", contentType)
+	}
+	switch {
+	case len(sig) == 1 && strings.ContainsRune("0123456789*#ABCDabcd", rune(sig[0])):
+		return []rune(strings.ToUpper(sig))[0], nil
+	case sig == "10":
+		return '*', nil
+	case sig == "11":
+		return '#', nil
+	}
+	return 0, fmt.Errorf("INFO signal %q is not a key", sig)
+}
+
+func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		s.onReinvite(req, tx)
+		return
+	}
+	s.count(&s.counters.Invites)
+	src := sourceAddr(req)
+	trunk := s.trunkFor(src)
+	if trunk == nil {
+		s.refuse(req, tx, 403, "Forbidden", "source address is not on a trunk")
+		return
+	}
+	if s.draining.Load() {
+		s.busy(req, tx, "draining")
+		return
+	}
+	s.mu.Lock()
+	full := len(s.calls)+s.setups >= s.cfg.MaxCalls
+	rate := !full && s.setup.allow(time.Now())
+	if !full && rate {
+		s.setups++
+	}
+	s.mu.Unlock()
+	switch {
+	case full:
+		s.busy(req, tx, "at the call limit")
+		return
+	case !rate:
+		s.busy(req, tx, "call set-up rate exceeded")
+		return
+	}
+	defer func() {
+		s.mu.Lock()
+		s.setups--
+		s.mu.Unlock()
+	}()
+	if trunk.Username != "" {
+		ok, chal := s.authorized(req, trunk)
+		if !ok {
+			s.refuse(req, tx, 401, "Unauthorized", "digest authentication required", sip.NewHeader("WWW-Authenticate", chal))
+			return
+		}
+	}
+	dialled := req.Recipient.User
+	if dialled == "" && req.To() != nil {
+		dialled = req.To().Address.User
+	}
+	line, ok := trunk.line(dialled)
+	if !ok {
+		s.refuse(req, tx, 404, "Not Found", "no hotline at this number")
+		return
+	}
+	ct := ""
+	if h := req.ContentType(); h != nil {
+		ct = strings.ToLower(strings.TrimSpace(h.Value()))
+	}
+	if len(req.Body()) == 0 {
+		s.refuse(req, tx, 488, "Not Acceptable Here", "an SDP offer is required in the INVITE")
+		return
+	}
+	if ct != "application/sdp" {
+		s.refuse(req, tx, 415, "Unsupported Media Type", "body is not application/sdp", sip.NewHeader("Accept", "application/sdp"))
+		return
+	}
+	o, err := parseOffer(req.Body())
+	if err != nil {
+		if errors.Is(err, ErrMalformedSDP) {
+			s.refuse(req, tx, 400, "Bad Request", err.Error())
+		} else {
+			s.refuse(req, tx, 488, "Not Acceptable Here", err.Error(), sip.NewHeader("Warning", `304 callbrief "media type or codec not available"`))
+		}
+		return
+	}
+	conn, port, err := s.rtpPort()
+	if err != nil {
+		s.log.Warn("no RTP port", "err", err)
+		s.busy(req, tx, "no media port free")
+		return
+	}
+	transport := "udp"
+	if strings.EqualFold(req.Transport(), "tcp") {
+		transport = "tcp"
+	}
+	dlg, err := s.duas[transport].ReadInvite(req, tx)
+	if err != nil {
+		conn.Close()
+		s.refuse(req, tx, 400, "Bad Request", err.Error())
+		return
+	}
+	c := s.newCall(dlg, conn, o, src, s.callerOf(req, trunk, dialled, line))
+	c.transport = transport
+	log := c.log
+	_ = dlg.Respond(100, "Trying", nil)
+	_ = dlg.Respond(180, "Ringing", nil)
+	if s.cfg.Ring > 0 {
+		t := time.NewTimer(s.cfg.Ring)
+		select {
+		case <-t.C:
+		case <-dlg.Context().Done():
+		case <-s.ctx.Done():
+		}
+		t.Stop()
+	}
+	s.mu.Lock()
+	s.calls[dlg.ID] = c
+	s.mu.Unlock()
+	c.wg.Add(1)
+	go c.readLoop(c.rxr, s.cfg.ReorderDelay, s.cfg.MediaTimeout)
+	c.rxr = nil
+	go c.run()
+	if dlg.Context().Err() != nil {
+		s.count(&s.counters.Cancelled)
+		log.Info("sip call cancelled while ringing")
+		c.cancel(ErrCancelled)
+		return
+	}
+	if err := dlg.RespondSDP(answerSDP(o, s.cfg.MediaIP, port, c.sessID, c.version.Add(1))); err != nil {
+		if dlg.Context().Err() != nil {
+			s.count(&s.counters.Cancelled)
+			c.cancel(ErrCancelled)
+			return
+		}
+		s.count(&s.counters.NoAck)
+		log.Warn("sip call not confirmed", "err", err)
+		c.cancel(ErrNoAck)
+		return
+	}
+	s.count(&s.counters.Answered)
+	cl := c.caller
+	log.Info("sip call answered", "trunk", cl.Trunk, "dialled", cl.Dialled, "line", cl.Line, "number_header", cl.Header,
+		"trusted", cl.Trusted, "number_known", cl.Number != "", "codec", c.codec, "rtp", o.addr.String(), "transport", transport)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer c.Close()
+		s.cfg.OnCall(c)
+	}()
+}
+
+func (s *Server) newCall(dlg *sipgo.DialogServerSession, conn *net.UDPConn, o offer, signal netip.Addr, cl Caller) *Call {
+	// Our own id, as every ingress's: the trunk's Call-ID is logged
+	// alongside, not put in URLs.
+	id := call.NewID(time.Now())
+	ctx, cancel := context.WithCancelCause(s.ctx)
+	c := &Call{id: id, caller: cl, codec: o.codec, log: s.log.With("call_id", id, "sip_call_id", callID(dlg.InviteRequest)), srv: s, dlg: dlg, conn: conn, signal: signal,
+		ctx: ctx, cancel: cancel, frames: media.NewFrameQueue(s.cfg.QueueFrames), ready: make(chan struct{}, 1),
+		keys: make(chan rune, 64), done: make(chan struct{}), start: time.Now(), offered: o, remote: o.addr, held: o.held(),
+		sem: make(chan struct{}, 1)}
+	c.ssrc, c.seq, c.ts = randomSSRC()
+	c.sessID = uint64(c.ssrc)
+	var events []uint8
+	if o.eventPT >= 0 {
+		events = append(events, uint8(o.eventPT))
+	}
+	rx, err := webrtc.NewRTPReceiver(o.codec, o.pt, events, s.cfg.ReorderPackets, c.pushFrame, c.pushKey)
+	if err != nil {
+		// G.711 decoders cannot fail to build; keep the call without
+		// audio rather than leave the dialog half made.
+		c.log.Error("rtp receiver", "err", err)
+	}
+	c.rxr = rx
+	return c
+}
+
+// onReinvite answers an offer inside a call: hold, unhold, or media moved.
+func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	c := s.dialog(req)
+	if c == nil {
+		s.refuse(req, tx, 481, "Call/Transaction Does Not Exist", "no such call")
+		return
+	}
+	s.count(&s.counters.ReInvites)
+	o, err := parseOffer(req.Body())
+	if err != nil {
+		// The call goes on as it was.
+		s.refuse(req, tx, 488, "Not Acceptable Here", err.Error())
+		return
+	}
+	c.reoffer(o)
+	c.mu.Lock()
+	ans := c.offered
+	c.mu.Unlock()
+	port := c.conn.LocalAddr().(*net.UDPAddr).Port
+	res := sip.NewSDPResponseFromRequest(req, answerSDP(ans, s.cfg.MediaIP, port, c.sessID, c.version.Add(1)))
+	res.AppendHeader(sip.HeaderClone(&c.srv.duas[c.transport].ContactHDR))
+	if err := tx.Respond(res); err != nil {
+		c.log.Debug("re-INVITE answer not sent", "err", err)
+	}
+}
+
+// rtpPort binds the next free even port of the range on MediaIP.
+func (s *Server) rtpPort() (*net.UDPConn, int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	span := s.cfg.RTPPortMax - s.cfg.RTPPortMin + 1
+	for range span {
+		p := s.nextPort
+		s.nextPort++
+		if s.nextPort > s.cfg.RTPPortMax {
+			s.nextPort = s.cfg.RTPPortMin
+		}
+		if p%2 == 1 && s.cfg.RTPPortMin != s.cfg.RTPPortMax {
+			continue
+		}
+		conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(s.cfg.MediaIP, uint16(p))))
+		if err == nil {
+			return conn, p, nil
+		}
+	}
+	return nil, 0, fmt.Errorf("sip: every RTP port in %d-%d is in use", s.cfg.RTPPortMin, s.cfg.RTPPortMax)
+}
+
+// guardConn sits under sipgo's UDP transport: datagrams that do not parse
+// as SIP and floods from one non-trunk address are dropped and counted
+// before they cost a transaction.
+type guardConn struct {
+	net.PacketConn
+	s *Server
+}
+
+func (g *guardConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := g.PacketConn.ReadFrom(b)
+		if err != nil || n == 0 {
+			return n, addr, err
+		}
+		if g.s.admit(addr, b[:n]) {
+			return n, addr, nil
+		}
+	}
+}
+
+// admit decides whether a datagram goes on to sipgo.
+func (s *Server) admit(addr net.Addr, data []byte) bool {
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return true // keep-alive (RFC 5626 CRLF)
+	}
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return false
+	}
+	a := ua.AddrPort().Addr().Unmap()
+	if s.trunkFor(a) == nil && !s.allowSource(a, time.Now()) {
+		s.count(&s.counters.DroppedFlood)
+		return false
+	}
+	if _, err := sip.ParseMessage(data); err != nil {
+		s.count(&s.counters.DroppedMalformed)
+		s.log.Debug("not SIP: dropped", "source", a.String(), "bytes", len(data), "err", err)
+		return false
+	}
+	return true
+}
+
+// allowSource applies the per-address rate to a non-trunk address.
+func (s *Server) allowSource(a netip.Addr, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.sources[a]
+	if b == nil {
+		if len(s.sources) >= 10000 {
+			// Forget addresses quiet for a minute; a spread attack
+			// cannot grow the table without bound.
+			for k, v := range s.sources {
+				if now.Sub(v.last) > time.Minute {
+					delete(s.sources, k)
+				}
+			}
+			if len(s.sources) >= 10000 {
+				return false
+			}
+		}
+		b = &bucket{rate: s.cfg.SourceRate, burst: 2 * s.cfg.SourceRate}
+		s.sources[a] = b
+	}
+	return b.allow(now)
+}
+
+// bucket is a token bucket: rate tokens a second, at most burst.
+type bucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+	started             bool
+}
+
+func (b *bucket) allow(now time.Time) bool {
+	if !b.started {
+		b.started, b.tokens, b.last = true, b.burst, now
+	}
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}

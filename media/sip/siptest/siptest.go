@@ -1,0 +1,175 @@
+// Package siptest helps tests place calls on a SIP server with sipp
+// (Debian sip-tester): a caller scenario, and recorded speech written as
+// a pcap of G.711 RTP for sipp's play_pcap_audio.
+package siptest
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/callbrief/callbrief/media"
+)
+
+// CallerScenario is a sipp scenario of a caller on a trusted trunk: its
+// P-Asserted-Identity is +8613812345678; it listens @LISTEN@ ms (the
+// greeting), plays @WAV@ (a pcap of
+// payload type @PT@, codec @CODEC@) then waits @PAUSE@ ms, presses 1 and 2
+// as RFC 4733 events, 9 as SIP INFO, then # as an event, and waits up to
+// 60 s for the service to hang up.
+//
+//go:embed caller.xml
+var CallerScenario []byte
+
+// SpeechPCAP is where sip-tester keeps its key pcaps.
+const KeyPCAPs = "/usr/share/sip-tester"
+
+// Sipp returns the sipp binary, or an error saying what to install.
+func Sipp() (string, error) {
+	p, err := exec.LookPath("sipp")
+	if err != nil {
+		return "", fmt.Errorf("sipp (Debian sip-tester) is not installed: scripts/setup.sh test installs it")
+	}
+	if _, err := os.Stat(filepath.Join(KeyPCAPs, "dtmf_2833_1.pcap")); err != nil {
+		return "", fmt.Errorf("sip-tester's key pcaps are missing")
+	}
+	return p, nil
+}
+
+// WritePCAP writes pcm (mono, at rate) as 20 ms G.711 RTP packets
+// (law "PCMU" or "PCMA"; Ethernet, IPv4, UDP) to path, and returns the
+// audio's length. sipp replays them to the far end's media address from
+// its own media port, keeping their timing.
+func WritePCAP(path string, pcm []int16, rate int, law string) (time.Duration, error) {
+	pcm8, err := media.ResampleInt16(pcm, rate, media.Rate8k)
+	if err != nil {
+		return 0, err
+	}
+	pt := byte(0)
+	if law == "PCMA" {
+		pt = 8
+	}
+	var out bytes.Buffer
+	le := binary.LittleEndian
+	hdr := make([]byte, 24)
+	le.PutUint32(hdr[0:], 0xa1b2c3d4)
+	le.PutUint16(hdr[4:], 2)
+	le.PutUint16(hdr[6:], 4)
+	le.PutUint32(hdr[16:], 65535)
+	le.PutUint32(hdr[20:], 1) // Ethernet
+	out.Write(hdr)
+	payload := make([]byte, 160)
+	start := time.Unix(1700000000, 0)
+	be := binary.BigEndian
+	for i := 0; (i+1)*160 <= len(pcm8); i++ {
+		frame := pcm8[i*160 : (i+1)*160]
+		if pt == 8 {
+			media.EncodeALaw(payload, frame)
+		} else {
+			media.EncodeMuLaw(payload, frame)
+		}
+		pkt := make([]byte, 14+20+8+12+160)
+		be.PutUint16(pkt[12:], 0x0800)
+		ip := pkt[14:]
+		ip[0], ip[8], ip[9] = 0x45, 64, 17
+		be.PutUint16(ip[2:], uint16(len(ip)))
+		copy(ip[12:], net.IPv4(127, 0, 0, 1).To4())
+		copy(ip[16:], net.IPv4(127, 0, 0, 1).To4())
+		var sum uint32
+		for j := 0; j < 20; j += 2 {
+			sum += uint32(be.Uint16(ip[j:]))
+		}
+		for sum > 0xffff {
+			sum = sum&0xffff + sum>>16
+		}
+		be.PutUint16(ip[10:], ^uint16(sum))
+		udp := ip[20:]
+		be.PutUint16(udp[0:], 10000)
+		be.PutUint16(udp[2:], 20000)
+		be.PutUint16(udp[4:], uint16(len(udp)))
+		rtp := udp[8:]
+		rtp[0], rtp[1] = 0x80, pt
+		if i == 0 {
+			rtp[1] |= 0x80
+		}
+		be.PutUint16(rtp[2:], uint16(1000+i))
+		be.PutUint32(rtp[4:], uint32(i*160))
+		be.PutUint32(rtp[8:], 0x5eed1234)
+		copy(rtp[12:], payload)
+		at := start.Add(time.Duration(i) * 20 * time.Millisecond)
+		rec := make([]byte, 16)
+		le.PutUint32(rec[0:], uint32(at.Unix()))
+		le.PutUint32(rec[4:], uint32(at.Nanosecond()/1000))
+		le.PutUint32(rec[8:], uint32(len(pkt)))
+		le.PutUint32(rec[12:], uint32(len(pkt)))
+		out.Write(rec)
+		out.Write(pkt)
+	}
+	if err := os.WriteFile(path, out.Bytes(), 0o600); err != nil {
+		return 0, err
+	}
+	return time.Duration(len(pcm8)) * time.Second / media.Rate8k, nil
+}
+
+// FreeUDPPort returns a loopback UDP port free now (even, with the next
+// one free too, when even: sipp binds RTP and RTCP pairs).
+func FreeUDPPort(even bool) (int, error) {
+	for range 50 {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		p := c.LocalAddr().(*net.UDPAddr).Port
+		c.Close()
+		if !even || p%2 == 0 {
+			if c2, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p+1)); err == nil {
+				c2.Close()
+				return p, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("no free UDP port")
+}
+
+// Run runs scenario (each @KEY@ replaced by vars[KEY]: sipp does not
+// substitute its own fields in play_pcap_audio) once against target
+// (host:port) from 127.0.0.1, in dir, and returns what sipp said.
+func Run(ctx context.Context, dir string, scenario []byte, vars map[string]string, target string, extra ...string) (string, error) {
+	bin, err := Sipp()
+	if err != nil {
+		return "", err
+	}
+	for k, v := range vars {
+		scenario = bytes.ReplaceAll(scenario, []byte("@"+k+"@"), []byte(v))
+	}
+	sf := filepath.Join(dir, "scenario.xml")
+	if err := os.WriteFile(sf, scenario, 0o600); err != nil {
+		return "", err
+	}
+	sp, err := FreeUDPPort(false)
+	if err != nil {
+		return "", err
+	}
+	mp, err := FreeUDPPort(true)
+	if err != nil {
+		return "", err
+	}
+	errFile := filepath.Join(dir, "errors.log")
+	args := []string{"-sf", sf, "-m", "1", "-i", "127.0.0.1", "-p", fmt.Sprint(sp), "-mp", fmt.Sprint(mp), "-s", "2000",
+		"-timeout", "80s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", errFile}
+	args = append(append(args, extra...), target)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	errs, _ := os.ReadFile(errFile)
+	return out.String() + string(errs), err
+}
