@@ -1,6 +1,9 @@
 package call
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Method is one way a caller proved who they are. The strings are stable:
 // they appear in briefs, audit records and evaluation reports.
@@ -31,6 +34,57 @@ func (m Method) Knowledge() bool {
 		return true
 	}
 	return false
+}
+
+// Assurance is how strongly a caller proved who they are, and so what the
+// agent may see and do. The caller number is never a factor: it can be
+// spoofed, so a number that matches an account proves nothing.
+type Assurance int
+
+// Assurance levels.
+const (
+	// AssuranceNone: the caller number alone, or nothing. The brief may
+	// show the masked number and whether an account exists, no more.
+	AssuranceNone Assurance = 0
+	// AssuranceOne: one knowledge factor (IMEI digits, an order number,
+	// digits of another registered number) or possession factor (a
+	// one-time code). Devices, orders, service history and address.
+	AssuranceOne Assurance = 1
+	// AssuranceTwo: a knowledge factor and a possession factor. Account
+	// changes (unlock, deletion, recovery).
+	AssuranceTwo Assurance = 2
+)
+
+// String names the level for briefs and reports.
+func (a Assurance) String() string {
+	switch a {
+	case AssuranceNone:
+		return "none"
+	case AssuranceOne:
+		return "one_factor"
+	case AssuranceTwo:
+		return "two_factor"
+	}
+	return fmt.Sprintf("assurance(%d)", int(a))
+}
+
+// LevelOf is the assurance the passed methods give: the caller number
+// counts for nothing, a knowledge check or a one-time code for one factor,
+// both kinds together for two. Two knowledge checks are still one factor:
+// whoever found one identifier on a receipt may well have found the other.
+func LevelOf(passed []Method) Assurance {
+	var k, p bool
+	for _, m := range passed {
+		k = k || m.Knowledge()
+		p = p || m == MethodOTP
+	}
+	switch {
+	case k && p:
+		return AssuranceTwo
+	case k || p:
+		return AssuranceOne
+	}
+	return AssuranceNone
 }
 
 // VerificationStatus summarises a verification for routing and the brief.
@@ -81,9 +135,26 @@ type VerificationOutcome struct {
 	Emergency bool `json:"emergency,omitempty"`
 	// Night is set when the night policy applied.
 	Night bool `json:"night,omitempty"`
+	// Level is the assurance reached (LevelOf the passed methods; none
+	// when the verification failed or locked). Identity carries the
+	// account's name and id only from AssuranceOne up.
+	Level Assurance `json:"level"`
+	// AccountFound: an account matched the number or identifier given.
+	// Shown at every level: it is all the number alone may tell.
+	AccountFound bool `json:"account_found,omitempty"`
 	// Reason explains a status other than verified in one sentence.
 	Reason string    `json:"reason,omitempty"`
 	At     time.Time `json:"at"`
+}
+
+// ForLevel returns o with Identity cut to what its Level allows: below
+// AssuranceOne only the masked caller number (a name or account id would
+// tell a stranger whose number this is).
+func (o VerificationOutcome) ForLevel() VerificationOutcome {
+	if o.Level < AssuranceOne {
+		o.Identity = Identity{CallerMasked: o.Identity.CallerMasked}
+	}
+	return o
 }
 
 // Verified reports whether the caller passed every required check.

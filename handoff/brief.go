@@ -46,22 +46,47 @@ type Durations struct {
 	Total   time.Duration `json:"total_ns"`
 }
 
-// Profile is the caller as the agent may see them. Account details are
-// filled in only for a verified caller: the brief is on a screen, and an
-// unverified caller may not be who the number says.
+// Profile is the caller as the agent may see them: only what the call's
+// assurance level allows (call.Assurance). The brief is on a screen, and a
+// caller known only by number may not be who the number says.
 type Profile struct {
 	Identity call.Identity `json:"identity"`
 	Verified bool          `json:"verified"`
+	// Level is the assurance the caller reached; Access says what it
+	// shows and what it withholds, and why.
+	Level  call.Assurance `json:"level"`
+	Access Access         `json:"access"`
+	// AccountFound: an account matched the number or identifier. At
+	// level none it is all the brief says about the account.
+	AccountFound bool `json:"account_found,omitempty"`
 	// Flags are service flags (elderly, student, traveller,
-	// accessibility): shown even unverified because they change how the
-	// agent should speak, not what they may disclose.
+	// accessibility), from one factor up: they change how the agent should
+	// speak, but they also describe the account holder.
 	Flags   []string                 `json:"flags,omitempty"`
 	Devices []accounts.Device        `json:"devices,omitempty"`
 	Orders  []accounts.Order         `json:"orders,omitempty"`
 	Service []accounts.ServiceRecord `json:"service,omitempty"`
-	// Withheld explains why details are not shown.
+	// Withheld explains in one sentence why details are not shown.
 	Withheld string `json:"withheld,omitempty"`
 }
+
+// Access is what the brief's level lets the agent see and do.
+type Access struct {
+	// Shown lists the parts of the profile present ("masked_number",
+	// "account_exists", "identity", "flags", "devices", "orders",
+	// "service_history"), and "account_changes" when the caller may have
+	// the account changed (unlock, deletion, recovery).
+	Shown []string `json:"shown"`
+	// Withheld maps each part left out to the reason.
+	Withheld map[string]string `json:"withheld,omitempty"`
+}
+
+// What each level shows. Addresses are not in the directory yet; they
+// belong with the one-factor parts.
+var (
+	levelOneParts = []string{"identity", "flags", "devices", "orders", "service_history"}
+	levelTwoParts = []string{"account_changes"}
+)
 
 // KBSuggestion is one knowledge-base article suggested for the call.
 type KBSuggestion struct {
@@ -89,26 +114,64 @@ type KB interface {
 	Suggest(ctx context.Context, query string, f KBFilter, k int) ([]KBSuggestion, error)
 }
 
-// profile builds the caller profile from the account verify found.
+// profile builds the caller profile from the account verify found, cut to
+// the level the caller reached.
 func profile(req Request) Profile {
-	p := Profile{Identity: req.Verification.Identity, Verified: req.Verification.Verified()}
+	o := req.Verification
+	lvl := o.Level
+	if o.Status == call.StatusFailed || o.Status == call.StatusLocked {
+		lvl = call.AssuranceNone // the verify stage does this too; kept here for outcomes built elsewhere
+	}
+	o.Level = lvl
+	p := Profile{Identity: o.ForLevel().Identity, Verified: o.Verified() && lvl >= call.AssuranceOne, Level: lvl}
+	p.Access.Shown = []string{"masked_number"}
 	a := req.Account
-	if a == nil {
-		p.Withheld = "no account found"
-		if req.Verification.Emergency {
-			p.Withheld = "emergency: handed over before any lookup"
+	p.AccountFound = a != nil || o.AccountFound
+	if p.AccountFound {
+		p.Access.Shown = append(p.Access.Shown, "account_exists")
+	}
+	withhold := func(parts []string, why string) {
+		if p.Access.Withheld == nil {
+			p.Access.Withheld = map[string]string{}
 		}
+		for _, part := range parts {
+			p.Access.Withheld[part] = why
+		}
+	}
+	switch {
+	case a == nil && o.Emergency:
+		p.Withheld = "emergency: handed over before any lookup"
+		withhold(append(levelOneParts, levelTwoParts...), p.Withheld)
+		return p
+	case a == nil:
+		p.Withheld = "no account found"
+		withhold(append(levelOneParts, levelTwoParts...), p.Withheld)
+		return p
+	case lvl < call.AssuranceOne:
+		why := "caller passed no knowledge check or one-time code (the caller number alone proves nothing)"
+		switch o.Status {
+		case call.StatusFailed:
+			why = "caller failed verification"
+		case call.StatusLocked:
+			why = "verification locked after repeated failures"
+		}
+		p.Withheld = why + ": account details withheld"
+		withhold(append(levelOneParts, levelTwoParts...), why)
 		return p
 	}
-	p.Flags = a.Flags
-	if !p.Verified {
-		p.Withheld = "caller not verified: account details withheld"
-		// The name from an unverified lookup would tell a stranger whose
-		// number this is; keep the masked identifiers only.
-		p.Identity.Name = ""
-		p.Identity.AccountID = ""
-		return p
+	p.Access.Shown = append(p.Access.Shown, levelOneParts...)
+	p.Flags, p.Devices, p.Orders, p.Service = a.Flags, a.Devices, a.Orders, a.Service
+	if lvl >= call.AssuranceTwo {
+		p.Access.Shown = append(p.Access.Shown, levelTwoParts...)
+	} else {
+		withhold(levelTwoParts, "account changes need two factors (a knowledge check and a one-time code); this caller passed one")
 	}
-	p.Devices, p.Orders, p.Service = a.Devices, a.Orders, a.Service
 	return p
+}
+
+// mayShowAccount reports whether the account's details (devices, orders,
+// history) may go into the brief's other parts: summary and ticket.
+func mayShowAccount(req Request) bool {
+	o := req.Verification
+	return req.Account != nil && o.Level >= call.AssuranceOne && o.Status != call.StatusFailed && o.Status != call.StatusLocked
 }

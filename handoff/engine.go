@@ -141,7 +141,7 @@ func (e *Engine) Handoff(ctx context.Context, req Request) (Brief, error) {
 func (e *Engine) BuildBrief(ctx context.Context, req Request, d Decision) Brief {
 	start := time.Now()
 	b := Brief{
-		CallID: req.CallID, CreatedAt: e.cfg.Now(), Reason: req.Reason, Verification: req.Verification,
+		CallID: req.CallID, CreatedAt: e.cfg.Now(), Reason: req.Reason, Verification: req.Verification.ForLevel(),
 		Intent: req.Intent, Slots: req.Slots, Urgency: req.Urgency, Language: req.Language,
 		Transcript: req.Transcript, Route: d,
 	}
@@ -221,7 +221,7 @@ func (e *Engine) summarize(ctx context.Context, req Request, in taxonomy.Intent)
 	if in.Description != "" {
 		si.IntentName = strings.TrimSuffix(in.Description, ".")
 	}
-	if req.Account != nil && req.Verification.Verified() {
+	if mayShowAccount(req) {
 		si.Profile = profileFacts(req)
 	}
 	s := e.cfg.Summarizer

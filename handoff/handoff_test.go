@@ -52,7 +52,7 @@ func TestRoute(t *testing.T) {
 	r, _ := router(t)
 	elderly := demoAccount(t, "A10003")
 	student := demoAccount(t, "A10005")
-	verified := call.VerificationOutcome{Status: call.StatusVerified}
+	verified := call.VerificationOutcome{Status: call.StatusVerified, Level: call.AssuranceOne}
 	cases := []struct {
 		name string
 		req  handoff.Request
@@ -151,7 +151,7 @@ func bootRequest(t testing.TB, id string) handoff.Request {
 		Intent:       call.IntentResult{Intent: "device_power_boot", Confidence: 0.91, Alternatives: []call.IntentScore{{Intent: "device_power_boot", Confidence: 0.91}, {Intent: "hardware_fault", Confidence: 0.05}}},
 		Slots:        []call.Slot{{Kind: call.SlotDeviceModel, Value: "Phone 14 Pro", Text: "Phone 14 Pro", Valid: true}},
 		Language:     call.LanguageResult{Language: call.LangEnglish, Confidence: 0.99},
-		Verification: call.VerificationOutcome{Status: call.StatusVerified, Identity: call.Identity{AccountID: "A10001", Name: "王小明"}, Passed: []call.Method{call.MethodANIMatch, call.MethodIMEI}},
+		Verification: call.VerificationOutcome{Status: call.StatusVerified, Level: call.AssuranceOne, Identity: call.Identity{AccountID: "A10001", Name: "王小明"}, Passed: []call.Method{call.MethodANIMatch, call.MethodIMEI}},
 		Account:      demoAccount(t, "A10001"),
 	}
 }

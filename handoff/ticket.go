@@ -42,7 +42,7 @@ func suggestTicket(req Request, productLine string, kind *taxonomy.Ticket) *Tick
 	if txt := req.Transcript.Text(); txt != "" {
 		t.Fields["fault"] = quote(txt)
 	}
-	if a := req.Account; a != nil && req.Verification.Verified() {
+	if a := req.Account; mayShowAccount(req) {
 		if d, ok := pickDevice(a, t.Fields["device_model"]); ok {
 			setIfEmpty(t.Fields, "device_model", d.Model)
 			setIfEmpty(t.Fields, "imei", d.IMEI)

@@ -123,8 +123,12 @@ func TestRunCall(t *testing.T) {
 		wantErr  error
 		verified bool
 	}{
-		{name: "troubleshooting: caller number is enough", opening: "my phone will not turn on",
-			sc: Scenario{Caller: wangs}, status: call.StatusVerified, group: "phone_tech", reason: "understood"},
+		// The caller number alone never verifies: troubleshooting asks one
+		// question too (it used to verify on the number).
+		{name: "troubleshooting: number alone is not enough", opening: "my phone will not turn on",
+			sc: Scenario{Caller: wangs}, status: call.StatusUnverified, prompts: 3, group: "phone_tech", reason: "understood"},
+		{name: "troubleshooting: one question", opening: "my phone will not turn on",
+			sc: Scenario{Caller: wangs, Answers: []ScenarioAnswer{{DTMF: "951602#"}}}, status: call.StatusVerified, prompts: 1, group: "phone_tech", reason: "understood"},
 		{name: "order status: IMEI digits keyed", opening: "where is my order",
 			sc: Scenario{Caller: wangs, Answers: []ScenarioAnswer{{DTMF: "951602#"}}}, status: call.StatusVerified, prompts: 1, group: "orders"},
 		{name: "order status: IMEI digits spoken", opening: "where is my order",
@@ -139,7 +143,7 @@ func TestRunCall(t *testing.T) {
 			sc: Scenario{Caller: wangs}, status: call.StatusUnverified, reason: "asked for a human", group: "general"},
 		{name: "emergency skips verification", opening: "there is smoke coming from my phone",
 			sc: Scenario{Caller: wangs, Answers: []ScenarioAnswer{{DTMF: "951602"}}}, status: call.StatusUnverified, reason: "emergency", group: "security"},
-		{name: "no speech: general queue", opening: "", sc: Scenario{Caller: wangs}, status: call.StatusVerified, reason: "no speech", group: "general"},
+		{name: "no speech: general queue", opening: "", sc: Scenario{Caller: wangs}, status: call.StatusUnverified, prompts: 3, reason: "no speech", group: "general"},
 		// A number not on the account is a risk signal: one more question.
 		{name: "unknown number identifies by order", opening: "where is my order",
 			sc: Scenario{Caller: "+8613000000001", Answers: []ScenarioAnswer{{DTMF: "52013148808815#", Kind: accounts.KindOrder}, {DTMF: "951602"}, {DTMF: "52013148808815"}}}, prompts: 3, status: call.StatusVerified, group: "orders"},

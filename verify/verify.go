@@ -276,10 +276,23 @@ func (vf *Verification) Identify(ctx context.Context, kind accounts.IDKind, valu
 	if kind == accounts.KindIMEI || kind == accounts.KindOrder {
 		value = Digits(Speech, value)
 	}
+	// A lock set since the call began (by another call, on another node)
+	// holds for this look-up too.
+	if done, err := vf.recheckLock(ctx, false); done {
+		return Ended, err
+	}
 	a, err := vf.v.dir.ByIdentifier(ctx, kind, value)
 	if errors.Is(err, accounts.ErrNotFound) {
 		vf.identify++
-		_ = vf.record(ctx, audit.Event{Kind: "lookup", Method: string(kind), Result: "not_found"})
+		if err := vf.record(ctx, audit.Event{Kind: "lookup", Method: string(kind), Result: "not_found"}); err != nil {
+			return Ended, err
+		}
+		// A miss is a guess at someone's identifier: it counts against
+		// the caller like a wrong answer, so that order numbers cannot be
+		// enumerated across calls.
+		if locked, err := vf.failLookup(ctx); err != nil || locked {
+			return Ended, err
+		}
 		if vf.identify >= maxIdentify {
 			return Ended, vf.finish(ctx, call.StatusUnverified, "no account found for the identifiers given", nil)
 		}
@@ -302,10 +315,11 @@ func (vf *Verification) Identify(ctx context.Context, kind accounts.IDKind, valu
 func (vf *Verification) useAccount(ctx context.Context, a accounts.Account) error {
 	v := vf.v
 	vf.acct = &a
-	vf.outcome.Identity.AccountID = a.ID
-	vf.outcome.Identity.Name = a.Name
-	vf.outcome.Identity.MaskedPhone = phone.Mask(a.Phones[0])
-	vf.outcome.Identity.Language = a.Language
+	// Whether an account exists is all a number or an identifier may tell;
+	// its name and id join the outcome only once a factor is passed
+	// (finish), so that a spoofed number or a guessed order number does not
+	// reveal whose account it is.
+	vf.outcome.AccountFound = true
 	if err := vf.record(ctx, audit.Event{Kind: "lookup", Result: "found"}); err != nil {
 		return err
 	}
@@ -456,6 +470,13 @@ func (vf *Verification) Answer(ctx context.Context, src Source, text string) (Re
 		return Ended, fmt.Errorf("%w: Answer in step %d", ErrState, vf.step)
 	}
 	q := vf.queue[vf.cur]
+	// The answer is checked against the lockout as it is given, not only
+	// when the call began: a lock set meanwhile by another call (from
+	// another number, on another node) ends this one before its answer is
+	// judged, so racing calls gain no guesses.
+	if done, err := vf.recheckLock(ctx, true); done {
+		return Ended, err
+	}
 	got := Digits(src, text)
 	if got == "" {
 		vf.noInput++
@@ -511,6 +532,59 @@ func (vf *Verification) Answer(ctx context.Context, src Source, text string) (Re
 	return Wrong, nil
 }
 
+// withheldKey is the caller-scope lockout identity of callers without a
+// usable number: their identifier guesses share one allowance, since
+// there is nothing else to count them against. A flood of withheld guesses
+// locks look-ups for withheld callers for a while; they still reach an
+// agent, unverified.
+const withheldKey = "withheld"
+
+func (vf *Verification) callerKey() string {
+	if vf.ani == "" {
+		return withheldKey
+	}
+	return vf.ani
+}
+
+// recheckLock ends the verification when the caller number (or, with
+// account, the account) got locked since the call began. done reports that
+// the verification is over.
+func (vf *Verification) recheckLock(ctx context.Context, account bool) (done bool, err error) {
+	l := vf.v.lock
+	locked, _, err := l.Locked(ctx, lockout.Caller, vf.callerKey())
+	if err != nil {
+		return true, vf.unavailable(ctx, err)
+	}
+	if locked {
+		return true, vf.finish(ctx, call.StatusLocked, "caller number locked after repeated failed verifications", nil)
+	}
+	if account && vf.acct != nil {
+		locked, _, err := l.Locked(ctx, lockout.Account, vf.acct.ID)
+		if err != nil {
+			return true, vf.unavailable(ctx, err)
+		}
+		if locked {
+			return true, vf.finish(ctx, call.StatusLocked, "account locked after repeated failed verifications", nil)
+		}
+	}
+	return false, nil
+}
+
+// failLookup counts an identifier that named no account against the
+// caller, and ends the verification when that locks.
+func (vf *Verification) failLookup(ctx context.Context) (bool, error) {
+	locked, d, err := vf.v.lock.Fail(ctx, lockout.Caller, vf.callerKey())
+	if err != nil {
+		return true, vf.unavailable(ctx, err)
+	}
+	if !locked {
+		return false, nil
+	}
+	vf.log.Warn("caller locked after identifier guesses", "caller", vf.outcome.Identity.CallerMasked, "for", d)
+	_ = vf.record(ctx, audit.Event{Kind: "locked", Result: "caller", Detail: d.String()})
+	return true, vf.finish(ctx, call.StatusLocked, "caller locked after repeated identifiers that named no account", nil)
+}
+
 // fail counts a wrong answer against the caller number and the account
 // (both, always: an attacker rotating numbers still uses up the account's
 // allowance), and ends the verification when either locks.
@@ -558,8 +632,10 @@ func (vf *Verification) verified(ctx context.Context) error {
 			return vf.finish(ctx, call.StatusUnverified, "sensitive intent without knowledge check and one-time code", nil)
 		}
 	}
-	if len(vf.outcome.Passed) == 0 {
-		return vf.finish(ctx, call.StatusUnverified, "no check passed", nil)
+	if call.LevelOf(vf.outcome.Passed) < vf.plan.Level {
+		// The caller number never verifies, whatever the policy built in
+		// code says: only knowledge and possession factors count.
+		return vf.finish(ctx, call.StatusUnverified, fmt.Sprintf("assurance below the %s this intent needs (the caller number alone proves nothing)", vf.plan.Level), nil)
 	}
 	l := vf.v.lock
 	if vf.ani != "" {
@@ -585,11 +661,13 @@ func (vf *Verification) finish(ctx context.Context, st call.VerificationStatus, 
 	vf.step = StepDone
 	vf.outcome.Status = st
 	vf.outcome.Reason = reason
+	vf.setLevel()
 	ev := audit.Event{Kind: "outcome", Result: string(st), Detail: reason}
 	if err := vf.v.trail.Record(ctx, vf.event(ev)); err != nil {
 		if st == call.StatusVerified {
 			vf.outcome.Status = call.StatusUnverified
-			vf.outcome.Reason = "verification could not be recorded; treat the caller as unverified"
+			vf.outcome.Reason = unrecorded
+			vf.setLevel()
 		}
 		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 		vf.log.Error("audit record failed", "err", err)
@@ -597,11 +675,36 @@ func (vf *Verification) finish(ctx context.Context, st call.VerificationStatus, 
 			cause = err
 		}
 	}
-	vf.log.Info("verification done", "status", vf.outcome.Status, "intent", vf.plan.Intent,
-		"caller", vf.outcome.Identity.CallerMasked, "account", vf.outcome.Identity.AccountID,
+	acct := ""
+	if vf.acct != nil {
+		acct = vf.acct.ID
+	}
+	vf.log.Info("verification done", "status", vf.outcome.Status, "level", vf.outcome.Level, "intent", vf.plan.Intent,
+		"caller", vf.outcome.Identity.CallerMasked, "account", acct,
 		"passed", vf.outcome.Passed, "failed", vf.outcome.Failed, "risk", vf.outcome.Risk, "reason", vf.outcome.Reason)
 	return cause
 }
+
+// setLevel sets the outcome's assurance from the factors passed, and the
+// account's identity when the level allows it. A failed or locked
+// verification keeps no level: a wrong answer casts doubt on the right
+// ones, and whoever is being locked out is likely guessing. Nor does an
+// outcome that could not be recorded.
+func (vf *Verification) setLevel() {
+	o := &vf.outcome
+	o.Level = call.LevelOf(o.Passed)
+	if o.Status == call.StatusFailed || o.Status == call.StatusLocked || o.Reason == unrecorded {
+		o.Level = call.AssuranceNone
+	}
+	o.Identity = call.Identity{CallerMasked: o.Identity.CallerMasked}
+	if o.Level >= call.AssuranceOne && vf.acct != nil {
+		a := vf.acct
+		o.Identity.AccountID, o.Identity.Name, o.Identity.Language = a.ID, a.Name, a.Language
+		o.Identity.MaskedPhone = phone.Mask(a.Phones[0])
+	}
+}
+
+const unrecorded = "verification could not be recorded; treat the caller as unverified"
 
 func (vf *Verification) event(e audit.Event) audit.Event {
 	e.At = vf.v.now()

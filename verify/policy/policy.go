@@ -112,6 +112,11 @@ type Risk struct {
 
 // Intent is one intent's requirements.
 type Intent struct {
+	// Level is the assurance a verified caller must reach (call.Assurance):
+	// 1 (one knowledge or possession factor) or 2 (both kinds, for account
+	// changes). 0 in the file: 2 for sensitive intents, else 1. There is
+	// no level 0: the caller number alone never verifies.
+	Level     int     `yaml:"level"`
 	Sensitive bool    `yaml:"sensitive"`
 	Emergency bool    `yaml:"emergency"`
 	Attempts  int     `yaml:"attempts"` // 0: the policy default
@@ -330,7 +335,19 @@ func (in *Intent) validate() error {
 		return fmt.Errorf("attempts: want 0 (default) to 10, got %d", in.Attempts)
 	}
 	if len(in.Checks) == 0 {
-		return fmt.Errorf("checks: none (list at least ani_match; use emergency: true for no checks)")
+		return fmt.Errorf("checks: none (list a knowledge check or otp; use emergency: true for no checks)")
+	}
+	if in.Level == 0 {
+		in.Level = int(call.AssuranceOne)
+		if in.Sensitive {
+			in.Level = int(call.AssuranceTwo)
+		}
+	}
+	if in.Level < int(call.AssuranceOne) || in.Level > int(call.AssuranceTwo) {
+		return fmt.Errorf("level: want 1 (one factor) or 2 (knowledge and one-time code), got %d; the caller number alone never verifies", in.Level)
+	}
+	if in.Sensitive && in.Level < int(call.AssuranceTwo) {
+		return fmt.Errorf("level: a sensitive intent needs level 2, got %d", in.Level)
 	}
 	var ani, otp, critKnowledge, critOTP, critANI bool
 	for i := range in.Checks {
@@ -364,6 +381,14 @@ func (in *Intent) validate() error {
 		default:
 			return fmt.Errorf("%s.check: unknown check %q (want ani_match, knowledge or otp)", field, c.Check)
 		}
+	}
+	// Night mode keeps only critical checks, so the critical ones alone
+	// must reach the level: night is lighter, never weaker.
+	switch {
+	case in.Level == int(call.AssuranceOne) && !critKnowledge && !critOTP:
+		return fmt.Errorf("checks: level 1 needs a critical knowledge check or otp (the caller number proves nothing, and night mode keeps only critical checks)")
+	case in.Level == int(call.AssuranceTwo) && (!critKnowledge || !critOTP):
+		return fmt.Errorf("checks: level 2 needs a critical knowledge check and a critical otp")
 	}
 	if in.Sensitive {
 		// The caller number alone is never enough for a sensitive intent,
@@ -419,6 +444,8 @@ type Plan struct {
 	Sensitive bool
 	Emergency bool
 	Night     bool
+	// Level is the assurance a verified outcome must reach.
+	Level     call.Assurance
 	ANI       bool // compare the caller number with the account's
 	Knowledge int  // knowledge questions to pass
 	OTP       bool
@@ -455,7 +482,7 @@ func (p *Policy) Plan(intent string, sig Signals, at time.Time) (Plan, error) {
 		}
 		name, in = p.FallbackIntent, p.Intents[p.FallbackIntent]
 	}
-	pl := Plan{Intent: name, Asked: intent, Sensitive: in.Sensitive, Emergency: in.Emergency, Night: p.IsNight(at), Attempts: in.Attempts}
+	pl := Plan{Intent: name, Asked: intent, Sensitive: in.Sensitive, Emergency: in.Emergency, Night: p.IsNight(at), Attempts: in.Attempts, Level: call.Assurance(in.Level)}
 	if pl.Attempts == 0 {
 		pl.Attempts = p.Attempts
 	}
@@ -487,10 +514,20 @@ func (p *Policy) Plan(intent string, sig Signals, at time.Time) (Plan, error) {
 			pl.OTP = true
 		}
 	}
-	if in.Sensitive && (pl.Knowledge == 0 || !pl.OTP) {
-		// Validation makes this unreachable; it stays as the last line of
-		// defence against a policy built in code rather than loaded.
-		return Plan{}, fmt.Errorf("%w: sensitive intent %q would be verified by caller number alone", ErrInvalid, name)
+	// Validation makes these unreachable; they stay as the last line of
+	// defence against a policy built in code rather than loaded.
+	if pl.Level < call.AssuranceOne || (in.Sensitive && pl.Level < call.AssuranceTwo) {
+		return Plan{}, fmt.Errorf("%w: intent %q has assurance level %d; the caller number alone never verifies", ErrInvalid, name, pl.Level)
+	}
+	reach := call.AssuranceNone
+	switch {
+	case pl.Knowledge > 0 && pl.OTP:
+		reach = call.AssuranceTwo
+	case pl.Knowledge > 0 || pl.OTP:
+		reach = call.AssuranceOne
+	}
+	if reach < pl.Level {
+		return Plan{}, fmt.Errorf("%w: intent %q would be verified below its level %d (by caller number alone or one factor)", ErrInvalid, name, pl.Level)
 	}
 	return pl, nil
 }

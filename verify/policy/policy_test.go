@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callbrief/callbrief/call"
 	defaults "github.com/callbrief/callbrief/data/policy"
 )
 
@@ -80,14 +81,15 @@ func TestPlan(t *testing.T) {
 	}{
 		{"order status by day", "order_status", Signals{}, day, true, false, 1, false, 0, "order_status"},
 		{"order status at night keeps critical", "order_status", Signals{}, night, true, false, 1, false, 0, "order_status"},
-		{"warranty at night drops question", "warranty", Signals{}, night, true, false, 0, false, 1, "warranty"},
+		{"warranty at night keeps its question", "warranty", Signals{}, night, true, false, 1, false, 0, "warranty"},
+		{"troubleshooting needs a question", "troubleshooting", Signals{}, day, true, false, 1, false, 0, "troubleshooting"},
 		{"unlock by day", "account_unlock", Signals{}, day, true, true, 2, false, 0, "account_unlock"},
 		{"unlock at night keeps critical", "account_unlock", Signals{}, night, true, true, 1, false, 1, "account_unlock"},
 		{"unlock at night with risk", "account_unlock", risky, night, true, true, 2, false, 1, "account_unlock"},
 		{"order status, number not on file", "order_status", risky, day, true, false, 2, false, 0, "order_status"},
-		{"withheld general", "general_inquiry", Signals{Withheld: true}, day, true, false, 1, false, 0, "general_inquiry"},
+		{"withheld general", "general_inquiry", Signals{Withheld: true}, day, true, false, 2, false, 0, "general_inquiry"},
 		{"emergency at night", "emergency_safety", risky, night, false, false, 0, true, 0, "emergency_safety"},
-		{"unknown intent falls back", "karaoke", Signals{}, day, true, false, 0, false, 0, "general_inquiry"},
+		{"unknown intent falls back", "karaoke", Signals{}, day, true, false, 1, false, 0, "general_inquiry"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,6 +108,33 @@ func TestPlan(t *testing.T) {
 				t.Errorf("risk notes missing: %+v", pl)
 			}
 		})
+	}
+}
+
+// TestEveryIntentNeedsAFactor: for every intent, by day and at night, with
+// and without risk, the plan of a non-emergency intent asks at least one
+// knowledge question or a code (the caller number is never enough), and a
+// sensitive one both.
+func TestEveryIntentNeedsAFactor(t *testing.T) {
+	p := mustDefault(t)
+	for _, in := range DefaultIntents {
+		for _, at := range []time.Time{shanghai(10, 0), shanghai(23, 0), shanghai(3, 0)} {
+			for _, sig := range []Signals{{}, {NumberNotOnFile: true}} {
+				pl, err := p.Plan(in, sig, at)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if pl.Emergency {
+					continue
+				}
+				if pl.Level < call.AssuranceOne || (pl.Knowledge == 0 && !pl.OTP) {
+					t.Errorf("%s at %s: plan %+v verifies on the caller number alone", in, at.Format("15:04"), pl)
+				}
+				if pl.Sensitive && (pl.Level != call.AssuranceTwo || pl.Knowledge == 0 || !pl.OTP) {
+					t.Errorf("%s at %s: sensitive plan %+v below two factors", in, at.Format("15:04"), pl)
+				}
+			}
+		}
 	}
 }
 
@@ -129,7 +158,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown intent", strings.Replace(base, "  warranty:\n", "  warrantee:\n", 1), []string{"intents.warrantee", "unknown intent", "known: "}, true},
 		{"bad timezone", strings.Replace(base, "Asia/Shanghai", "Mars/Olympus", 1), []string{"timezone"}, false},
 		{"bad night", strings.Replace(base, `start: "22:00"`, `start: "10pm"`, 1), []string{"night.start", "HH:MM"}, false},
-		{"bad check", strings.Replace(base, "{check: ani_match, critical: false}", "{check: voiceprint}", 1), []string{"checks[0].check", "voiceprint"}, false},
+		{"bad check", strings.Replace(base, "{check: ani_match, critical: true}", "{check: voiceprint}", 1), []string{"checks[0].check", "voiceprint"}, false},
 		{"sensitive without critical otp", strings.Replace(base, "      - {check: otp, critical: true}\n  device_unlock:", "      - {check: otp, critical: false}\n  device_unlock:", 1), []string{"intents.account_unlock", "critical otp"}, false},
 		{"sensitive without knowledge", "intents:\n  data_recovery:\n    sensitive: true\n    checks: [{check: ani_match, critical: true}, {check: otp, critical: true}]\n" + tail(base), []string{"data_recovery", "knowledge"}, false},
 		{"emergency with checks", strings.Replace(base, "emergency_safety:\n    emergency: true\n", "emergency_safety:\n    emergency: true\n    checks: [{check: ani_match}]\n", 1), []string{"emergency_safety", "never wait"}, false},
@@ -139,6 +168,11 @@ func TestParseErrors(t *testing.T) {
 		{"bad knowledge", strings.Replace(base, "knowledge: [imei_last_digits,", "knowledge: [ani_match,", 1), []string{"knowledge[0]"}, false},
 		{"bad lockout", strings.Replace(base, "caller:  {failures: 5", "caller:  {failures: 0", 1), []string{"lockout.caller.failures"}, false},
 		{"bad duration", strings.Replace(base, "duration: 30m", "duration: soon", 1), []string{"default.yaml"}, false},
+		// The caller number alone never verifies, by day or at night.
+		{"number alone", strings.Replace(base, "  general_inquiry:\n    checks:\n      - {check: ani_match, critical: true}\n      - {check: knowledge, count: 1, critical: true}\n", "  general_inquiry:\n    checks:\n      - {check: ani_match, critical: true}\n", 1), []string{"intents.general_inquiry", "level 1 needs a critical knowledge check or otp"}, false},
+		{"night would drop the only question", strings.Replace(base, "  warranty:\n    checks:\n      - {check: ani_match, critical: true}\n      - {check: knowledge, count: 1, critical: true}\n", "  warranty:\n    checks:\n      - {check: ani_match, critical: true}\n      - {check: knowledge, count: 1, critical: false}\n", 1), []string{"intents.warranty", "level 1"}, false},
+		{"level out of range", strings.Replace(base, "  warranty:\n", "  warranty:\n    level: 3\n", 1), []string{"intents.warranty: level", "never verifies"}, false},
+		{"sensitive at level 1", strings.Replace(base, "  data_recovery:\n    sensitive: true\n", "  data_recovery:\n    sensitive: true\n    level: 1\n", 1), []string{"intents.data_recovery: level", "level 2"}, false},
 		{"count on otp", strings.Replace(base, "{check: otp, critical: true}", "{check: otp, count: 2, critical: true}", 1), []string{"count"}, false},
 	}
 	for _, tt := range tests {

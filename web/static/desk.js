@@ -216,7 +216,12 @@ async function openBrief(id) {
   const p = b.caller;
   const prof = el("div");
   prof.append(el("div", [p.identity.name, p.identity.account_id, p.identity.caller_masked].filter(Boolean).join(" · ") || "unknown caller"));
+  // What the caller proved decides what is shown; say what is withheld and why.
+  prof.append(el("div", "Assurance: " + (["none (number alone proves nothing)", "one factor", "two factors"][p.level || 0] || p.level) +
+    (p.account_found && !p.identity.account_id ? " · an account exists" : ""), "muted"));
   if (p.withheld) prof.append(el("div", p.withheld, "muted"));
+  if (p.access && p.access.withheld && p.access.withheld.account_changes && (p.level || 0) > 0)
+    prof.append(el("div", "Account changes withheld: " + p.access.withheld.account_changes, "muted"));
   (p.flags || []).forEach((f) => prof.append(el("span", f, "pill")));
   (p.devices || []).forEach((d) => prof.append(el("div", "Device: " + d.model + (d.purchased ? ", bought " + d.purchased : ""))));
   (p.orders || []).forEach((o) => prof.append(el("div", "Order " + o.number + ": " + o.item + ", " + o.status)));
