@@ -43,6 +43,9 @@ type Config struct {
 	KB       KB       `yaml:"kb"`
 	Admit    Admit    `yaml:"admission"`
 	SIP      SIP      `yaml:"sip"`
+	SMS      SMS      `yaml:"sms"`
+	Dev      Dev      `yaml:"dev"`
+	API      API      `yaml:"api"`
 }
 
 // Admit bounds the recorded calls (uploads to /v1/calls and /v1/transcribe)
@@ -117,6 +120,43 @@ type KB struct {
 	Timeout time.Duration `yaml:"timeout"`
 }
 
+// SMS chooses how one-time codes reach the caller's phone.
+type SMS struct {
+	// Gateway: "dev" is the development gateway, which sends nothing and
+	// keeps the messages for dev.otp_page; serve announces it at start.
+	// A provider's gateway is configured here when one is integrated.
+	Gateway string `yaml:"gateway"`
+}
+
+// Dev holds development switches. Each is off by default and refused
+// together with a shared store (store.redis_addr): a shared store means a
+// deployment, where these would leak codes.
+type Dev struct {
+	// OTPPage serves GET /v1/otp/recent: every code the development SMS
+	// gateway "sent", without sign-in.
+	OTPPage bool `yaml:"otp_page"`
+}
+
+// API configures the operator and integration endpoints (/v1/calls,
+// /v1/transcribe).
+type API struct {
+	// Keys are the accepted API keys, each with its scopes. Empty and no
+	// shared store: serve makes one development key and prints it at
+	// start. With a shared store at least one key is required.
+	Keys []APIKey `yaml:"keys"`
+	// Key is one more key with every scope, settable from the environment
+	// (CALLBRIEF_API_KEY) for tests, the evaluation runner and scripts.
+	Key string `yaml:"key"`
+}
+
+// APIKey is one key. Key is the key itself or, better, "sha256:" and the
+// hex SHA-256 of it, so that the configuration holds no usable key.
+type APIKey struct {
+	Name   string   `yaml:"name"`
+	Key    string   `yaml:"key"`
+	Scopes []string `yaml:"scopes"` // calls, transcribe
+}
+
 // WebRTC configures live calls from browsers and apps (WHIP ingest).
 type WebRTC struct {
 	// STUN and TURN are comma-separated ICE server URLs; TURN credentials
@@ -181,7 +221,10 @@ type Store struct {
 	OutboxMax int    `yaml:"outbox_max"`
 	OutboxDir string `yaml:"outbox_dir"`
 	// Secret keys one-time code hashes and lockout keys; every node on one
-	// Redis must share it. Empty: random per process.
+	// Redis must share it, so it is required with RedisAddr (a random
+	// secret per node would forget every lockout on restart and give an
+	// attacker each node's allowance). Empty without Redis: random per
+	// process.
 	Secret string `yaml:"secret"`
 }
 
@@ -202,8 +245,9 @@ func (s Store) Shared() bool { return s.RedisAddr != "" || s.SentinelMaster != "
 
 // Desk configures the agents' web desk.
 type Desk struct {
-	// Secret signs desk access tokens; every node must share it. Empty:
-	// random per process.
+	// Secret signs desk access tokens; every node must share it, so it is
+	// required with store.redis_addr. Empty without Redis: random per
+	// process.
 	Secret   string        `yaml:"secret"`
 	TokenTTL time.Duration `yaml:"token_ttl"`
 	// ReconnectGrace is how long an agent whose desk lost its connection
@@ -330,6 +374,7 @@ func Default() Config {
 			Sphinx:       SphinxASR{ModelDir: "/usr/share/pocketsphinx/model/en-us"}, OpenAI: OpenAIClient{Model: "whisper-1", Timeout: 15 * time.Second, Retries: 2}},
 		Shutdown: Shutdown{Drain: 20 * time.Second},
 		Desk:     Desk{TokenTTL: 12 * time.Hour, ReconnectGrace: 15 * time.Second},
+		SMS:      SMS{Gateway: "dev"},
 		WebRTC: WebRTC{TURNTTL: 12 * time.Hour, ICETimeout: 15 * time.Second, MaxCalls: 200, Loopback: true, AnswerTimeout: 10 * time.Second, TurnTimeout: 12 * time.Second,
 			HoldTimeout: 10 * time.Minute},
 		TTS:   TTS{EspeakBin: "espeak-ng"},
@@ -574,6 +619,36 @@ func (c Config) Validate() error {
 	if c.Desk.Secret != "" && len(c.Desk.Secret) < 16 {
 		return bad("desk.secret", "must be at least 16 characters")
 	}
+	switch c.SMS.Gateway {
+	case "dev":
+	default:
+		return bad("sms.gateway", "%q is not dev (the development gateway, which sends nothing; an SMS provider is configured here once integrated)", c.SMS.Gateway)
+	}
+	if c.Dev.OTPPage && c.SMS.Gateway != "dev" {
+		return bad("dev.otp_page", "needs sms.gateway dev")
+	}
+	if c.API.Key != "" {
+		if err := checkAPIKey(c.API.Key); err != nil {
+			return bad("api.key", "%v", err)
+		}
+	}
+	for i, k := range c.API.Keys {
+		f := fmt.Sprintf("api.keys[%d]", i)
+		if k.Name == "" {
+			return bad(f+".name", "is empty")
+		}
+		if err := checkAPIKey(k.Key); err != nil {
+			return bad(f+".key", "%v", err)
+		}
+		if len(k.Scopes) == 0 {
+			return bad(f+".scopes", "none given (want calls, transcribe)")
+		}
+		for _, sc := range k.Scopes {
+			if sc != "calls" && sc != "transcribe" {
+				return bad(f+".scopes", "%q is not calls or transcribe", sc)
+			}
+		}
+	}
 	if c.WebRTC.UDPPortMin < 0 || c.WebRTC.UDPPortMax > 65535 || c.WebRTC.UDPPortMin > c.WebRTC.UDPPortMax {
 		return bad("webrtc.udp_port_min", "%d-%d is not a port range", c.WebRTC.UDPPortMin, c.WebRTC.UDPPortMax)
 	}
@@ -676,6 +751,37 @@ func (c Config) Validate() error {
 		}
 	default:
 		return bad("asr.chinese_engine", "%q is not empty or openai", c.ASR.ChineseEngine)
+	}
+	if c.Store.Shared() {
+		// Shared state (Redis or Sentinel) needs shared secrets: with one made up per node,
+		// lockouts are forgotten on restart and multiplied by the nodes.
+		if c.Store.Secret == "" {
+			return bad("store.secret", "required with a shared store (store.redis_addr or store.sentinel_master): every node must share it (at least 16 characters; CALLBRIEF_STORE_SECRET)")
+		}
+		if c.Desk.Secret == "" {
+			return bad("desk.secret", "required with a shared store (store.redis_addr or store.sentinel_master): every node must share it (at least 16 characters; CALLBRIEF_DESK_SECRET)")
+		}
+		if c.Dev.OTPPage {
+			return bad("dev.otp_page", "refused with a shared store (store.redis_addr or store.sentinel_master): the development code page shows every code sent, without sign-in")
+		}
+		if len(c.API.Keys) == 0 && c.API.Key == "" {
+			return bad("api.keys", "required with a shared store (store.redis_addr or store.sentinel_master): no development key is made for a shared deployment")
+		}
+	}
+	return nil
+}
+
+// checkAPIKey accepts a key of at least 24 characters or "sha256:" and 64
+// hex digits; the message never repeats the key.
+func checkAPIKey(k string) error {
+	if h, ok := strings.CutPrefix(k, "sha256:"); ok {
+		if len(h) != 64 || strings.Trim(strings.ToLower(h), "0123456789abcdef") != "" {
+			return fmt.Errorf("sha256: must be followed by 64 hex digits")
+		}
+		return nil
+	}
+	if len(k) < 24 {
+		return fmt.Errorf("must be at least 24 characters (or sha256:HEX of one)")
 	}
 	return nil
 }

@@ -73,6 +73,14 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"advertise url without redis", "", nil, []string{"http.advertise_url=http://10.0.0.5:8080"}, "needs store.redis_addr"},
 		{"sentinel master without addresses", "", nil, []string{"store.sentinel_master=callbrief"}, "store.sentinel_addrs go together"},
 		{"sentinel address not host:port", "", nil, []string{"store.sentinel_master=callbrief", "store.sentinel_addrs=127.0.0.1:26379,sentinel2"}, "store.sentinel_addrs"},
+		// Shared state needs shared secrets: no random secret per node.
+		{"redis without store secret", "", nil, []string{"store.redis_addr=127.0.0.1:6379"}, "store.secret: required with a shared store"},
+		{"redis without desk secret", "", []string{"CALLBRIEF_STORE_SECRET=0123456789abcdef"}, []string{"store.redis_addr=127.0.0.1:6379"}, "desk.secret: required with a shared store"},
+		{"redis with the code page", "", []string{"CALLBRIEF_STORE_SECRET=0123456789abcdef", "CALLBRIEF_DESK_SECRET=0123456789abcdef", "CALLBRIEF_API_KEY=0123456789abcdef0123456789"}, []string{"store.redis_addr=127.0.0.1:6379", "dev.otp_page=true"}, "dev.otp_page: refused with a shared store"},
+		{"redis without api keys", "", []string{"CALLBRIEF_STORE_SECRET=0123456789abcdef", "CALLBRIEF_DESK_SECRET=0123456789abcdef"}, []string{"store.redis_addr=127.0.0.1:6379"}, "api.keys: required"},
+		{"short api key", "", nil, []string{"api.key=short"}, "api.key: must be at least 24"},
+		{"api key scope", "api:\n  keys: [{name: ops, key: 0123456789abcdef0123456789, scopes: [admin]}]\n", nil, nil, "api.keys[0].scopes"},
+		{"sms gateway", "", nil, []string{"sms.gateway=carrier-pigeon"}, "sms.gateway"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := ""
@@ -87,6 +95,23 @@ func TestErrorsNameTheField(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml"), nil, nil); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestErrorsNeverRepeatKeys: a bad API key is named by its field, never
+// shown.
+func TestErrorsNeverRepeatKeys(t *testing.T) {
+	const key = "tooshort-secret"
+	_, err := Load("", nil, []string{"api.key=" + key})
+	if err == nil || strings.Contains(err.Error(), key) {
+		t.Fatalf("error %v repeats the key", err)
+	}
+}
+
+func TestRedisWithSecretsValid(t *testing.T) {
+	env := []string{"CALLBRIEF_STORE_SECRET=0123456789abcdef", "CALLBRIEF_DESK_SECRET=0123456789abcdef", "CALLBRIEF_API_KEY=0123456789abcdef0123456789"}
+	if _, err := Load("", env, []string{"store.redis_addr=127.0.0.1:6379"}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -117,5 +142,13 @@ func TestOverrides(t *testing.T) {
 	got := strings.Join(Overrides(c), " ")
 	if !strings.Contains(got, "asr.engine=openai") || !strings.Contains(got, "store.secret=(set)") || strings.Contains(got, "a-very-long") {
 		t.Fatalf("Overrides = %q", got)
+	}
+}
+
+// TestSentinelNeedsSecrets: a Sentinel group is shared state too.
+func TestSentinelNeedsSecrets(t *testing.T) {
+	_, err := Load("", nil, []string{"store.sentinel_master=callbrief", "store.sentinel_addrs=127.0.0.1:26379"})
+	if err == nil || !strings.Contains(err.Error(), "store.secret") {
+		t.Fatalf("want store.secret named, got %v", err)
 	}
 }

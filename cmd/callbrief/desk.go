@@ -5,12 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/callbrief/callbrief/app"
 	"github.com/callbrief/callbrief/call"
+	"github.com/callbrief/callbrief/config"
 	"github.com/callbrief/callbrief/media"
 	"github.com/callbrief/callbrief/media/vad"
 	"github.com/callbrief/callbrief/pipeline"
@@ -23,12 +25,56 @@ func (s *server) mountDesk(mux *http.ServeMux) {
 		WithReconnectGrace(s.cfg.Desk.ReconnectGrace)
 	d.Mount(mux)
 	s.desk = d // live calls add their audio when mounted
-	mux.HandleFunc("POST /v1/calls", s.handleCallUpload)
-	mux.HandleFunc("GET /v1/otp/recent", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("POST /v1/calls", s.apiKeys.Require(web.ScopeCalls, http.HandlerFunc(s.handleCallUpload)))
+	if s.cfg.Dev.OTPPage {
 		// The development SMS gateway shows codes here instead of sending
-		// them; a real provider has no such page.
-		writeJSON(w, http.StatusOK, s.stack.Gateway.Recent())
-	})
+		// them, without sign-in: only with dev.otp_page, which config
+		// refuses together with a shared store.
+		mux.HandleFunc("GET /v1/otp/recent", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, s.stack.Gateway.Recent())
+		})
+	}
+}
+
+// apiKeys builds the authenticator of /v1/calls and /v1/transcribe from
+// api.keys and api.key. With none configured and no shared store, it makes
+// a development key and prints it (on stdout, once, never to the log);
+// config refuses a shared store without keys.
+func apiKeys(cfg config.Config, stdout io.Writer) (*web.APIKeys, error) {
+	var keys []web.APIKey
+	for _, k := range cfg.API.Keys {
+		ak, err := web.ParseAPIKey(k.Name, k.Key, k.Scopes)
+		if err != nil {
+			return nil, fmt.Errorf("api.keys: %w", err)
+		}
+		keys = append(keys, ak)
+	}
+	if cfg.API.Key != "" {
+		ak, err := web.ParseAPIKey("api.key", cfg.API.Key, []string{web.ScopeCalls, web.ScopeTranscribe})
+		if err != nil {
+			return nil, fmt.Errorf("api.key: %w", err)
+		}
+		keys = append(keys, ak)
+	}
+	if len(keys) == 0 {
+		key, ak := web.NewDevAPIKey()
+		keys = append(keys, ak)
+		fmt.Fprintf(stdout, "development API key for /v1/calls and /v1/transcribe (none configured; set api.key or api.keys): Authorization: Bearer %s\n", key)
+	}
+	return web.NewAPIKeys(keys), nil
+}
+
+// announceDev says at start which development parts are on, so that none
+// reaches production unnoticed.
+func announceDev(cfg config.Config, log *slog.Logger, stdout io.Writer) {
+	if cfg.SMS.Gateway == "dev" {
+		log.Warn("development SMS gateway: one-time codes are not sent to anyone (sms.gateway=dev)")
+		fmt.Fprintln(stdout, "development SMS gateway: one-time codes are not sent (sms.gateway=dev)")
+	}
+	if cfg.Dev.OTPPage {
+		log.Warn("development code page on: GET /v1/otp/recent shows every code, without sign-in (dev.otp_page)")
+		fmt.Fprintln(stdout, "development code page: GET /v1/otp/recent (dev.otp_page)")
+	}
 }
 
 // handleCallUpload runs a recorded call offline: the body is the caller's

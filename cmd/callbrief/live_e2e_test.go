@@ -288,7 +288,7 @@ func TestLiveCallTwoNodes(t *testing.T) {
 	// No reconnect grace: with a shared store a node shutting down waits
 	// for it (the test's desks close first).
 	shared := []string{"--set", "store.redis_addr=" + rd.Addr, "--set", "store.secret=node-shared-store-secret",
-		"--set", "desk.secret=node-shared-desk-secret", "--set", "desk.reconnect_grace=0s"}
+		"--set", "desk.secret=node-shared-desk-secret", "--set", "desk.reconnect_grace=0s", "--set", "api.key=" + testAPIKey}
 	a := startLiveAt(t, addrA, append(shared, "--set", "http.advertise_url=http://"+addrA)...)
 	b := startLiveAt(t, addrB, append(shared, "--set", "http.advertise_url=http://"+addrB)...)
 	ctx, cancel := context.WithTimeout(context.Background(), liveGuard)

@@ -28,6 +28,26 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// testAPIKey is the key tests give serve (api.key) for /v1/calls and
+// /v1/transcribe.
+const testAPIKey = "test-api-key-0123456789abcdef"
+
+// post sends body to url with the test API key.
+func post(t *testing.T, url string, body []byte) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "audio/wav")
+	req.Header.Set("Authorization", "Bearer "+testAPIKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
 // TestServe starts the real service on embedded defaults, checks health,
 // readiness, metrics and a transcription of a real recording, then shuts
 // it down through its context as a signal would.
@@ -38,7 +58,7 @@ func TestServe(t *testing.T) {
 	done := make(chan int, 1)
 	var stdout, stderr bytes.Buffer
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", addr, "--set", "log.level=warn"}, &stdout, &stderr)
+		done <- run(ctx, []string{"serve", "--addr", addr, "--set", "log.level=warn", "--set", "api.key=" + testAPIKey}, &stdout, &stderr)
 	}()
 	base := "http://" + addr
 	var err error
@@ -83,10 +103,34 @@ func TestServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Post(base+"/v1/transcribe", "audio/wav", bytes.NewReader(wav))
-	if err != nil {
-		t.Fatal(err)
+	// Operator endpoints: anonymous or a wrong key gets 401 and a body
+	// that says only that; the development code page does not exist
+	// without dev.otp_page.
+	for _, path := range []string{"/v1/transcribe", "/v1/calls?caller=%2B8613812345678"} {
+		for _, auth := range []string{"", "Bearer wrong-key-0123456789abcdefgh", "Basic " + testAPIKey} {
+			req, _ := http.NewRequest(http.MethodPost, base+path, bytes.NewReader(wav))
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(msg), `"code":"unauthorized"`) ||
+				strings.Contains(string(msg), "young man") || strings.Contains(string(msg), "brief") {
+				t.Errorf("%s with %q: %d %s; want 401 and nothing else", path, auth, resp.StatusCode, msg)
+			}
+		}
 	}
+	if code, _ := get("/v1/otp/recent"); code != http.StatusNotFound {
+		t.Errorf("/v1/otp/recent without dev.otp_page: %d, want 404", code)
+	}
+	if !strings.Contains(stdout.String(), "development SMS gateway") {
+		t.Errorf("the development SMS gateway was not announced: %s", stdout.String())
+	}
+	resp := post(t, base+"/v1/transcribe", wav)
 	var out struct {
 		Text string `json:"text"`
 	}
@@ -106,10 +150,7 @@ func TestServe(t *testing.T) {
 			return append(b, make([]byte, 1600)...)
 		}(),
 	} {
-		resp, err := http.Post(base+"/v1/transcribe", "audio/wav", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := post(t, base+"/v1/transcribe", body)
 		msg, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(msg), `"code":"bad_audio"`) {
@@ -117,10 +158,7 @@ func TestServe(t *testing.T) {
 		}
 	}
 	// A recorded call runs through every stage and lands on the desk.
-	resp, err = http.Post(base+"/v1/calls?caller=%2B8613812345678&answers=951602%23", "audio/wav", bytes.NewReader(wav))
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp = post(t, base+"/v1/calls?caller=%2B8613812345678&answers=951602%23", wav)
 	var res struct {
 		CallID string `json:"call_id"`
 		Brief  struct {
@@ -171,6 +209,12 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"transcribe", "--set", "asr.engine=kaldi", garbage}, 1, "asr.engine"},
 		{[]string{"eval", "asr"}, 2, "--data"},
 		{[]string{"eval", "asr", "--data", dir}, 1, "transcripts.tsv"},
+		// Shared state needs shared secrets: serve refuses to start and
+		// names the key, rather than make up a secret per node.
+		{[]string{"serve", "--set", "store.redis_addr=127.0.0.1:1"}, 1, "store.secret"},
+		{[]string{"serve", "--set", "store.redis_addr=127.0.0.1:1", "--set", "store.secret=0123456789abcdef"}, 1, "desk.secret"},
+		{[]string{"serve", "--set", "store.redis_addr=127.0.0.1:1", "--set", "store.secret=0123456789abcdef", "--set", "desk.secret=0123456789abcdef",
+			"--set", "api.key=" + testAPIKey, "--set", "dev.otp_page=true"}, 1, "dev.otp_page"},
 	} {
 		var out, errb bytes.Buffer
 		code := run(ctx, tc.args, &out, &errb)

@@ -46,6 +46,7 @@ type server struct {
 	started  time.Time
 	asrName  string
 	vadName  string
+	apiKeys  *web.APIKeys // operator and integration endpoints
 }
 
 func (s *server) routes() *http.ServeMux {
@@ -68,7 +69,7 @@ func (s *server) routes() *http.ServeMux {
 		writeJSON(w, code, body)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("POST /v1/transcribe", s.handleTranscribe)
+	mux.Handle("POST /v1/transcribe", s.apiKeys.Require(web.ScopeTranscribe, http.HandlerFunc(s.handleTranscribe)))
 	s.mountDesk(mux)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -123,6 +124,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		maxCalls = runtime.NumCPU()
 	}
 	s.admit = admit.New(maxCalls, c.cfg.Admit.Queue)
+	if s.apiKeys, err = apiKeys(c.cfg, stdout); err != nil {
+		return err
+	}
+	announceDev(c.cfg, c.log, stdout)
 	ln, err := net.Listen("tcp", c.cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("http.addr %s: %w", c.cfg.HTTP.Addr, err)

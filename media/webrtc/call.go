@@ -196,13 +196,15 @@ func (c *peerCall) pushFrame(f media.Frame) {
 // consumer is that far behind the key is counted as dropped rather than
 // stalling the audio.
 func (c *peerCall) pushKey(k rune) {
-	c.log.Debug("dtmf", "key", string(k))
+	// The key itself is never logged, at any level: keys are answers to
+	// verification questions and one-time codes.
+	c.log.Debug("dtmf key received")
 	select {
 	case c.keys <- k:
 		c.keysN.Add(1)
 	default:
 		c.keysDr.Add(1)
-		c.log.Warn("dtmf key dropped: consumer not reading", "key", string(k))
+		c.log.Warn("dtmf key dropped: consumer not reading")
 	}
 }
 

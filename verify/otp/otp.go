@@ -157,9 +157,9 @@ type Message struct {
 	full string
 }
 
-// DevGateway is the development gateway: instead of sending, it writes
-// the text to its logger (the console) and keeps the last messages for
-// the agent desk's development panel. It exists so that the whole flow
+// DevGateway is the development gateway: instead of sending, it keeps the
+// last messages for the development page (GET /v1/otp/recent, served only
+// with dev.otp_page) and logs that a message was due, never its text. It exists so that the whole flow
 // runs with no SMS provider; it must never be configured in production,
 // because showing codes is exactly what production must not do.
 type DevGateway struct {
@@ -187,7 +187,9 @@ func (g *DevGateway) Send(ctx context.Context, to, text string) error {
 		return err
 	}
 	m := Message{To: phone.Mask(to), Text: text, At: time.Now(), full: to}
-	g.log.Warn("development SMS gateway: message not sent, shown here instead", "to", m.To, "text", text)
+	// Never the text: it holds the code, and logs are kept and shipped.
+	// Developers read codes on the development page (dev.otp_page).
+	g.log.Info("development SMS gateway: message not sent", "to", m.To)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.recent = append(g.recent, m)
