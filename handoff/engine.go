@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -292,6 +293,41 @@ func (e *Engine) Brief(ctx context.Context, callID string) (Brief, error) {
 	}
 	var b Brief
 	if err := json.Unmarshal([]byte(s), &b); err != nil {
+		return Brief{}, unavailable(err)
+	}
+	return b, nil
+}
+
+// BriefFor returns a call's brief to an agent who may read it: the call
+// is offered to or taken by them, or it belongs to one of their groups at
+// or below their certification level. Any other call is ErrNotFound, the
+// same answer as a call that does not exist, so call ids cannot be probed.
+// Every read is appended to the audit log "audit:desk"; a read that cannot
+// be audited is refused.
+func (e *Engine) BriefFor(ctx context.Context, agentID, callID string) (Brief, error) {
+	a, err := e.cfg.Roster.Agent(agentID)
+	if err != nil {
+		return Brief{}, err
+	}
+	q, err := e.cfg.Queue.Get(ctx, callID)
+	switch {
+	case errors.Is(err, queue.ErrUnknownCall):
+		return Brief{}, fmt.Errorf("%w: brief of call %q", ErrNotFound, callID)
+	case err != nil:
+		return Brief{}, unavailable(err)
+	}
+	if q.Owner != agentID && !(slices.Contains(a.Groups, q.Group) && a.Level >= q.MinLevel) {
+		e.cfg.Log.Warn("brief read refused: not the agent's call, group or level", "call_id", callID, "agent", agentID)
+		return Brief{}, fmt.Errorf("%w: brief of call %q", ErrNotFound, callID)
+	}
+	b, err := e.Brief(ctx, callID)
+	if err != nil {
+		return Brief{}, err
+	}
+	if _, err := e.cfg.Store.Append(ctx, "audit:desk", map[string]string{
+		"kind": "brief_read", "agent": agentID, "call_id": callID, "at": e.cfg.Now().UTC().Format(time.RFC3339Nano),
+		"level": strconv.Itoa(int(b.Caller.Level)),
+	}); err != nil {
 		return Brief{}, unavailable(err)
 	}
 	return b, nil
@@ -609,6 +645,20 @@ func (e *Engine) Feedback(ctx context.Context, agentID, callID, articleID string
 }
 
 // FeedbackLog returns the most recent KB feedback records.
+// DeskAudit returns the last n records of the desk's audit log: who read
+// which call's brief, when, at which assurance level.
+func (e *Engine) DeskAudit(ctx context.Context, n int) ([]map[string]string, error) {
+	ents, err := e.cfg.Store.Tail(ctx, "audit:desk", n)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]map[string]string, len(ents))
+	for i, en := range ents {
+		out[i] = en.Fields
+	}
+	return out, nil
+}
+
 func (e *Engine) FeedbackLog(ctx context.Context, n int) ([]map[string]string, error) {
 	ents, err := e.cfg.Store.Tail(ctx, "handoff:kb_feedback", n)
 	if err != nil {
@@ -815,6 +865,11 @@ func (e *Engine) item(ctx context.Context, q queue.Entry, a queue.Agent) QueueIt
 		if it.State == StateWaiting {
 			it.State = StateOffered
 		}
+	}
+	// What the caller said, and why, is for the agents who may take the
+	// call: a waiting call above this agent's level shows only its place.
+	if q.Owner != a.ID && a.Level < q.MinLevel {
+		return it
 	}
 	if b, err := e.Brief(ctx, q.CallID); err == nil {
 		it.Intent, it.Urgency, it.Verified = b.Intent.Intent, b.Urgency.Level.String(), b.Verification.Status

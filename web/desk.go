@@ -9,12 +9,14 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,6 +26,8 @@ import (
 
 	"github.com/callbrief/callbrief/handoff"
 	"github.com/callbrief/callbrief/media/webrtc"
+	"github.com/callbrief/callbrief/store"
+	"github.com/callbrief/callbrief/store/memory"
 )
 
 //go:embed static
@@ -35,6 +39,23 @@ var (
 	ErrExpired      = errors.New("desk: access token expired")
 	ErrTooLarge     = errors.New("desk: request body too large")
 	ErrMalformed    = errors.New("desk: malformed JSON")
+	// ErrSignIn: sign-in failed. One error for an unknown agent and a
+	// wrong token alike, so that sign-in does not tell which agents exist.
+	ErrSignIn = errors.New("desk: sign-in failed")
+	// ErrTooMany: too many sign-in attempts for this agent or address.
+	ErrTooMany = errors.New("desk: too many sign-in attempts; try again later")
+)
+
+// Sign-in limits: attempts per agent and per client address within
+// SignInWindow. An attacker gets a handful of guesses per window, not
+// thousands a second; a desk behind one office address still has room.
+const (
+	SignInPerAgent = 5
+	SignInPerAddr  = 100
+	SignInWindow   = 15 * time.Minute
+	// TicketTTL bounds a WebSocket ticket: fetched just before the
+	// connection opens, used once.
+	TicketTTL = 30 * time.Second
 )
 
 // MaxBody bounds every request body.
@@ -47,6 +68,9 @@ type Desk struct {
 	ttl    time.Duration
 	log    *slog.Logger
 	media  Media // nil: no live audio on this node
+	// st keeps sign-in counts and WebSocket tickets: the shared store when
+	// there is one, so limits and tickets hold across nodes.
+	st store.Store
 
 	presence // desks connected, and agents whose desks went (presence.go)
 }
@@ -71,8 +95,17 @@ func NewDesk(eng *handoff.Engine, secret []byte, ttl time.Duration, log *slog.Lo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Desk{eng: eng, secret: secret, ttl: ttl, log: log}
+	d := &Desk{eng: eng, secret: secret, ttl: ttl, log: log, st: memory.New()}
 	d.feedsCtx, d.endFeeds = context.WithCancel(context.Background())
+	return d
+}
+
+// WithStore keeps sign-in counts and WebSocket tickets in st (the nodes'
+// shared store); the default is in process.
+func (d *Desk) WithStore(st store.Store) *Desk {
+	if st != nil {
+		d.st = st
+	}
 	return d
 }
 
@@ -88,7 +121,8 @@ func (d *Desk) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /desk/api/calls/{id}/kb-feedback", d.auth(d.feedback))
 	mux.HandleFunc("POST /desk/api/calls/{id}/outcome", d.auth(d.outcome))
 	mux.HandleFunc("GET /desk/api/drafts", d.auth(d.drafts))
-	mux.HandleFunc("GET /desk/api/live", d.auth(d.live))
+	mux.HandleFunc("POST /desk/api/live-ticket", d.auth(d.ticket))
+	mux.HandleFunc("GET /desk/api/live", d.live)
 	mux.HandleFunc("GET /desk/api/calls/{id}/media", d.auth(d.mediaStatus))
 	mux.HandleFunc("POST /desk/api/calls/{id}/media", d.auth(d.mediaJoin))
 	mux.HandleFunc("DELETE /desk/api/calls/{id}/media", d.auth(d.mediaHangup))
@@ -109,8 +143,10 @@ func status(err error) int {
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrMalformed), errors.Is(err, handoff.ErrInvalid):
 		return http.StatusBadRequest
-	case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrExpired), errors.Is(err, handoff.ErrUnknownAgent):
+	case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrExpired), errors.Is(err, handoff.ErrUnknownAgent), errors.Is(err, ErrSignIn):
 		return http.StatusUnauthorized
+	case errors.Is(err, ErrTooMany):
+		return http.StatusTooManyRequests
 	case errors.Is(err, handoff.ErrForbidden):
 		return http.StatusForbidden
 	case errors.Is(err, handoff.ErrNotFound):
@@ -126,12 +162,17 @@ func status(err error) int {
 func (d *Desk) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := status(err)
 	msg := err.Error()
-	if code == http.StatusInternalServerError {
+	switch {
+	case code == http.StatusInternalServerError:
 		d.log.Error("desk request failed", "path", r.URL.Path, "err", err)
 		msg = "internal error"
-	}
-	if errors.Is(err, handoff.ErrForbidden) && strings.Contains(msg, "wrong token") {
-		msg = "wrong agent or token" // never tell which one
+	case code == http.StatusServiceUnavailable:
+		// The cause (a Redis address, a timeout) is for the log, not for
+		// whoever sent the request.
+		d.log.Warn("desk request failed: unavailable", "path", r.URL.Path, "err", err)
+		msg = "temporarily unavailable; try again"
+	case code == http.StatusUnauthorized && !errors.Is(err, ErrSignIn):
+		msg = "sign in required" // expired, forged or an agent removed: the same answer
 	}
 	writeJSON(w, code, map[string]string{"error": msg})
 }
@@ -200,13 +241,11 @@ type agentHandler func(w http.ResponseWriter, r *http.Request, agent string)
 
 func (d *Desk) auth(h agentHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		// The header only: a token in the query string ends up in access
+		// logs and browser history. The WebSocket, which browsers open
+		// without headers, takes a one-time ticket instead (ticket).
+		tok, ok := bearer(r)
 		if !ok {
-			// Browsers cannot set headers on a WebSocket: the live feed
-			// takes the token as a query parameter.
-			tok = r.URL.Query().Get("token")
-		}
-		if tok == "" {
 			d.fail(w, r, ErrUnauthorized)
 			return
 		}
@@ -228,11 +267,23 @@ func (d *Desk) login(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, err)
 		return
 	}
-	a, err := d.eng.Roster().CheckToken(in.Agent, in.Token)
-	if err != nil {
+	if wait, err := d.signInAllowed(r, in.Agent); err != nil {
+		if errors.Is(err, ErrTooMany) {
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		}
 		d.fail(w, r, err)
 		return
 	}
+	a, err := d.eng.Roster().CheckToken(in.Agent, in.Token)
+	if err != nil {
+		// Unknown agent or wrong token: one answer.
+		d.log.Info("desk sign-in failed", "agent_known", !errors.Is(err, handoff.ErrUnknownAgent))
+		d.fail(w, r, ErrSignIn)
+		return
+	}
+	// The agent's own count starts again; the address's does not, so one
+	// valid account cannot be used to reset it.
+	_ = d.st.Delete(r.Context(), signInKey("agent", in.Agent))
 	exp := d.eng.Now().Add(d.ttl)
 	writeJSON(w, http.StatusOK, map[string]any{"access_token": d.Token(a.ID, exp), "expires_at": exp, "agent": a})
 }
@@ -247,7 +298,7 @@ func (d *Desk) queue(w http.ResponseWriter, r *http.Request, agent string) {
 }
 
 func (d *Desk) brief(w http.ResponseWriter, r *http.Request, agent string) {
-	b, err := d.eng.Brief(r.Context(), r.PathValue("id"))
+	b, err := d.eng.BriefFor(r.Context(), agent, r.PathValue("id"))
 	if err != nil {
 		d.fail(w, r, err)
 		return
@@ -319,7 +370,12 @@ func (d *Desk) drafts(w http.ResponseWriter, r *http.Request, agent string) {
 // online while the socket is open (and seen, every few seconds); when it
 // closes and no desk of theirs reconnects within the grace, their calls
 // are requeued.
-func (d *Desk) live(w http.ResponseWriter, r *http.Request, agent string) {
+func (d *Desk) live(w http.ResponseWriter, r *http.Request) {
+	agent, err := d.redeem(r.Context(), r.URL.Query().Get("ticket"))
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
 	c, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return
@@ -399,4 +455,89 @@ func (d *Desk) live(w http.ResponseWriter, r *http.Request, agent string) {
 			}
 		}
 	}
+}
+
+// signInKey names a sign-in counter; the value is hashed so that the store
+// holds no agent ids or addresses in key names.
+func signInKey(kind, v string) string {
+	h := sha256.Sum256([]byte(kind + "\x00" + v))
+	return "desk:signin:" + kind + ":" + hex.EncodeToString(h[:12])
+}
+
+// clientAddr is the request's remote host. Behind a load balancer this is
+// the balancer's address unless it preserves the client's (PROXY protocol,
+// or a trusted X-Forwarded-For set by the operator's proxy: not read here,
+// since a client can forge it).
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// signInAllowed counts this attempt against the agent named and the
+// client's address, and refuses it when either is over its limit. Every
+// attempt counts, right or wrong, so that concurrent guesses cannot slip
+// past a check made before the count. A store failure refuses sign-in
+// (fail closed).
+func (d *Desk) signInAllowed(r *http.Request, agent string) (time.Duration, error) {
+	ctx := r.Context()
+	for _, lim := range []struct {
+		key string
+		max int64
+	}{{signInKey("agent", agent), SignInPerAgent}, {signInKey("addr", clientAddr(r)), SignInPerAddr}} {
+		n, err := d.st.Incr(ctx, lim.key, SignInWindow)
+		if err != nil {
+			return 0, fmt.Errorf("%w: sign-in limit: %w", handoff.ErrUnavailable, err)
+		}
+		if n > lim.max {
+			wait, err := d.st.TTL(ctx, lim.key)
+			if err != nil || wait <= 0 {
+				wait = SignInWindow
+			}
+			d.log.Warn("desk sign-in refused: too many attempts", "limit", lim.max, "window", SignInWindow)
+			return wait, ErrTooMany
+		}
+	}
+	return 0, nil
+}
+
+func ticketKey(t string) string {
+	h := sha256.Sum256([]byte(t))
+	return "desk:ticket:" + hex.EncodeToString(h[:])
+}
+
+// ticket issues a one-time ticket for the agent's WebSocket: browsers
+// cannot set headers on one, and the access token must not go in a URL.
+// The ticket is kept (hashed) in the store for TicketTTL, so the socket
+// may open on any node.
+func (d *Desk) ticket(w http.ResponseWriter, r *http.Request, agent string) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	t := base64.RawURLEncoding.EncodeToString(b)
+	if err := d.st.Set(r.Context(), ticketKey(t), agent, TicketTTL); err != nil {
+		d.fail(w, r, fmt.Errorf("%w: %w", handoff.ErrUnavailable, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ticket": t, "expires_in_s": int(TicketTTL.Seconds())})
+}
+
+// redeem consumes a ticket (GETDEL: a second use finds nothing) and
+// returns its agent, who must still be on the roster.
+func (d *Desk) redeem(ctx context.Context, t string) (string, error) {
+	if t == "" {
+		return "", ErrUnauthorized
+	}
+	agent, err := d.st.GetDel(ctx, ticketKey(t))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", ErrUnauthorized
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", handoff.ErrUnavailable, err)
+	}
+	if _, err := d.eng.Roster().Agent(agent); err != nil {
+		return "", err
+	}
+	return agent, nil
 }

@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -12,13 +14,33 @@ import (
 	"github.com/callbrief/callbrief/handoff"
 )
 
+// liveURL fetches a one-time ticket with the access token and returns the
+// live feed's address with it.
+func liveURL(t *testing.T, url, token string) string {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url+"/desk/api/live-ticket", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m struct {
+		Ticket string `json:"ticket"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("ticket: %d %v", resp.StatusCode, err)
+	}
+	return "ws" + strings.TrimPrefix(url, "http") + "/desk/api/live?ticket=" + m.Ticket
+}
+
 // feed is one desk's live connection, read so that the server's writes
 // proceed; it returns once the first view arrived (the agent is online).
 func feed(t *testing.T, url, token string) *websocket.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/desk/api/live?token="+token, nil)
+	c, _, err := websocket.Dial(ctx, liveURL(t, url, token), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +133,7 @@ func TestDeskEndFeeds(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tok := d.Token("li.na", clk.now().Add(time.Hour))
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/desk/api/live?token="+tok, nil)
+	c, _, err := websocket.Dial(ctx, liveURL(t, srv.URL, tok), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,8 @@ import (
 // mountDesk puts the agents' desk on mux.
 func (s *server) mountDesk(mux *http.ServeMux) {
 	d := web.NewDesk(s.stack.Engine, app.SecretOrRandom(s.cfg.Desk.Secret), s.cfg.Desk.TokenTTL, s.log).
-		WithReconnectGrace(s.cfg.Desk.ReconnectGrace)
+		WithReconnectGrace(s.cfg.Desk.ReconnectGrace).
+		WithStore(s.stack.KV) // sign-in limits and feed tickets shared by the nodes
 	d.Mount(mux)
 	s.desk = d // live calls add their audio when mounted
 	mux.Handle("POST /v1/calls", s.apiKeys.Require(web.ScopeCalls, http.HandlerFunc(s.handleCallUpload)))

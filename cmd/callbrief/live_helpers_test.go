@@ -275,7 +275,13 @@ func (ls *liveServer) staffDesk(t *testing.T, ctx context.Context, callID string
 	for agent, tok := range demoAgents {
 		access := ls.login(t, ctx, agent, tok)
 		tokens[agent] = access
-		wsURL := "ws" + strings.TrimPrefix(ls.base, "http") + "/desk/api/live?token=" + access
+		var tk struct {
+			Ticket string `json:"ticket"`
+		}
+		if code, err := ls.do(ctx, http.MethodPost, "/desk/api/live-ticket", access, nil, &tk); err != nil || code != http.StatusOK {
+			t.Fatalf("feed ticket of %s: %d %v", agent, code, err)
+		}
+		wsURL := "ws" + strings.TrimPrefix(ls.base, "http") + "/desk/api/live?ticket=" + tk.Ticket
 		c, _, err := websocket.Dial(ctx, wsURL, nil)
 		if err != nil {
 			t.Fatalf("desk of %s: %v", agent, err)

@@ -58,9 +58,14 @@ function start(agent) {
   connect();
 }
 
-function connect() {
+// The access token goes in headers only: the WebSocket, which a browser
+// opens without headers, takes a one-time ticket fetched just before.
+async function connect() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(proto + "//" + location.host + "/desk/api/live?token=" + encodeURIComponent(token));
+  let ticket;
+  try { ticket = (await api("POST", "/live-ticket")).ticket; }
+  catch (e) { $("conn").textContent = "reconnecting…"; if (token) setTimeout(connect, 1000); return; }
+  const ws = new WebSocket(proto + "//" + location.host + "/desk/api/live?ticket=" + encodeURIComponent(ticket));
   ws.onopen = () => { $("conn").textContent = "live"; };
   ws.onmessage = (m) => {
     const msg = JSON.parse(m.data);

@@ -1,0 +1,181 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/callbrief/callbrief/call"
+	"github.com/callbrief/callbrief/data/taxonomy"
+	"github.com/callbrief/callbrief/handoff"
+	"github.com/callbrief/callbrief/handoff/queue"
+	"github.com/callbrief/callbrief/store"
+	"github.com/callbrief/callbrief/store/memory"
+)
+
+// TestSignInLimited: wrong tokens for one agent are refused with 429 and
+// Retry-After after SignInPerAgent attempts, even when the right token
+// follows; every failure reads the same whether the agent exists or not.
+func TestSignInLimited(t *testing.T) {
+	_, _, srv, _ := newDesk(t)
+	body := func(agent, tok string) []byte { return []byte(fmt.Sprintf(`{"agent":%q,"token":%q}`, agent, tok)) }
+	var msgs []string
+	for i := range SignInPerAgent {
+		code, m := do(t, srv, "POST", "/desk/api/login", "", body("li.na", fmt.Sprint("guess-guess-guess-", i)))
+		if code != 401 {
+			t.Fatalf("attempt %d: %d %v", i, code, m)
+		}
+		msgs = append(msgs, fmt.Sprint(m))
+	}
+	_, m := do(t, srv, "POST", "/desk/api/login", "", body("nobody-at-all", "guess-guess-guess-x"))
+	if fmt.Sprint(m) != msgs[0] {
+		t.Errorf("unknown agent answered %v, a wrong token %v: they must read the same", m, msgs[0])
+	}
+	req, _ := http.NewRequest("POST", srv.URL+"/desk/api/login", strings.NewReader(string(body("li.na", "demo-token-li-na-0001"))))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("after %d wrong tokens the right one got %d (Retry-After %q); want 429", SignInPerAgent, resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	// Another agent from the same address still signs in (the address
+	// limit is wider), until the address's limit too is spent.
+	if code, m := do(t, srv, "POST", "/desk/api/login", "", body("sam.taylor", "demo-token-sam-taylor-0005")); code != 200 {
+		t.Fatalf("another agent: %d %v", code, m)
+	}
+	refused := false
+	for i := range SignInPerAddr {
+		if code, _ := do(t, srv, "POST", "/desk/api/login", "", body(fmt.Sprint("agent-", i), "guess-guess-guess")); code == http.StatusTooManyRequests {
+			refused = true
+			break
+		}
+	}
+	if !refused {
+		t.Fatalf("%d attempts from one address were never limited", SignInPerAddr)
+	}
+}
+
+// TestBriefOnlyForItsAgents: an agent reads the brief of a call offered
+// to them or waiting in their group at their level; any other call's brief
+// is 404, the same as a call that does not exist. Reads are audited.
+func TestBriefOnlyForItsAgents(t *testing.T) {
+	d, eng, srv, clk := newDesk(t)
+	ctx := context.Background()
+	// An account unlock: routed to the account group at a high level.
+	b, err := eng.Handoff(ctx, handoff.Request{CallID: "c-unlock", Intent: call.IntentResult{Intent: "account_device_unlock", Confidence: 0.9},
+		Language: call.LanguageResult{Language: call.LangMandarin, Confidence: 0.9}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := func(agent string) string { return d.Token(agent, clk.now().Add(time.Hour)) }
+	mayRead := map[string]bool{}
+	ro := eng.Roster()
+	for _, id := range []string{"li.na", "chan.kaman", "wang.jian", "zhou.min", "sam.taylor"} {
+		a, err := ro.Agent(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mayRead[id] = a.Level >= b.Route.MinLevel && contains(a.Groups, b.Route.Group)
+	}
+	if !mayRead["zhou.min"] || mayRead["wang.jian"] || mayRead["li.na"] {
+		t.Fatalf("route %+v: the demo roster no longer tells the cases apart: %v", b.Route, mayRead)
+	}
+	for id, ok := range mayRead {
+		code, m := do(t, srv, "GET", "/desk/api/calls/c-unlock/brief", tok(id), nil)
+		if ok && code != 200 || !ok && (code != 404 || strings.Contains(fmt.Sprint(m), "c-unlock\",\"created")) {
+			t.Errorf("%s (may read: %v): %d %v", id, ok, code, m)
+		}
+	}
+	recs, err := eng.DeskAudit(ctx, 10)
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("no audit of the brief reads: %v %v", recs, err)
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// TestLiveTicketOnce: the live feed opens with a ticket from
+// /desk/api/live-ticket, once.
+func TestLiveTicketOnce(t *testing.T) {
+	d, _, srv, clk := newDesk(t)
+	tok := d.Token("li.na", clk.now().Add(time.Hour))
+	code, m := do(t, srv, "POST", "/desk/api/live-ticket", tok, nil)
+	ticket, _ := m["ticket"].(string)
+	if code != 200 || ticket == "" {
+		t.Fatalf("ticket: %d %v", code, m)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/desk/api/live?ticket=" + ticket
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatalf("dial with a ticket: %v", err)
+	}
+	if _, msg, err := c.Read(ctx); err != nil || !strings.Contains(string(msg), `"type":"view"`) {
+		t.Fatalf("first message: %s %v", msg, err)
+	}
+	c.Close(websocket.StatusNormalClosure, "")
+	if _, resp, err := websocket.Dial(ctx, url, nil); err == nil || resp == nil || resp.StatusCode != 401 {
+		t.Fatalf("a ticket used twice: %v %v", resp, err)
+	}
+}
+
+// failingStore fails every call with an error naming an address, as a
+// Redis client does.
+type failingStore struct{ store.Store }
+
+var errRedis = fmt.Errorf("%w: dial tcp 10.1.2.3:6379: connection refused", store.ErrUnavailable)
+
+func (failingStore) Incr(context.Context, string, time.Duration) (int64, error) { return 0, errRedis }
+func (failingStore) Set(context.Context, string, string, time.Duration) error   { return errRedis }
+func (failingStore) Get(context.Context, string) (string, error)                { return "", errRedis }
+
+// TestUnavailableHidesTheCause: a store failure is 503 with a body that
+// names no address.
+func TestUnavailableHidesTheCause(t *testing.T) {
+	tx, _ := taxonomy.Load()
+	r, err := handoff.DefaultRouter(tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, _ := handoff.DemoRoster(r.Groups())
+	fs := failingStore{memory.New()}
+	eng, err := handoff.NewEngine(handoff.Config{Router: r, Roster: ro, Queue: queue.NewMemory(), Store: fs, Taxonomy: tx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDesk(eng, []byte("0123456789abcdef0123456789abcdef"), time.Hour, nil).WithStore(fs)
+	mux := http.NewServeMux()
+	d.Mount(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	tok := d.Token("li.na", time.Now().Add(time.Hour))
+	for _, c := range []struct{ method, path, token, body string }{
+		{"POST", "/desk/api/login", "", `{"agent":"li.na","token":"demo-token-li-na-0001"}`},
+		{"POST", "/desk/api/live-ticket", tok, ""},
+	} {
+		code, m := do(t, srv, c.method, c.path, c.token, []byte(c.body))
+		if code != http.StatusServiceUnavailable || strings.Contains(fmt.Sprint(m), "10.1.2.3") || strings.Contains(fmt.Sprint(m), "6379") {
+			t.Errorf("%s %s: %d %v; want 503 naming no address", c.method, c.path, code, m)
+		}
+	}
+	if !errors.Is(errRedis, store.ErrUnavailable) {
+		t.Fatal("the fake error must look like a store's")
+	}
+}
