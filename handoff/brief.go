@@ -2,9 +2,11 @@ package handoff
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/callbrief/callbrief/call"
+	"github.com/callbrief/callbrief/internal/redact"
 	"github.com/callbrief/callbrief/verify/accounts"
 )
 
@@ -174,4 +176,67 @@ func profile(req Request) Profile {
 func mayShowAccount(req Request) bool {
 	o := req.Verification
 	return req.Account != nil && o.Level >= call.AssuranceOne && o.Status != call.StatusFailed && o.Status != call.StatusLocked
+}
+
+// Redacted returns the brief as it is kept after the call: identifiers the
+// caller said or the summary repeats (phone, ID, card and IMEI numbers,
+// emails; internal/redact) become tags in the transcript, summary, slots
+// and ticket, and the profile's device IMEIs are masked to their last four
+// digits. The live brief on the desk is not redacted: the agent needs
+// what the caller said, within the call's assurance level.
+func (b Brief) Redacted() Brief {
+	segs := make([]call.Segment, len(b.Transcript.Segments))
+	for i, s := range b.Transcript.Segments {
+		s.Text = redact.String(s.Text)
+		s.Words = nil // word timings repeat the text
+		segs[i] = s
+	}
+	b.Transcript.Segments = segs
+	b.Summary.Text = redact.String(b.Summary.Text)
+	slots := make([]call.Slot, len(b.Slots))
+	for i, s := range b.Slots {
+		s.Value, s.Text = redact.String(s.Value), redact.String(s.Text)
+		if s.Kind == call.SlotIMEI {
+			s.Value, s.Text = slotTag(s.Value), slotTag(s.Text)
+		}
+		slots[i] = s
+	}
+	b.Slots = slots
+	if b.Ticket != nil {
+		t := *b.Ticket
+		t.Fields = make(map[string]string, len(b.Ticket.Fields))
+		for k, v := range b.Ticket.Fields {
+			if k == "imei" {
+				v = maskTail(v)
+			}
+			t.Fields[k] = redact.String(v)
+		}
+		b.Ticket = &t
+	}
+	devs := make([]accounts.Device, len(b.Caller.Devices))
+	for i, d := range b.Caller.Devices {
+		d.IMEI = maskTail(d.IMEI)
+		devs[i] = d
+	}
+	if len(devs) > 0 {
+		b.Caller.Devices = devs
+	}
+	return b
+}
+
+// slotTag is the redaction tag of a whole value that is an identifier by its
+// slot, whatever its shape.
+func slotTag(v string) string {
+	if v == "" {
+		return v
+	}
+	return redact.Tag(redact.IMEI)
+}
+
+// maskTail keeps the last four characters of an identifier.
+func maskTail(v string) string {
+	if len(v) <= 4 {
+		return v
+	}
+	return strings.Repeat("*", len(v)-4) + v[len(v)-4:]
 }

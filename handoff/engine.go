@@ -16,6 +16,7 @@ import (
 	"github.com/callbrief/callbrief/data/taxonomy"
 	"github.com/callbrief/callbrief/handoff/queue"
 	"github.com/callbrief/callbrief/internal/notify"
+	"github.com/callbrief/callbrief/internal/redact"
 	"github.com/callbrief/callbrief/internal/zhscript"
 	"github.com/callbrief/callbrief/store"
 )
@@ -718,6 +719,13 @@ func (e *Engine) RecordOutcome(ctx context.Context, agentID, callID string, o Ou
 		return nil, err
 	}
 	now := e.cfg.Now()
+	// What is kept after the call is redacted: the outcome, the draft and
+	// the brief itself (identifiers the caller said become tags).
+	o.Resolution, o.Notes = redact.String(o.Resolution), redact.String(o.Notes)
+	b = b.Redacted()
+	if err := e.saveBrief(ctx, b); err != nil {
+		return nil, err
+	}
 	if _, err := e.cfg.Store.Append(ctx, "handoff:outcomes", map[string]string{
 		"call_id": callID, "agent": agentID, "resolved": strconv.FormatBool(o.Resolved), "resolution": o.Resolution,
 		"notes": o.Notes, "intent": string(b.Intent.Intent), "at": now.UTC().Format(time.RFC3339),

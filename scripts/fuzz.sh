@@ -31,6 +31,7 @@ targets=(
   "FuzzNumberOf ./media/sip"
   "FuzzInfoKey ./media/sip"
   "FuzzSIPDatagram ./media/sip"
+  "FuzzRedact ./internal/redact"
 )
 status=0
 for t in "${targets[@]}"; do

@@ -21,6 +21,7 @@ import (
 	"syscall"
 
 	"github.com/callbrief/callbrief/config"
+	"github.com/callbrief/callbrief/internal/redact"
 )
 
 const usage = `callbrief: the voice front-end of a customer-service hotline
@@ -140,10 +141,12 @@ func newLogger(l config.Log, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(l.Level))
 	opts := &slog.HandlerOptions{Level: level}
+	// Every line passes through redaction: phone, ID, card and IMEI
+	// numbers and emails become tags, whatever code logged them.
 	if l.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(redact.NewHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(redact.NewHandler(slog.NewTextHandler(w, opts)))
 }
 
 func cmdConfig(args []string, stdout io.Writer) error {
