@@ -23,6 +23,7 @@ func TestUploadsRefusedWhenFull(t *testing.T) {
 	held := make(chan int, 1)
 	go func() {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ls.base+"/v1/transcribe", pr)
+		req.Header.Set("Authorization", "Bearer "+testAPIKey)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			held <- 0
@@ -39,6 +40,7 @@ func TestUploadsRefusedWhenFull(t *testing.T) {
 
 	for _, path := range []string{"/v1/transcribe", "/v1/calls?caller=%2B8613900000001"} {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ls.base+path, strings.NewReader("RIFF"))
+		req.Header.Set("Authorization", "Bearer "+testAPIKey)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -57,6 +59,7 @@ func TestUploadsRefusedWhenFull(t *testing.T) {
 	// The place is free again: a malformed upload is now read and refused
 	// for what it is, not for load.
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ls.base+"/v1/transcribe", strings.NewReader("RIFF"))
+	req.Header.Set("Authorization", "Bearer "+testAPIKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

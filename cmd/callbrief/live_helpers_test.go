@@ -32,6 +32,9 @@ const liveGuard = 150 * time.Second
 type liveServer struct {
 	base   string
 	stderr *lockedBuffer
+
+	mu     sync.Mutex
+	tokens map[string]string // demo agents' access tokens, once signed in
 }
 
 type lockedBuffer struct {
@@ -66,7 +69,7 @@ func startLiveAt(t *testing.T, addr string, extra ...string) *liveServer {
 	done := make(chan int, 1)
 	ls := &liveServer{base: "http://" + addr, stderr: &lockedBuffer{}}
 	args := append([]string{"serve", "--addr", addr, "--set", "log.level=info", "--set", "webrtc.loopback=true",
-		"--set", "webrtc.answer_timeout=1s"}, extra...)
+		"--set", "webrtc.answer_timeout=1s", "--set", "api.key=" + testAPIKey}, extra...)
 	go func() { done <- run(ctx, args, io.Discard, ls.stderr) }()
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -185,14 +188,29 @@ func (b deskBrief) text() string {
 	return strings.Join(parts, " ")
 }
 
-// awaitBrief polls the desk until the call's brief is there.
-func (ls *liveServer) awaitBrief(t *testing.T, ctx context.Context, token, callID string) deskBrief {
+// awaitBrief polls the desk until the call's brief is there, read by
+// whichever demo agent may read it (the call's group at their level: the
+// desk refuses the others, as it should).
+func (ls *liveServer) awaitBrief(t *testing.T, ctx context.Context, callID string) deskBrief {
 	t.Helper()
+	ls.mu.Lock()
+	if ls.tokens == nil {
+		ls.tokens = map[string]string{}
+		for agent, tok := range demoAgents {
+			ls.tokens[agent] = ls.login(t, ctx, agent, tok)
+		}
+	}
+	tokens := ls.tokens
+	ls.mu.Unlock()
 	for {
-		var b deskBrief
-		code, err := ls.do(ctx, http.MethodGet, "/desk/api/calls/"+callID+"/brief", token, nil, &b)
-		if err == nil && code == http.StatusOK {
-			return b
+		var code int
+		var err error
+		for _, token := range tokens {
+			var b deskBrief
+			code, err = ls.do(ctx, http.MethodGet, "/desk/api/calls/"+callID+"/brief", token, nil, &b)
+			if err == nil && code == http.StatusOK {
+				return b
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -59,6 +59,7 @@ func TestUploadsTwoNodesDistinctCalls(t *testing.T) {
 				errs <- err
 				return
 			}
+			req.Header.Set("Authorization", "Bearer "+testAPIKey)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				errs <- err
