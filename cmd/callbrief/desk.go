@@ -105,6 +105,7 @@ func (s *server) handleCallUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		status, code := statusOf(err)
+		s.log.Warn("call upload refused", "status", status, "err", err)
 		httpError(w, status, code, err.Error())
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -294,5 +295,20 @@ func TestCallCommand(t *testing.T) {
 	if code := run(context.Background(), []string{"call", "--caller", "13812345678", "--set", "log.level=warn",
 		filepath.Join(lib, "sense_and_sensibility_01_austen_64kb-0880.wav")}, &out, &errb); code != 0 || !strings.Contains(out.String(), "Route:") {
 		t.Fatalf("exit %d: %s", code, out.String())
+	}
+}
+
+// TestInternalErrorsSayNothingInside: an unexpected failure's body names
+// no address or engine; the log has the details.
+func TestInternalErrorsSayNothingInside(t *testing.T) {
+	rec := httptest.NewRecorder()
+	httpError(rec, http.StatusInternalServerError, "internal", `openai asr: Post "http://127.0.0.1:37485/v1/audio/transcriptions": context deadline exceeded`)
+	if body := rec.Body.String(); rec.Code != 500 || strings.Contains(body, "127.0.0.1") || strings.Contains(body, "openai") {
+		t.Fatalf("%d %s", rec.Code, body)
+	}
+	rec = httptest.NewRecorder()
+	httpError(rec, http.StatusUnprocessableEntity, "bad_audio", "media: not a WAV file")
+	if !strings.Contains(rec.Body.String(), "not a WAV file") {
+		t.Fatalf("a client's own mistake should be named: %s", rec.Body.String())
 	}
 }

@@ -30,6 +30,12 @@ type apiError struct {
 }
 
 func httpError(w http.ResponseWriter, status int, code, msg string) {
+	if code == "internal" {
+		// An unexpected failure's text names internal addresses and
+		// engines (a speech server's URL, a Redis address): it goes to
+		// the log at the call site, never to whoever sent the request.
+		msg = "internal error; the node's log has the details"
+	}
 	var e apiError
 	e.Error.Code, e.Error.Message = code, msg
 	writeJSON(w, status, e)
