@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/callbrief/callbrief/call"
+	"github.com/callbrief/callbrief/store"
+	"github.com/callbrief/callbrief/store/redis"
+	"github.com/callbrief/callbrief/store/redistest"
 	"github.com/callbrief/callbrief/verify/accounts"
 	"github.com/callbrief/callbrief/verify/policy"
 )
@@ -190,5 +193,41 @@ func TestAnswerRecheckedAgainstLockout(t *testing.T) {
 				t.Fatalf("answer after the lock: %s %+v; want locked", r, o)
 			}
 		})
+	}
+}
+
+// TestLockoutSharedByNodes: two verifiers (two nodes) on one Redis with
+// the shared secret: a caller locked through node A is locked on node B,
+// and still after both are rebuilt (a restart of both nodes).
+func TestLockoutSharedByNodes(t *testing.T) {
+	srv := redistest.Start(t)
+	node := func() *fixture {
+		b := backend{"redis", func(t *testing.T, clk *clock) store.Store {
+			s, err := redis.New(redis.Config{Addr: srv.Addr, Prefix: "shared:"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}}
+		return newFixture(t, b, day())
+	}
+	a, b := node(), node()
+	ctx := t.Context()
+	acct := a.acct[9]
+	for i := 0; ; i++ {
+		vf, _ := a.v.Start(ctx, Request{CallID: fmt.Sprint("na", i), Caller: acct.Phones[0], Intent: "order_status"})
+		run(t, ctx, vf, wrong)
+		if vf.Outcome().Status == call.StatusLocked {
+			break
+		}
+		if i > 10 {
+			t.Fatal("never locked on node A")
+		}
+	}
+	for name, n := range map[string]*fixture{"node B": b, "node A rebuilt": node(), "node B rebuilt": node()} {
+		vf, err := n.v.Start(ctx, Request{CallID: "nb", Caller: acct.Phones[0], Intent: "order_status"})
+		if err != nil || vf.Outcome().Status != call.StatusLocked {
+			t.Fatalf("%s: %v %+v; want the lock set through node A", name, err, vf.Outcome())
+		}
 	}
 }
