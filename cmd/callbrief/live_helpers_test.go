@@ -220,6 +220,22 @@ func (ls *liveServer) awaitBrief(t *testing.T, ctx context.Context, callID strin
 	}
 }
 
+// briefReader returns the access token of a demo agent who may read the
+// call's brief (after awaitBrief found it).
+func (ls *liveServer) briefReader(t *testing.T, ctx context.Context, callID string) string {
+	t.Helper()
+	ls.awaitBrief(t, ctx, callID)
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	for _, token := range ls.tokens {
+		if code, err := ls.do(ctx, http.MethodGet, "/desk/api/calls/"+callID+"/brief", token, nil, nil); err == nil && code == http.StatusOK {
+			return token
+		}
+	}
+	t.Fatalf("no demo agent may read the brief of %s", callID)
+	return ""
+}
+
 // awaitMetric polls /metrics until a line starts with want.
 func (ls *liveServer) awaitMetric(t *testing.T, ctx context.Context, want string) string {
 	t.Helper()

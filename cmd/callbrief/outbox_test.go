@@ -29,7 +29,7 @@ func TestUploadDuringRedisOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	rd := redistest.Start(t)
-	ls := startLive(t, "--set", "store.redis_addr="+rd.Addr, "--set", "store.secret=node-shared-store-secret",
+	ls := startLive(t, "--set", "store.redis_addr="+rd.Addr, "--set", "store.secret=node-shared-store-secret", "--set", "desk.secret=node-shared-desk-secret",
 		"--set", "store.outbox_dir="+t.TempDir(), "--set", "log.level=info")
 	ctx, cancel := context.WithTimeout(context.Background(), liveGuard)
 	defer cancel()
@@ -39,6 +39,7 @@ func TestUploadDuringRedisOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header.Set("Authorization", "Bearer "+testAPIKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

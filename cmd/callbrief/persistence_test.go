@@ -26,7 +26,8 @@ func TestServeRedisPersistence(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rd := redistest.StartWith(t, tc.opts)
-			ls := startLive(t, "--set", "store.redis_addr="+rd.Addr, "--set", "log.level=info")
+			ls := startLive(t, "--set", "store.redis_addr="+rd.Addr, "--set", "store.secret=node-shared-store-secret",
+				"--set", "desk.secret=node-shared-desk-secret", "--set", "log.level=info")
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			var body map[string]any

@@ -79,8 +79,8 @@ func TestSIPCallReachesDesk(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	tok := ls.login(t, ctx, "sam.taylor", demoAgents["sam.taylor"])
-	b := ls.awaitBrief(t, ctx, tok, id)
+	b := ls.awaitBrief(t, ctx, id)
+	tok := ls.briefReader(t, ctx, id)
 	// "he was not an ill disposed young man": the served recognizer
 	// (Whisper) hears it all over G.711; the embedded wideband Sphinx,
 	// its fallback, hears the start right and the end wrong (docs/sip.md).

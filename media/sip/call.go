@@ -174,7 +174,8 @@ func (c *Call) pushKey(k rune) {
 		c.keysN.Add(1)
 	default:
 		c.keysDr.Add(1)
-		c.log.Warn("key dropped: consumer not reading", "key", string(k))
+		// Never the key itself: keys are answers and one-time codes.
+		c.log.Warn("key dropped: consumer not reading")
 	}
 }
 
