@@ -31,7 +31,7 @@ type Suite struct {
 // Kind; the runner for the kind says so in its error when one is wrong.
 type EvalSpec struct {
 	Name string `yaml:"name"`
-	Kind string `yaml:"kind"` // asr, intent, dialect, verify, retrieval, scenarios
+	Kind string `yaml:"kind"` // asr, intent, dialect, verify, retrieval, scenarios, served
 	// Dataset names a built-in or public dataset (intent: hotline,
 	// banking77, clinc150, hwu64; dialect: embedded, shared).
 	Dataset string `yaml:"dataset"`
@@ -44,18 +44,31 @@ type EvalSpec struct {
 	// used to show that a weaker model fails the gate.
 	TrainFraction float64  `yaml:"train_fraction"`
 	Guesses       int      `yaml:"guesses"`  // verify: brute-force guesses per scenario
-	Modes         []string `yaml:"modes"`    // scenarios: text, audio
+	Modes         []string `yaml:"modes"`    // scenarios: text, audio; served: upload, live
 	Language      string   `yaml:"language"` // asr: only clips of this language
 	// System names the retrieval system (lexical, e5, e5+lexical...).
 	System string `yaml:"system"`
 	// KB gives scenario briefs the configured knowledge base; off by
 	// default so that a baseline does not depend on a locally built index.
-	KB         bool               `yaml:"kb"`
+	KB bool `yaml:"kb"`
+	// Tags keeps the scenarios carrying one of these tags (scenarios,
+	// served); empty: all.
+	Tags []string `yaml:"tags"`
+	// Binary is the callbrief executable a served evaluation starts
+	// (relative to the suite file); default: the running one.
+	Binary string `yaml:"binary"`
+	// Set are extra configuration overrides for the served service
+	// (KEY=VALUE); the report lists them.
+	Set []string `yaml:"set"`
+	// APIKeyEnv names the environment variable holding the API key a
+	// served evaluation sends on the call endpoints (the key itself never
+	// goes in a suite file); default CALLBRIEF_EVAL_API_KEY.
+	APIKeyEnv  string             `yaml:"api_key_env"`
 	Tolerances map[string]float64 `yaml:"tolerances"`
 }
 
 // Kinds are the evaluation kinds a suite may list.
-var Kinds = []string{"asr", "intent", "dialect", "verify", "retrieval", "scenarios"}
+var Kinds = []string{"asr", "intent", "dialect", "verify", "retrieval", "scenarios", "served"}
 
 // LoadSuite reads a suite file strictly: unknown keys are errors.
 func LoadSuite(path string) (*Suite, error) {
@@ -100,7 +113,11 @@ func ParseSuite(name string, b []byte) (*Suite, error) {
 			return nil, fmt.Errorf("%w: %s: evaluations[%d] (%s): limit must not be negative", ErrSuite, name, i, e.Name)
 		}
 		for _, m := range e.Modes {
-			if m != ModeText && m != ModeAudio {
+			if e.Kind == "served" {
+				if m != ModeUpload && m != ModeLive {
+					return nil, fmt.Errorf("%w: %s: evaluations[%d] (%s): mode %q is not upload or live", ErrSuite, name, i, e.Name, m)
+				}
+			} else if m != ModeText && m != ModeAudio {
 				return nil, fmt.Errorf("%w: %s: evaluations[%d] (%s): mode %q is not text or audio", ErrSuite, name, i, e.Name, m)
 			}
 		}

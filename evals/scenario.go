@@ -46,6 +46,32 @@ type CallScenario struct {
 	// Expect is what the brief and route must say.
 	Expect ScenarioExpect `yaml:"expect"`
 	Tags   []string       `yaml:"tags"`
+	// Audio is a recording of the opening turn (a WAV file, relative to
+	// the scenario file); the first turn's say is then what the recording
+	// says, the reference its transcript is scored against. Without it,
+	// audio-mode and served calls synthesize the turn.
+	Audio string `yaml:"audio"`
+	// dir is the folder of the scenario's file, for Audio.
+	dir string
+}
+
+// AudioPath is the recording of the opening turn, or "" when the turn is
+// to be synthesized.
+func (s *CallScenario) AudioPath() string {
+	if s.Audio == "" || filepath.IsAbs(s.Audio) {
+		return s.Audio
+	}
+	return filepath.Join(s.dir, s.Audio)
+}
+
+// HasTag reports whether the scenario carries tag.
+func (s *CallScenario) HasTag(tag string) bool {
+	for _, t := range s.Tags {
+		if t == tag {
+			return true
+		}
+	}
+	return false
 }
 
 // ScenarioTurn is one thing the caller does. The first turn is the
@@ -74,6 +100,9 @@ type ScenarioExpect struct {
 	Line         *string `yaml:"line"`
 	// Brief names fields the brief must fill (see BriefFields).
 	Brief []string `yaml:"brief"`
+	// KBArticle is an article the brief's top five suggestions must
+	// include (scored when a knowledge base is configured).
+	KBArticle string `yaml:"kb_article"`
 }
 
 // scenarioFile is one YAML file: a list of scenarios.
@@ -104,6 +133,9 @@ func LoadScenarios(path string) ([]CallScenario, error) {
 		scs, err := ParseScenarios(filepath.Base(f), b)
 		if err != nil {
 			return nil, err
+		}
+		for i := range scs {
+			scs[i].dir = filepath.Dir(f)
 		}
 		for _, s := range scs {
 			if prev, dup := seen[s.ID]; dup {
@@ -189,4 +221,21 @@ func (s *CallScenario) clock() (int, error) {
 		return 0, fmt.Errorf("time %q is not HH:MM", s.Time)
 	}
 	return h*60 + m, nil
+}
+
+// WithTags keeps the scenarios carrying one of tags; no tags keeps all.
+func WithTags(scs []CallScenario, tags []string) []CallScenario {
+	if len(tags) == 0 {
+		return scs
+	}
+	var out []CallScenario
+	for _, sc := range scs {
+		for _, t := range tags {
+			if sc.HasTag(t) {
+				out = append(out, sc)
+				break
+			}
+		}
+	}
+	return out
 }

@@ -123,6 +123,9 @@ func score(sc CallScenario, mode string, res pipeline.Result, err error, haveKB 
 	if ex.Group != "" || ex.Priority != nil || ex.Line != nil {
 		o.checks["routing"] = routed && err == nil
 	}
+	if ex.KBArticle != "" && haveKB {
+		check("kb_article", kbInTop(b.KB, ex.KBArticle, 5), ex.KBArticle+" in the top 5", kbIDs(b.KB, 5))
+	}
 	for _, f := range ex.Brief {
 		if f == "kb" && !haveKB {
 			continue // nothing to suggest from: not the brief's fault
@@ -300,4 +303,29 @@ func routeMatrix(r *ScenarioReport) *Matrix {
 		cs = append(cs, Confusion{Gold: k[0], Predicted: k[1], Count: n})
 	}
 	return matrixFrom(per, cs, confusionLimit)
+}
+
+// kbInTop reports whether article id is among the first k suggestions.
+func kbInTop(kb []handoff.KBSuggestion, id string, k int) bool {
+	for i, s := range kb {
+		if i >= k {
+			break
+		}
+		if s.ArticleID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// kbIDs are the first k suggestions' article ids.
+func kbIDs(kb []handoff.KBSuggestion, k int) []string {
+	var out []string
+	for i, s := range kb {
+		if i >= k {
+			break
+		}
+		out = append(out, s.ArticleID)
+	}
+	return out
 }

@@ -45,6 +45,7 @@ func suiteRunners(c *common) map[string]evals.Runner {
 		"retrieval": func(ctx context.Context, s *evals.Suite, sp evals.EvalSpec, p *evals.Progress) (*evals.Evaluation, error) {
 			return runRetrievalSpec(ctx, c, s, sp)
 		},
+		"served": servedRunner(c),
 	}
 }
 

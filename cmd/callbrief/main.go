@@ -34,6 +34,8 @@ Usage:
   callbrief eval run SUITE.yaml [--baseline F] [--gate] [--out DIR]
                                                every evaluation of a suite: report.json + report.html
   callbrief eval scenarios [--mode text|audio|both]  end-to-end call scenarios
+  callbrief eval served [--bin PATH] [--mode upload|live|both]
+                                               calls through the real service, audio in, brief out
   callbrief eval asr --data DIR [flags]        evaluate speech recognition
   callbrief eval intent --dataset banking77    intent accuracy, macro-F1, OOS, confusions, latency
               (or --train FILE --test FILE, or --data DIR)
@@ -163,7 +165,7 @@ func cmdConfig(args []string, stdout io.Writer) error {
 // evaluator's own labelled data.
 func cmdEvalDispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: callbrief eval run|asr|intent|dialect|verify|retrieval|scenarios [flags]", errUsage)
+		return fmt.Errorf("%w: callbrief eval run|asr|intent|dialect|verify|retrieval|scenarios|served [flags]", errUsage)
 	}
 	switch args[0] {
 	case "asr":
@@ -180,6 +182,8 @@ func cmdEvalDispatch(ctx context.Context, args []string, stdout, stderr io.Write
 		return cmdEvalRun(ctx, args[1:], stdout, stderr)
 	case "scenarios":
 		return cmdEvalScenarios(ctx, args[1:], stdout, stderr)
+	case "served":
+		return cmdEvalServed(ctx, args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("%w: unknown evaluation %q (run, asr, intent, dialect, verify, retrieval, scenarios)", errUsage, args[0])
+	return fmt.Errorf("%w: unknown evaluation %q (run, asr, intent, dialect, verify, retrieval, scenarios, served)", errUsage, args[0])
 }

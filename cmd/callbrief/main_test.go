@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -56,22 +57,18 @@ func TestServe(t *testing.T) {
 	lib := testenv.NeedLibrivox(t)
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan int, 1)
-	var stdout, stderr bytes.Buffer
+	// The server writes its output while the test reads it: a locked
+	// buffer, never a bare bytes.Buffer.
+	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", addr, "--set", "log.level=warn", "--set", "api.key=" + testAPIKey}, &stdout, &stderr)
+		done <- run(ctx, []string{"serve", "--addr", addr, "--set", "log.level=warn", "--set", "api.key=" + testAPIKey}, stdout, stderr)
 	}()
 	base := "http://" + addr
-	var err error
-	for i := 0; i < 200; i++ {
-		var resp *http.Response
-		if resp, err = http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	if err != nil {
+	// Ready when /readyz answers 200, however long loading the models
+	// takes on a busy machine; the test's own deadline bounds the wait.
+	if err := awaitReady(t, base, done); err != nil {
 		cancel()
 		t.Fatalf("serve did not come up: %v\n%s", err, stderr.String())
 	}
@@ -190,6 +187,46 @@ func TestServe(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not shut down")
+	}
+}
+
+// awaitReady polls base's /readyz until it answers 200, the server exits
+// (its code arrives on done, and is put back) or the test's deadline is
+// near.
+func awaitReady(t *testing.T, base string, done chan int) error {
+	t.Helper()
+	deadline, ok := t.Deadline()
+	if !ok {
+		deadline = time.Now().Add(5 * time.Minute)
+	}
+	// Leave time before the deadline to report and shut down.
+	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(-30*time.Second))
+	defer cancel()
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("readyz: %s", resp.Status)
+		}
+		last = err
+		select {
+		case rc := <-done:
+			done <- rc
+			return fmt.Errorf("serve exited %d before it was ready (last: %v)", rc, last)
+		case <-ctx.Done():
+			return fmt.Errorf("not ready before the test's deadline: %w (last: %v)", ctx.Err(), last)
+		case <-tick.C:
+		}
 	}
 }
 
