@@ -473,21 +473,48 @@ func (p *servedProcess) firstCaption(ctx context.Context, callID string) (time.T
 }
 
 // awaitGreeting reads the service's audio until speech-level sound has
-// been followed by half a second of quiet.
+// been followed by half a second without it. The service may send no
+// packets at all while it says nothing, so the quiet is timed by the
+// clock, not by the packets.
 func awaitGreeting(ctx context.Context, cl *webrtctest.Client) error {
-	heard := false
-	var quiet time.Duration
-	return cl.Receive(ctx, func(pcm []int16) bool {
-		d := time.Duration(len(pcm)) * time.Second / 16000
-		if rms(pcm) >= 500 {
-			heard, quiet = true, 0
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var lastLoud time.Time
+	rctx, stop := context.WithCancel(ctx)
+	recv := make(chan error, 1)
+	go func() {
+		recv <- cl.Receive(rctx, func(pcm []int16) bool {
+			if rms(pcm) >= 500 {
+				mu.Lock()
+				lastLoud = time.Now()
+				mu.Unlock()
+			}
 			return true
+		})
+	}()
+	defer func() { stop(); <-recv }()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-recv:
+			recv <- err // for the deferred wait
+			if err == nil {
+				err = fmt.Errorf("the service's audio ended")
+			}
+			return err
+		case <-ctx.Done():
+			return fmt.Errorf("no greeting followed by quiet: %w", ctx.Err())
+		case <-tick.C:
 		}
-		if heard {
-			quiet += d
+		mu.Lock()
+		done := !lastLoud.IsZero() && time.Since(lastLoud) >= 500*time.Millisecond
+		mu.Unlock()
+		if done {
+			return nil
 		}
-		return quiet < 500*time.Millisecond
-	})
+	}
 }
 
 func rms(s []int16) float64 {
