@@ -7,7 +7,7 @@ FUZZTIME ?= 20s
 CACHE   ?= $(or $(CALLBRIEF_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/callbrief)
 SPEECH_ADDR ?= 127.0.0.1:8178
 
-.PHONY: run test setup setup-test build vet fmt-check bench fuzz eval-ci eval-asr speechserver eval-asr-whisper clean
+.PHONY: run test setup setup-test build vet fmt-check bench fuzz eval-ci eval eval-asr speechserver eval-asr-whisper clean
 
 run: setup
 	$(BIN) serve --addr $(ADDR)
@@ -45,6 +45,18 @@ fuzz:
 # baseline; a drop beyond the suite's tolerances fails.
 eval-ci:
 	$(GO) run ./cmd/callbrief eval run data/evals/ci.yaml --out reports/eval-ci --baseline data/evals/baseline.json --gate
+
+# The whole end-to-end audio evaluation: bin/callbrief serve started as
+# `make run` starts it, every scenario of data/evals/served placed as a call
+# (uploads to /v1/calls; those tagged live also over WHIP), scored per
+# language against the same scenarios in text mode. SERVE_SET="k=v ..."
+# overrides service keys (listed in the report); an API key, when the
+# service needs one, is read from CALLBRIEF_EVAL_API_KEY.
+SERVE_SET ?=
+eval: setup-test
+	@mkdir -p reports/eval-served
+	$(BIN) eval served --bin $(BIN) --data data/evals/served --out reports/eval-served \
+	  --server-log reports/eval-served/server.log $(foreach s,$(SERVE_SET),--serve-set $(s))
 
 bench: setup-test
 	$(GO) test -run='^$$' -bench=. -benchtime=2s ./media/... ./asr/... ./pipeline/...
