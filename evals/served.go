@@ -301,7 +301,7 @@ func (p *servedProcess) awaitBrief(ctx context.Context, token, callID string, li
 // liveMetrics are the service's own histograms of live calls, read from
 // /metrics: sums and counts of the times from the endpoint of the
 // caller's first turn.
-type liveMetrics struct{ transcriptSum, intentSum, count float64 }
+type liveMetrics struct{ transcriptSum, intentSum, handoffSum, count float64 }
 
 func (p *servedProcess) liveMetrics(ctx context.Context) (liveMetrics, error) {
 	resp, err := p.request(ctx, http.MethodGet, "/metrics", "", "", nil)
@@ -326,6 +326,8 @@ func (p *servedProcess) liveMetrics(ctx context.Context) (liveMetrics, error) {
 			m.transcriptSum = v
 		case strings.HasSuffix(name, "live_speech_end_to_intent_seconds_sum"):
 			m.intentSum = v
+		case strings.HasSuffix(name, "live_speech_end_to_handoff_seconds_sum"):
+			m.handoffSum = v
 		case strings.HasSuffix(name, "live_speech_end_to_intent_seconds_count"):
 			m.count = v
 		}
@@ -403,11 +405,12 @@ func (p *servedProcess) live(ctx context.Context, sc CallScenario, pcm []int16, 
 		return o
 	}
 	o.fill(b)
-	o.Times.ToHandoff = ms(b.CreatedAt.Sub(endOfAudio))
 	o.Times.HandoffToBrief = ms(seen.Sub(b.CreatedAt))
 	select {
 	case at := <-captioned:
-		o.Times.ToTranscript = ms(at.Sub(endOfAudio))
+		// Negative when the service ended the caller's turn at a pause
+		// before the recording ended: the rest was not the opening.
+		o.CaptionAfterAudio = ms(at.Sub(endOfAudio))
 	default:
 	}
 	stopSilence()
@@ -415,18 +418,18 @@ func (p *servedProcess) live(ctx context.Context, sc CallScenario, pcm []int16, 
 		o.Error = fmt.Sprintf("hanging up: %v", err)
 		return o
 	}
-	// The service records a live call's times when it ends: wait for
-	// them, then this call's share of the sums is the difference.
+	// The service records a live call's times, from the endpoint of the
+	// caller's opening turn, when the call ends: this call's are the
+	// growth of the sums (calls are placed one at a time).
 	after, err := p.awaitLiveMetrics(ctx, before.count+1)
-	if err == nil && o.Times.ToTranscript != nil {
-		// Both server times run from the endpoint of the opening; their
-		// difference added to what the caller saw is the intent's time
-		// from the end of the caller's audio.
-		srvTranscript := after.transcriptSum - before.transcriptSum
-		srvIntent := after.intentSum - before.intentSum
-		v := *o.Times.ToTranscript + 1000*(srvIntent-srvTranscript)
-		o.Times.ToIntent = &v
+	if err != nil {
+		o.Error = fmt.Sprintf("the call's times never reached /metrics: %v", err)
+		return o
 	}
+	sec := func(v float64) *float64 { x := 1000 * v; return &x }
+	o.Times.ToTranscript = sec(after.transcriptSum - before.transcriptSum)
+	o.Times.ToIntent = sec(after.intentSum - before.intentSum)
+	o.Times.ToHandoff = sec(after.handoffSum - before.handoffSum)
 	return o
 }
 

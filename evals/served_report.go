@@ -50,8 +50,12 @@ type ServedOutcome struct {
 	WantKB       string   `json:"want_kb_article,omitempty"`
 
 	Times ServedTimes `json:"times"`
-	Wrong []string    `json:"wrong,omitempty"`
-	Error string      `json:"error,omitempty"`
+	// CaptionAfterAudio (live) is from the caller's last frame of speech
+	// to the first final caption, on the caller's side; negative when the
+	// service ended the turn at a pause before the recording ended.
+	CaptionAfterAudio *float64 `json:"caption_after_audio_ms,omitempty"`
+	Wrong             []string `json:"wrong,omitempty"`
+	Error             string   `json:"error,omitempty"`
 
 	checks map[string]bool
 	brief  handoff.Brief
@@ -416,7 +420,7 @@ func (r *ServedReport) notes() []string {
 	}
 	out = append(out, "verification is reported, not gated: the service runs on the real clock and by night (22:00-06:00 in the policy's time zone) drops checks not marked critical")
 	if slicesContains(r.Modes, ModeLive) {
-		out = append(out, "live: times from the client's last frame of speech: to transcript when the first final caption arrives, to intent adds the service's transcript-to-intent time (from /metrics), to handoff when the brief was created; WHIP presents no caller number and the caller keys nothing, so the questions time out (to handoff includes them) and verification is not scored")
+		out = append(out, "live: times by the service's own per-call measures (/metrics), from the endpoint of the caller's opening turn (the VAD's hangover after the last speech) to its final transcript, the intent and the handoff done (brief built); the caller's side (last frame sent to first caption) is in each call's detail; WHIP presents no caller number and the caller keys nothing, so the questions wait out webrtc.answer_timeout (to handoff includes them) and verification is not scored")
 	}
 	synthetic := 0
 	for _, o := range r.Outcomes {
@@ -491,7 +495,7 @@ func (r *ServedReport) Markdown() string {
 	for _, n := range r.notes() {
 		fmt.Fprintf(&b, "- %s\n", n)
 	}
-	b.WriteString("\n## Calls\n\n| scenario | mode | source | language | intent | route | verification | KB top 5 | heard | wrong |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("\n## Calls\n\nTimes in ms: to transcript / intent / handoff, handoff to brief; live calls add the caller's side (last frame sent to first caption).\n\n| scenario | mode | source | language | intent | route | verification | KB top 5 | times | heard | wrong |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, o := range r.Outcomes {
 		why := strings.Join(o.Wrong, "; ")
 		if o.Error != "" {
@@ -501,8 +505,8 @@ func (r *ServedReport) Markdown() string {
 		if o.KBError != "" {
 			kb += " (" + o.KBError + ")"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s/%d%s | %s | %s | %s | %s |\n", o.ID, o.Mode, o.Source, o.Decided, o.Intent,
-			o.Group, o.Priority, lineSuffix(o.Line), o.Verification, kb, mdCell(o.Heard), mdCell(why))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s/%d%s | %s | %s | %s | %s | %s |\n", o.ID, o.Mode, o.Source, o.Decided, o.Intent,
+			o.Group, o.Priority, lineSuffix(o.Line), o.Verification, kb, o.timesString(), mdCell(o.Heard), mdCell(why))
 	}
 	return b.String()
 }
@@ -524,4 +528,19 @@ func shortPath(p string) string {
 		return ""
 	}
 	return filepath.Join(filepath.Base(filepath.Dir(p)), filepath.Base(p))
+}
+
+func (o *ServedOutcome) timesString() string {
+	f := func(v *float64) string {
+		if v == nil {
+			return "–"
+		}
+		return fmt.Sprintf("%.0f", *v)
+	}
+	t := o.Times
+	out := fmt.Sprintf("%s / %s / %s, %s", f(t.ToTranscript), f(t.ToIntent), f(t.ToHandoff), f(t.HandoffToBrief))
+	if o.CaptionAfterAudio != nil {
+		out += "; caller: " + f(o.CaptionAfterAudio)
+	}
+	return out
 }
