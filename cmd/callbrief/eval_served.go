@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/callbrief/callbrief/evals"
 )
@@ -142,6 +143,11 @@ func runServedSpec(ctx context.Context, c *common, s *evals.Suite, sp evals.Eval
 	rep, err := evals.RunServed(ctx, cfg, scs)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !slices.Contains(rep.Modes, evals.ModeUpload) {
+		// Live calls alone are the gate's quick check of the media path;
+		// the gap to text mode is named where uploads run.
+		return evals.ServedEvaluation(sp.Name, rep), rep, nil
 	}
 	// The same scenarios with their words given as the transcript,
 	// offline, with the knowledge base serve would use.
