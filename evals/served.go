@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math"
 	"net/http"
@@ -93,7 +94,7 @@ func RunServed(ctx context.Context, cfg ServedConfig, scs []CallScenario) (*Serv
 	// that synthesis does not share the cores with the calls measured.
 	audio := make([][]int16, len(scs))
 	for i, sc := range scs {
-		pcm, err := scenarioAudio(ctx, cfg.Synth, sc, i)
+		pcm, err := scenarioAudio(ctx, cfg.Synth, sc)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrServed, sc.ID, err)
 		}
@@ -151,8 +152,10 @@ func RunServed(ctx context.Context, cfg ServedConfig, scs []CallScenario) (*Serv
 }
 
 // scenarioAudio is the opening turn: the recording, or the turn's text
-// synthesized and passed through a telephone channel.
-func scenarioAudio(ctx context.Context, synth Synthesizer, sc CallScenario, idx int) ([]int16, error) {
+// synthesized and passed through a telephone channel. The voice and noise
+// follow from the scenario's id, so that a scenario sounds the same in
+// the gate's subset and in the whole suite.
+func scenarioAudio(ctx context.Context, synth Synthesizer, sc CallScenario) ([]int16, error) {
 	if path := sc.AudioPath(); path != "" {
 		f, err := os.Open(path)
 		if err != nil {
@@ -165,6 +168,9 @@ func scenarioAudio(ctx context.Context, synth Synthesizer, sc CallScenario, idx 
 		}
 		return a.PCM16(16000)
 	}
+	h := fnv.New32a()
+	h.Write([]byte(sc.ID))
+	idx := int(h.Sum32() % 1024)
 	v := VoiceFor(sc.Voice, idx)
 	pcm, err := synth.Synthesize(ctx, sc.Turns[0].Say, sc.Turns[0].Lang, v)
 	if err != nil {
