@@ -49,6 +49,7 @@ type ServedConfig struct {
 	Sets []string
 	// APIKey, when set, is sent as "Authorization: Bearer KEY" on the
 	// call endpoints (/v1/calls, /v1/whip). Never logged or reported.
+	// Empty: the development key serve prints when none is configured.
 	APIKey string
 	// Modes to run, in order; default upload then live.
 	Modes []string
@@ -107,6 +108,7 @@ func RunServed(ctx context.Context, cfg ServedConfig, scs []CallScenario) (*Serv
 	}
 	rep.StartSeconds = time.Since(t0).Seconds()
 	rep.Server = p.Ready
+	rep.DevKey = p.DevKey
 	defer p.stop()
 	desk, err := p.login(ctx, cfg.Agent, cfg.AgentToken)
 	if err != nil {

@@ -187,7 +187,8 @@ type ServedReport struct {
 	// Overrides are the configuration keys this run set on the service;
 	// everything else is what `make run` runs.
 	Overrides    []string        `json:"overrides"`
-	APIKey       bool            `json:"api_key"` // whether one was sent (never the key)
+	APIKey       bool            `json:"api_key"` // whether one was given (never the key)
+	DevKey       bool            `json:"dev_key"` // the development key serve printed was used
 	Server       map[string]any  `json:"server"`  // what /readyz said
 	StartSeconds float64         `json:"start_s"` // process start to ready
 	StopError    string          `json:"stop_error,omitempty"`
@@ -414,6 +415,8 @@ func (r *ServedReport) notes() []string {
 	out = append(out, "configuration overridden on the service: "+strings.Join(r.Overrides, "; "))
 	if r.APIKey {
 		out = append(out, "an API key was sent on the call endpoints")
+	} else if r.DevKey {
+		out = append(out, "the call endpoints got the development API key serve printed at start (none configured)")
 	}
 	if slicesContains(r.Modes, ModeUpload) {
 		out = append(out, "upload: times from the end of the caller's audio (the whole file is there when the call starts) by the service's own state changes; the keyed answers come at once, so to handoff includes verification but no waiting")

@@ -31,12 +31,20 @@ type servedProcess struct {
 	tail   *tailBuffer
 	client *http.Client
 	apiKey string
+	// DevKey says the API key is the development one serve printed.
+	DevKey bool
+	mu     sync.Mutex
+	devKey string
 	// Ready is what /readyz said (engines in use).
 	Ready map[string]any
 }
 
 // listeningRe is the line serve prints once its listener is open.
 var listeningRe = regexp.MustCompile(`listening on (http://\S+)`)
+
+// devKeyRe is the development API key serve prints on its standard output
+// when no key is configured, as a `make run` user reads it.
+var devKeyRe = regexp.MustCompile(`development API key .*Authorization: Bearer (\S+)`)
 
 // startServed starts the binary with serve, reads the listening address
 // from its standard output and polls /readyz until it answers 200, the
@@ -70,6 +78,11 @@ func startServed(ctx context.Context, binary string, sets []string, apiKey strin
 		sc := bufio.NewScanner(out)
 		found := false
 		for sc.Scan() {
+			if m := devKeyRe.FindStringSubmatch(sc.Text()); m != nil {
+				p.mu.Lock()
+				p.devKey = m[1]
+				p.mu.Unlock()
+			}
 			if m := listeningRe.FindStringSubmatch(sc.Text()); m != nil && !found {
 				found = true
 				addr <- m[1]
@@ -95,6 +108,13 @@ func startServed(ctx context.Context, binary string, sets []string, apiKey strin
 	if err := p.awaitReady(rctx); err != nil {
 		p.stop()
 		return nil, err
+	}
+	if p.apiKey == "" {
+		// No key given: the one serve made for development, printed
+		// before it listened.
+		p.mu.Lock()
+		p.apiKey, p.DevKey = p.devKey, p.devKey != ""
+		p.mu.Unlock()
 	}
 	return p, nil
 }

@@ -101,6 +101,10 @@ func fakeServe() int {
 		json.NewEncoder(w).Encode(res)
 	})
 	srv := &http.Server{Handler: mux}
+	if key == "" {
+		key = "dev-key-0123456789abcdefghij"
+		fmt.Println("development API key for /v1/calls and /v1/transcribe (none configured; set api.key or api.keys): Authorization: Bearer " + key)
+	}
 	fmt.Printf("callbrief listening on http://%s (fake)\n", ln.Addr())
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM)
@@ -178,6 +182,19 @@ func TestRunServedUploadsThroughTheBinary(t *testing.T) {
 	if strings.Contains(string(js), "k-123") || strings.Contains(rep.Markdown(), "k-123") {
 		t.Fatal("the API key is in the report")
 	}
+
+	// No key given: the development key serve printed is used, and the
+	// report says so without it.
+	t.Setenv(fakeServeEnv+"_KEY", "")
+	cfg.APIKey = ""
+	rep, err = RunServed(ctx, cfg, []CallScenario{sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := rep.Outcomes[0]; o.Error != "" || !rep.DevKey || rep.APIKey || strings.Contains(rep.Markdown(), "dev-key-0123") {
+		t.Fatalf("development key: %+v dev %v", o, rep.DevKey)
+	}
+	t.Setenv(fakeServeEnv+"_KEY", "k-123")
 
 	// A wrong key: the service refuses the call, which is reported as a
 	// failed call, scored wrong on every count.
