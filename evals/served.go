@@ -53,9 +53,10 @@ type ServedConfig struct {
 	APIKey string
 	// Modes to run, in order; default upload then live.
 	Modes []string
-	// Agent and AgentToken sign in to the desk to read briefs; default
-	// the demo agent li.na.
-	Agent, AgentToken string
+	// Agents are desk agents and their sign-in tokens; a brief is read
+	// as whichever of them may read it (the call's agents). Default: the
+	// demo agents.
+	Agents map[string]string
 	// Synth speaks the scenarios that have no recording; default espeak-ng.
 	Synth Synthesizer
 	// ServerLog receives the service's log (its standard error).
@@ -78,8 +79,9 @@ func RunServed(ctx context.Context, cfg ServedConfig, scs []CallScenario) (*Serv
 			return nil, fmt.Errorf("%w: mode %q is not upload or live", ErrServed, m)
 		}
 	}
-	if cfg.Agent == "" {
-		cfg.Agent, cfg.AgentToken = "li.na", "demo-token-li-na-0001"
+	if len(cfg.Agents) == 0 {
+		cfg.Agents = map[string]string{"li.na": "demo-token-li-na-0001", "chan.kaman": "demo-token-chan-kaman-0002",
+			"wang.jian": "demo-token-wang-jian-0003", "zhou.min": "demo-token-zhou-min-0004", "sam.taylor": "demo-token-sam-taylor-0005"}
 	}
 	if cfg.Synth == nil {
 		cfg.Synth = Espeak{}
@@ -110,9 +112,13 @@ func RunServed(ctx context.Context, cfg ServedConfig, scs []CallScenario) (*Serv
 	rep.Server = p.Ready
 	rep.DevKey = p.DevKey
 	defer p.stop()
-	desk, err := p.login(ctx, cfg.Agent, cfg.AgentToken)
-	if err != nil {
-		return nil, err
+	var desk []string
+	for agent, tok := range cfg.Agents {
+		access, err := p.login(ctx, agent, tok)
+		if err != nil {
+			return nil, err
+		}
+		desk = append(desk, access)
 	}
 	total := 0
 	for _, m := range cfg.Modes {
@@ -217,7 +223,7 @@ func wavBytes(pcm []int16) []byte {
 // upload places the scenario as a recorded call on POST /v1/calls. The
 // whole opening is there when the call starts, so the service's own
 // state changes give the times from the end of the caller's audio.
-func (p *servedProcess) upload(ctx context.Context, sc CallScenario, pcm []int16, desk string) ServedOutcome {
+func (p *servedProcess) upload(ctx context.Context, sc CallScenario, pcm []int16, desk []string) ServedOutcome {
 	o := newOutcome(sc, ModeUpload)
 	answers, err := uploadAnswers(sc)
 	if err != nil {
@@ -283,21 +289,24 @@ func (p *servedProcess) upload(ctx context.Context, sc CallScenario, pcm []int16
 	return o
 }
 
-// awaitBrief polls the desk for the call's brief every 10 ms; it returns
-// the brief and when the desk first served it.
-func (p *servedProcess) awaitBrief(ctx context.Context, token, callID string, limit time.Duration) (handoff.Brief, time.Time, error) {
+// awaitBrief polls the desk for the call's brief every 20 ms, as each of
+// the signed-in agents in turn (only the call's agents may read it); it
+// returns the brief and when the desk first served it.
+func (p *servedProcess) awaitBrief(ctx context.Context, tokens []string, callID string, limit time.Duration) (handoff.Brief, time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	tick := time.NewTicker(10 * time.Millisecond)
+	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	var last string
 	for {
-		var b handoff.Brief
-		code, err := p.getJSON(ctx, "/desk/api/calls/"+url.PathEscape(callID)+"/brief", token, &b)
-		if err == nil && code == http.StatusOK {
-			return b, time.Now(), nil
+		for _, token := range tokens {
+			var b handoff.Brief
+			code, err := p.getJSON(ctx, "/desk/api/calls/"+url.PathEscape(callID)+"/brief", token, &b)
+			if err == nil && code == http.StatusOK {
+				return b, time.Now(), nil
+			}
+			last = fmt.Sprintf("%d %v", code, err)
 		}
-		last = fmt.Sprintf("%d %v", code, err)
 		select {
 		case <-ctx.Done():
 			return handoff.Brief{}, time.Time{}, fmt.Errorf("%w: no brief of call %s on the desk within %s (last: %s)", ErrServed, callID, limit, last)
@@ -348,7 +357,7 @@ func (p *servedProcess) liveMetrics(ctx context.Context) (liveMetrics, error) {
 // as Opus, then stays silent (the verification questions time out: WHIP
 // presents no caller number and the caller keys nothing). The brief is
 // read from the desk; the caller then hangs up.
-func (p *servedProcess) live(ctx context.Context, sc CallScenario, pcm []int16, desk string) ServedOutcome {
+func (p *servedProcess) live(ctx context.Context, sc CallScenario, pcm []int16, desk []string) ServedOutcome {
 	o := newOutcome(sc, ModeLive)
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()

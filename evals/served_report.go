@@ -15,7 +15,7 @@ type ServedTimes struct {
 	ToIntent     *float64 `json:"to_intent_ms,omitempty"`
 	ToHandoff    *float64 `json:"to_handoff_ms,omitempty"`
 	// HandoffToBrief is from the brief's creation (the handoff) to the
-	// desk first serving it (polled every 10 ms).
+	// desk first serving it (polled every 20 ms as each agent).
 	HandoffToBrief *float64 `json:"handoff_to_brief_ms,omitempty"`
 }
 
