@@ -19,6 +19,7 @@ import (
 	asrengines "github.com/callbrief/callbrief/asr/engines"
 	"github.com/callbrief/callbrief/config"
 	"github.com/callbrief/callbrief/handoff"
+	"github.com/callbrief/callbrief/handoff/kb"
 	"github.com/callbrief/callbrief/media/vad"
 	"github.com/callbrief/callbrief/models"
 	"github.com/callbrief/callbrief/tts"
@@ -43,6 +44,10 @@ type Engines struct {
 	vadErr error
 
 	metrics *obs.Metrics
+
+	embOnce sync.Once
+	emb     *kb.QueryCache
+	embErr  error
 
 	kbOnce  sync.Once
 	kbBase  handoff.KB
