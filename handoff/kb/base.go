@@ -33,8 +33,8 @@ type Base struct {
 	// leaves the ranking alone. A boost, not a filter: a call whose intent
 	// was misjudged still finds its article a few places down.
 	IntentRanks int
-	Chunking  ChunkOptions
-	Logger    *slog.Logger
+	Chunking    ChunkOptions
+	Logger      *slog.Logger
 }
 
 // IngestStats reports one ingest.
