@@ -107,6 +107,10 @@ func runIntentSpec(ctx context.Context, c *common, s *evals.Suite, sp evals.Eval
 	cfg := c.cfg
 	if sp.Dense != "" {
 		cfg.Intent.Dense = sp.Dense
+		// The model's figure, not the machine's load: every turn waits
+		// for its embedding (the served bound is measured by the app
+		// benchmark).
+		cfg.Intent.EmbedWait = 0
 	} else {
 		cfg.Intent.Dense = "none"
 	}
