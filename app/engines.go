@@ -61,6 +61,9 @@ type Engines struct {
 
 // NewEngines prepares the engines of cfg; each is loaded on first use.
 func NewEngines(cfg config.Config, log *slog.Logger) (*Engines, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	dir := cfg.CacheDir
 	if dir == "" {
 		dir = models.DefaultCacheDir()
