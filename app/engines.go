@@ -19,6 +19,7 @@ import (
 	asrengines "github.com/callbrief/callbrief/asr/engines"
 	"github.com/callbrief/callbrief/config"
 	"github.com/callbrief/callbrief/handoff"
+	"github.com/callbrief/callbrief/handoff/kb"
 	"github.com/callbrief/callbrief/media/vad"
 	"github.com/callbrief/callbrief/models"
 	"github.com/callbrief/callbrief/tts"
@@ -44,6 +45,10 @@ type Engines struct {
 
 	metrics *obs.Metrics
 
+	embOnce sync.Once
+	emb     *kb.QueryCache
+	embErr  error
+
 	kbOnce  sync.Once
 	kbBase  handoff.KB
 	kbErr   error
@@ -56,6 +61,9 @@ type Engines struct {
 
 // NewEngines prepares the engines of cfg; each is loaded on first use.
 func NewEngines(cfg config.Config, log *slog.Logger) (*Engines, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	dir := cfg.CacheDir
 	if dir == "" {
 		dir = models.DefaultCacheDir()

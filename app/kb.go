@@ -13,7 +13,6 @@ import (
 	"github.com/callbrief/callbrief/data/taxonomy"
 	"github.com/callbrief/callbrief/handoff"
 	"github.com/callbrief/callbrief/handoff/kb"
-	"github.com/callbrief/callbrief/handoff/kb/e5"
 	"github.com/callbrief/callbrief/handoff/kb/kbdir"
 	"github.com/callbrief/callbrief/models"
 )
@@ -127,9 +126,21 @@ func (e *Engines) kbEmbedder(ctx context.Context, m kbdir.Meta) (kb.Embedder, er
 	case strings.HasPrefix(m.Embedder, "openai:"):
 		return nil, fmt.Errorf("built with a remote embeddings endpoint, which serve does not configure: rebuild with `callbrief kb ingest` and the e5 or lexical embedder")
 	default:
-		return e5.Open(ctx, e5.Options{Cache: e.cache, Logger: e.log})
+		// The one embedder the intent classifier uses too, through the
+		// per-utterance cache: the turn is embedded once. Closed with the
+		// engines, not the index.
+		qc, err := e.QueryEmbedder(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return noClose{qc}, nil
 	}
 }
+
+// noClose keeps kbdir from closing the shared embedder with its index.
+type noClose struct{ kb.Embedder }
+
+func (noClose) Close() error { return nil }
 
 // CheckArticles refuses articles whose product or intents the taxonomy
 // does not know, each error naming the article's file and line: such an

@@ -17,7 +17,6 @@ import (
 	"github.com/callbrief/callbrief/handoff"
 	"github.com/callbrief/callbrief/handoff/queue"
 	"github.com/callbrief/callbrief/handoff/queue/redisq"
-	"github.com/callbrief/callbrief/nlu"
 	"github.com/callbrief/callbrief/pipeline"
 	"github.com/callbrief/callbrief/store"
 	"github.com/callbrief/callbrief/store/memory"
@@ -28,38 +27,6 @@ import (
 	"github.com/callbrief/callbrief/verify/otp"
 	"github.com/callbrief/callbrief/verify/policy"
 )
-
-// Understanding builds what turns a transcript into meaning, exactly as
-// `serve` runs it: the taxonomy, the intent model (from files.intent_model,
-// else trained from the embedded taxonomy now, well under a second) and
-// the language and Chinese-variety identifier.
-func Understanding(ctx context.Context, cfg config.Config, log *slog.Logger) (pipeline.Understand, error) {
-	tax, err := Taxonomy(cfg)
-	if err != nil {
-		return pipeline.Understand{}, err
-	}
-	var intents *nlu.Embedded
-	if cfg.Files.IntentModel != "" {
-		intents, err = nlu.LoadEmbedded(cfg.Files.IntentModel, nlu.EmbeddedOptions{Log: log})
-		if err == nil {
-			err = checkModelLabels(cfg.Files.IntentModel, intents.Model().Labels, tax)
-		}
-	} else {
-		mod, terr := nlu.TrainTaxonomy(ctx, tax, nlu.HotlineOptions(), log)
-		if terr != nil {
-			return pipeline.Understand{}, fmt.Errorf("intent model: %w", terr)
-		}
-		intents, err = nlu.NewEmbedded(mod, nlu.EmbeddedOptions{Log: log})
-	}
-	if err != nil {
-		return pipeline.Understand{}, fmt.Errorf("intent model: %w", err)
-	}
-	lid, err := LanguageIdentifier(ctx, cfg.Files.VarietyModel, log)
-	if err != nil {
-		return pipeline.Understand{}, err
-	}
-	return pipeline.Understand{Intents: intents, Language: lid, Taxonomy: tax}, nil
-}
 
 // Taxonomy is the one registry of what an intent means: the operator's
 // (files.taxonomy, files.utterances) or the embedded one.
@@ -226,7 +193,7 @@ func BuildStack(ctx context.Context, e *Engines) (*Stack, error) {
 	cfg, log := e.cfg, e.log
 	st := &Stack{}
 	var err error
-	if st.Under, err = Understanding(ctx, cfg, log); err != nil {
+	if st.Under, err = e.Understanding(ctx); err != nil {
 		return nil, err
 	}
 	st.Taxonomy = st.Under.Taxonomy

@@ -46,6 +46,19 @@ type Config struct {
 	SMS      SMS      `yaml:"sms"`
 	Dev      Dev      `yaml:"dev"`
 	API      API      `yaml:"api"`
+	Intent   Intent   `yaml:"intent"`
+}
+
+// Intent configures the intent classifier.
+type Intent struct {
+	// Dense is the sentence embedder added to the sparse model: "e5"
+	// (multilingual-e5-small from the model cache; the sparse model alone,
+	// with a warning, when it is missing) or "none".
+	Dense string `yaml:"dense"`
+	// EmbedWait bounds how long a turn waits for its utterance's
+	// embedding before the sparse model answers alone; the late embedding
+	// still serves the knowledge-base search.
+	EmbedWait time.Duration `yaml:"embed_wait"`
 }
 
 // Admit bounds the recorded calls (uploads to /v1/calls and /v1/transcribe)
@@ -382,6 +395,7 @@ func Default() Config {
 		Admit: Admit{Queue: 8, Wait: 10 * time.Second, BodyTimeout: 60 * time.Second},
 		SIP: SIP{Transports: "udp,tcp", RTPPortMin: 20000, RTPPortMax: 20999, MaxCalls: 200, SetupRate: 20, SourceRate: 50,
 			RetryAfter: 5 * time.Second},
+		Intent: Intent{Dense: "e5", EmbedWait: 20 * time.Millisecond},
 	}
 }
 
@@ -589,6 +603,12 @@ func (c Config) Validate() error {
 	}
 	if c.Admit.Wait <= 0 || c.Admit.BodyTimeout <= 0 {
 		return bad("admission.wait", "wait %s and body_timeout %s must be positive", c.Admit.Wait, c.Admit.BodyTimeout)
+	}
+	if c.Intent.Dense != "e5" && c.Intent.Dense != "none" {
+		return bad("intent.dense", "%q is not e5 or none", c.Intent.Dense)
+	}
+	if c.Intent.EmbedWait < 0 || c.Intent.EmbedWait > 5*time.Second {
+		return bad("intent.embed_wait", "%s is not between 0 and 5s", c.Intent.EmbedWait)
 	}
 	if c.KB.Timeout <= 0 || c.KB.Timeout > 10*time.Second {
 		return bad("kb.timeout", "%s is not between 0 and 10s", c.KB.Timeout)

@@ -38,6 +38,9 @@ type EvalSpec struct {
 	// Data is a folder or file of the evaluator's own data; relative to
 	// the suite file.
 	Data string `yaml:"data"`
+	// Dense (intent) is the embedder beside the sparse model: "e5" for
+	// the served hybrid, "" or "none" for the sparse model alone.
+	Dense string `yaml:"dense"`
 	// Limit keeps the first N test items (0: all), for fast suites.
 	Limit int `yaml:"limit"`
 	// TrainFraction trains on this share of the training data (0: all);
@@ -109,6 +112,8 @@ func ParseSuite(name string, b []byte) (*Suite, error) {
 			return nil, fmt.Errorf("%w: %s: evaluations[%d] (%s): kind %q is not one of %v", ErrSuite, name, i, e.Name, e.Kind, Kinds)
 		case e.TrainFraction < 0 || e.TrainFraction > 1:
 			return nil, fmt.Errorf("%w: %s: evaluations[%d] (%s): train_fraction must be in [0, 1]", ErrSuite, name, i, e.Name)
+		case e.Dense != "" && e.Dense != "e5" && e.Dense != "none":
+			return nil, fmt.Errorf("%w: %s: evaluations[%d] (%s): dense %q is not e5 or none", ErrSuite, name, i, e.Name, e.Dense)
 		case e.Limit < 0:
 			return nil, fmt.Errorf("%w: %s: evaluations[%d] (%s): limit must not be negative", ErrSuite, name, i, e.Name)
 		}

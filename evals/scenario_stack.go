@@ -58,6 +58,10 @@ func DefaultScenarioStack(ctx context.Context, opt StackOptions) (*ScenarioStack
 	if opt.Config != nil {
 		cfg = *opt.Config
 	}
+	// Every turn waits for its utterance's embedding, so that a scenario's
+	// outcome is the served model's and not the machine's load (the
+	// served wait bound is measured by the app benchmark).
+	cfg.Intent.EmbedWait = 0
 	under, err := app.Understanding(ctx, cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("evals: scenario stack: %w", err)

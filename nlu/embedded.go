@@ -33,6 +33,7 @@ type Embedded struct {
 	rules []Rule
 	topK  int
 	log   *slog.Logger
+	dense *Dense // nil: sparse only
 }
 
 var _ IntentClassifier = (*Embedded)(nil)
@@ -129,8 +130,8 @@ func (e *Embedded) Classify(ctx context.Context, text string, lang call.Language
 	if err != nil {
 		return call.IntentResult{}, err
 	}
-	p := e.model.Predict(text, e.topK)
-	res := call.IntentResult{Intent: call.Intent(p.Label), Confidence: p.Confidence, Engine: EmbeddedName}
+	p, engine := e.predict(ctx, text)
+	res := call.IntentResult{Intent: call.Intent(p.Label), Confidence: p.Confidence, Engine: engine}
 	for _, s := range p.Top {
 		res.Alternatives = append(res.Alternatives, call.IntentScore{Intent: e.label(s.Label), Confidence: s.Prob})
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"github.com/callbrief/callbrief/app"
 	"github.com/callbrief/callbrief/call"
 	"github.com/callbrief/callbrief/data/taxonomy"
 	"github.com/callbrief/callbrief/evals"
@@ -65,6 +66,14 @@ func cmdEvalIntent(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	eng, err := app.NewEngines(c.cfg, c.log)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	// The served trainer: sparse model plus the e5 head unless
+	// intent.dense=none (or e5 is missing, which it logs).
+	fit, hybrid := eng.IntentTrainer(ctx)
 	trainer := func(ctx context.Context, train, val []evals.IntentItem, oos string) (evals.IntentPredictor, error) {
 		opt := linear.DefaultOptions()
 		if hotline {
@@ -79,13 +88,16 @@ func cmdEvalIntent(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if hotline {
 			eo.Rules = nlu.DefaultRules
 		}
-		cl, err := nlu.TrainEmbedded(ctx, toExamples(train), opt, eo)
+		cl, err := fit(ctx, toExamples(train), opt, eo)
 		if err != nil {
 			return nil, err
 		}
 		return cl.Classify, nil
 	}
 	engine := "embedded linear model"
+	if hybrid {
+		engine += " + e5 head"
+	}
 	if hotline {
 		engine += " + emergency rules"
 	}

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/callbrief/callbrief/app"
+	"github.com/callbrief/callbrief/call"
 	"github.com/callbrief/callbrief/evals"
 	"github.com/callbrief/callbrief/handoff/kb"
 	"github.com/callbrief/callbrief/handoff/kb/e5"
@@ -284,6 +285,8 @@ func cmdEvalRetrieval(ctx context.Context, args []string, stdout, stderr io.Writ
 	articles := fs.String("articles", "data/kb/articles", "knowledge-base articles to index")
 	systems := fs.String("systems", "lexical,lexical+sparse,e5,e5+lexical", "comma-separated: lexical, lexical+sparse, e5, e5+lexical, openai")
 	noLang := fs.Bool("no-lang-filter", false, "search every language instead of the caller's")
+	intentMode := fs.String("intent", "served", "the caller's intent given to the search: served (the served classifier's answer for each query, as the brief passes it) or none")
+	intentRanks := fs.Int("intent-ranks", 0, "ranks an article answering the intent moves up (0: the served default, -1: none)")
 	out := fs.String("out", "", "folder to write retrieval.json and retrieval.md (default: print Markdown)")
 	asJSON := fs.Bool("json", false, "print JSON instead of Markdown")
 	if _, err := c.parse(fs, args, stderr); err != nil {
@@ -302,13 +305,36 @@ func cmdEvalRetrieval(ctx context.Context, args []string, stdout, stderr io.Writ
 		return err
 	}
 	defer os.RemoveAll(scratch)
+	intents := map[string]string{}
+	switch *intentMode {
+	case "none":
+	case "served":
+		eng, err := app.NewEngines(c.cfg, c.log)
+		if err != nil {
+			return err
+		}
+		defer eng.Close()
+		under, err := eng.Understanding(ctx)
+		if err != nil {
+			return err
+		}
+		for _, q := range qs {
+			r, err := under.Intents.Classify(ctx, q.Text, call.Language(q.Language))
+			if err != nil {
+				return fmt.Errorf("query %s: intent: %w", q.ID, err)
+			}
+			intents[q.ID] = string(r.Intent)
+		}
+	default:
+		return fmt.Errorf("%w: --intent %q is not served or none", errUsage, *intentMode)
+	}
 	var reps []*evals.RetrievalReport
 	for _, key := range strings.Split(*systems, ",") {
 		sys, ok := retrievalSystems[strings.TrimSpace(key)]
 		if !ok {
 			return fmt.Errorf("%w: unknown system %q (lexical, lexical+sparse, e5, e5+lexical, openai)", errUsage, key)
 		}
-		rep, err := evalSystem(ctx, &c, &k, sys, arts, qs, *queries, filepath.Join(scratch, key), !*noLang)
+		rep, err := evalSystem(ctx, &c, &k, sys, arts, qs, *queries, filepath.Join(scratch, key), !*noLang, intents, *intentRanks)
 		if err != nil {
 			return fmt.Errorf("%s: %w", sys.name, err)
 		}
@@ -336,7 +362,7 @@ func cmdEvalRetrieval(ctx context.Context, args []string, stdout, stderr io.Writ
 	return nil
 }
 
-func evalSystem(ctx context.Context, c *common, k *kbFlags, sys retrievalSystem, arts []kb.Article, qs []evals.RetrievalQuery, qname, dir string, langFilter bool) (*evals.RetrievalReport, error) {
+func evalSystem(ctx context.Context, c *common, k *kbFlags, sys retrievalSystem, arts []kb.Article, qs []evals.RetrievalQuery, qname, dir string, langFilter bool, intents map[string]string, intentRanks int) (*evals.RetrievalReport, error) {
 	emb, err := k.openEmbedder(ctx, c, sys.embedder)
 	if err != nil {
 		return nil, err
@@ -348,7 +374,7 @@ func evalSystem(ctx context.Context, c *common, k *kbFlags, sys retrievalSystem,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	base, meta, err := kbdir.Build(ctx, arts, kbdir.Options{Dir: dir, Dense: emb, Hybrid: sys.hybrid, Logger: log})
+	base, meta, err := kbdir.Build(ctx, arts, kbdir.Options{Dir: dir, Dense: emb, Hybrid: sys.hybrid, Logger: log, IntentRanks: intentRanks})
 	if err != nil {
 		return nil, err
 	}
@@ -358,7 +384,7 @@ func evalSystem(ctx context.Context, c *common, k *kbFlags, sys retrievalSystem,
 		if langFilter {
 			f.Language = q.Language
 		}
-		res, err := base.Suggest(ctx, kb.Lookup{Text: q.Text, K: 10, Filter: f})
+		res, err := base.Suggest(ctx, kb.Lookup{Text: q.Text, K: 10, Filter: f, Intent: intents[q.ID]})
 		if err != nil {
 			return nil, err
 		}
@@ -368,7 +394,11 @@ func evalSystem(ctx context.Context, c *common, k *kbFlags, sys retrievalSystem,
 		}
 		return ids, nil
 	}
-	rep, err := evals.RunRetrieval(ctx, fmt.Sprintf("%s, %d chunks", sys.name, meta.Chunks), qname, qs, retrieve)
+	name := fmt.Sprintf("%s, %d chunks", sys.name, meta.Chunks)
+	if len(intents) > 0 && base.IntentRanks > 0 {
+		name += fmt.Sprintf(", served intent +%d ranks", base.IntentRanks)
+	}
+	rep, err := evals.RunRetrieval(ctx, name, qname, qs, retrieve)
 	if err != nil {
 		return nil, err
 	}

@@ -32,10 +32,17 @@ type Features struct {
 	// each block is L2-normalised on its own first, as a union of two
 	// TF-IDF vectorizers would be.
 	CharWeight float64 `json:"char_weight"`
+	// SkipHanStart drops the sentence-start bigram before a Chinese
+	// character. Chinese characters take no other part in the word block,
+	// so in an all-Chinese text that one bigram was the whole block and,
+	// each block being normalised on its own, weighed as much as every
+	// character n-gram together. Model files written before it have it
+	// false and keep the old features.
+	SkipHanStart bool `json:"skip_han_start,omitempty"`
 }
 
 // DefaultFeatures are the features used unless told otherwise.
-var DefaultFeatures = Features{WordNgrams: 2, CharMin: 3, CharMax: 4, HanMax: 4, CharWeight: 1}
+var DefaultFeatures = Features{WordNgrams: 2, CharMin: 3, CharMax: 4, HanMax: 4, CharWeight: 1, SkipHanStart: true}
 
 // feature blocks
 const (
@@ -147,7 +154,7 @@ func (f Features) extract(s string, out []hashed) []hashed {
 		if !t.han {
 			out = append(out, hashed{fnv(1, t.text), blockWord})
 		}
-		if f.WordNgrams >= 2 && !(t.han && prevHan) {
+		if f.WordNgrams >= 2 && !(t.han && prevHan) && !(f.SkipHanStart && t.han && prev == "<s>") {
 			out = append(out, hashed{fnv(2, prev, t.text), blockWord})
 		}
 		prev, prevHan = t.text, t.han

@@ -156,6 +156,13 @@ func Train(ctx context.Context, data []Example, opt Options) (*Model, error) {
 	return m, nil
 }
 
+// Split holds out a stratified fraction of each label's examples (at
+// least one from labels with three or more), as Train does for
+// calibration.
+func Split(data []Example, frac float64, seed uint64) (fit, val []Example) {
+	return split(data, frac, seed)
+}
+
 // split holds out a fraction of each label's examples (at least one from
 // labels with three or more).
 func split(data []Example, frac float64, seed uint64) (fit, val []Example) {
@@ -335,6 +342,24 @@ func (m *Model) scores(text string) ([]float64, int) {
 	return out, len(x.idx)
 }
 
+// Scores returns the raw class scores of text (per Labels index) and how
+// many of its features the model saw in training.
+func (m *Model) Scores(text string) ([]float64, int) { return m.scores(text) }
+
+// Decide turns fused class scores into a prediction at the given
+// temperature and rejection threshold (a model combined with another
+// scorer is calibrated as a whole, not with this model's own fit).
+func (m *Model) Decide(scores []float64, k int, temperature, threshold float64) Prediction {
+	p := append([]float64(nil), scores...)
+	if temperature <= 0 {
+		temperature = 1
+	}
+	softmax(p, temperature)
+	pr := m.decide(p, k)
+	pr.Rejected = pr.Label != m.OOSLabel && threshold > 0 && pr.Confidence < threshold
+	return pr
+}
+
 // Predict classifies text, returning the k best labels.
 func (m *Model) Predict(text string, k int) Prediction {
 	p, known := m.scores(text)
@@ -399,9 +424,36 @@ func (m *Model) calibrate(val, oos []Example, budget float64) {
 			oosClass = c
 		}
 	}
+	logits := make([][]float64, len(items))
+	ys := make([]int, len(items))
+	for i, it := range items {
+		logits[i], ys[i] = it.logits, it.y
+	}
+	m.Temperature, m.Threshold = CalibrateLogits(logits, ys, oosClass, budget)
+}
+
+// CalibrateLogits fits a temperature on validation logits (minimum
+// negative log-likelihood; ys[i] is the class index, -1 for out of scope)
+// and, when out-of-scope items are among them, the highest rejection
+// threshold that costs at most budget of in-scope accuracy. oosClass is
+// the index of an explicit out-of-scope class, or -1. The logits are not
+// changed.
+func CalibrateLogits(logits [][]float64, ys []int, oosClass int, budget float64) (temperature, threshold float64) {
+	type item struct {
+		logits []float64
+		y      int
+	}
+	items := make([]item, len(logits))
+	for i := range logits {
+		items[i] = item{logits[i], ys[i]}
+	}
+	if len(items) == 0 {
+		return 1, 0
+	}
+	C := len(items[0].logits)
 	nll := func(t float64) float64 {
 		var s float64
-		p := make([]float64, len(m.Labels))
+		p := make([]float64, C)
 		for _, it := range items {
 			y := it.y
 			if y < 0 {
@@ -432,7 +484,7 @@ func (m *Model) calibrate(val, oos []Example, budget float64) {
 			fb = nll(math.Exp(b))
 		}
 	}
-	m.Temperature = math.Exp((lo + hi) / 2)
+	temperature = math.Exp((lo + hi) / 2)
 
 	nOOS, nIn := 0, 0
 	for _, it := range items {
@@ -442,9 +494,8 @@ func (m *Model) calibrate(val, oos []Example, budget float64) {
 			nIn++
 		}
 	}
-	m.Threshold = 0
 	if nOOS == 0 || nIn == 0 {
-		return
+		return temperature, 0
 	}
 	// Each item's best label and probability at the fitted temperature.
 	type dec struct {
@@ -453,10 +504,10 @@ func (m *Model) calibrate(val, oos []Example, budget float64) {
 		correct bool
 	}
 	decs := make([]dec, len(items))
-	p := make([]float64, len(m.Labels))
+	p := make([]float64, C)
 	for i, it := range items {
 		copy(p, it.logits)
-		softmax(p, m.Temperature)
+		softmax(p, temperature)
 		best := 0
 		for c := range p {
 			if p[c] > p[best] {
@@ -482,7 +533,7 @@ func (m *Model) calibrate(val, oos []Example, budget float64) {
 		}
 		bestT = t
 	}
-	m.Threshold = bestT
+	return temperature, bestT
 }
 
 // NumFeatures is the size of the vocabulary.

@@ -62,6 +62,19 @@ type Options struct {
 	IndexName string // recorded in kb.json, e.g. "qdrant 10.0.0.5:6334/callbrief_kb"
 	Chunking  kb.ChunkOptions
 	Logger    *slog.Logger
+	// IntentRanks is the boost of articles answering the caller's intent
+	// (kb.Base.IntentRanks): 0 means kb.DefaultIntentRanks, negative none.
+	IntentRanks int
+}
+
+func (o *Options) intentRanks() int {
+	switch {
+	case o.IntentRanks < 0:
+		return 0
+	case o.IntentRanks == 0:
+		return kb.DefaultIntentRanks
+	}
+	return o.IntentRanks
 }
 
 func (o *Options) logger() *slog.Logger {
@@ -105,7 +118,7 @@ func Build(ctx context.Context, arts []kb.Article, opts Options) (*kb.Base, Meta
 	if err != nil {
 		return nil, Meta{}, err
 	}
-	base := &kb.Base{Embedder: dense, Index: ix, Normalize: lexical.Normalize, Chunking: opts.Chunking, Logger: opts.Logger}
+	base := &kb.Base{Embedder: dense, Index: ix, Normalize: lexical.Normalize, Chunking: opts.Chunking, Logger: opts.Logger, IntentRanks: opts.intentRanks()}
 	if opts.Hybrid {
 		base.Sparse = lex
 	}
@@ -181,7 +194,7 @@ func Open(ctx context.Context, opts Options) (*kb.Base, Meta, error) {
 	if err != nil {
 		return nil, meta, err
 	}
-	base := &kb.Base{Embedder: dense, Index: ix, Normalize: lexical.Normalize, Chunking: meta.Chunking, Logger: opts.Logger}
+	base := &kb.Base{Embedder: dense, Index: ix, Normalize: lexical.Normalize, Chunking: meta.Chunking, Logger: opts.Logger, IntentRanks: opts.intentRanks()}
 	if meta.Hybrid {
 		base.Sparse = lex
 	}

@@ -1,0 +1,140 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/callbrief/callbrief/config"
+	"github.com/callbrief/callbrief/data/taxonomy"
+	"github.com/callbrief/callbrief/handoff/kb"
+	"github.com/callbrief/callbrief/handoff/kb/e5"
+	"github.com/callbrief/callbrief/nlu"
+	"github.com/callbrief/callbrief/nlu/dense"
+	"github.com/callbrief/callbrief/nlu/linear"
+	"github.com/callbrief/callbrief/pipeline"
+)
+
+// QueryEmbedder is the process's one e5 embedder behind the per-utterance
+// cache: the intent classifier and the knowledge-base search both use it,
+// so a turn is embedded once. Opened on first use.
+func (e *Engines) QueryEmbedder(ctx context.Context) (*kb.QueryCache, error) {
+	e.embOnce.Do(func() {
+		emb, err := e5.Open(ctx, e5.Options{Cache: e.cache, Logger: e.log})
+		if err != nil {
+			e.embErr = err
+			return
+		}
+		e.closers = append(e.closers, emb.Close)
+		e.emb = kb.NewQueryCache(emb, 0)
+	})
+	return e.emb, e.embErr
+}
+
+// embeddingStore keeps the embeddings of training texts in the model
+// cache, so that a model is retrained (at every start, or per evaluation)
+// without embedding its data again.
+func (e *Engines) embeddingStore(emb kb.Embedder) (*dense.Store, error) {
+	dir := filepath.Join(e.cache.Dir, "embeddings")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return dense.OpenStore(filepath.Join(dir, emb.Name()+".bin"), emb.Name(), emb.Dim())
+}
+
+// IntentTrainer trains intent classifiers the way the served one is
+// trained: the sparse model plus, when intent.dense is e5 and the model is
+// in the cache, a head over the utterance's e5 embedding. dense reports
+// which was built.
+func (e *Engines) IntentTrainer(ctx context.Context) (train func(ctx context.Context, data []linear.Example, opt linear.Options, eo nlu.EmbeddedOptions) (*nlu.Embedded, error), dense bool) {
+	sparse := func(ctx context.Context, data []linear.Example, opt linear.Options, eo nlu.EmbeddedOptions) (*nlu.Embedded, error) {
+		return nlu.TrainEmbedded(ctx, data, opt, eo)
+	}
+	if e.cfg.Intent.Dense != "e5" {
+		return sparse, false
+	}
+	qc, err := e.QueryEmbedder(ctx)
+	if err != nil {
+		e.log.Warn("no e5 embedder: the intent model is the sparse one alone", "err", err)
+		return sparse, false
+	}
+	st, err := e.embeddingStore(qc)
+	if err != nil {
+		e.log.Warn("no embedding store: the intent model is the sparse one alone", "err", err)
+		return sparse, false
+	}
+	bulk := func(ctx context.Context, texts []string) ([][]float32, error) {
+		n := 0
+		return st.Embeddings(ctx, texts, func(ctx context.Context, t []string) ([][]float32, error) {
+			return qc.Embedder.Embed(ctx, t, kb.Query)
+		}, 32, func(done, total int) {
+			if done-n >= 1000 || done == total {
+				n = done
+				e.log.Info("embedding training texts", "done", done, "of", total)
+			}
+		})
+	}
+	dt := nlu.DenseTraining{Embeddings: bulk, Embed: qc.Query, Wait: e.cfg.Intent.EmbedWait}
+	return func(ctx context.Context, data []linear.Example, opt linear.Options, eo nlu.EmbeddedOptions) (*nlu.Embedded, error) {
+		return nlu.TrainHybrid(ctx, data, opt, eo, dt)
+	}, true
+}
+
+// Understanding builds what turns a transcript into meaning, exactly as
+// `serve` runs it: the taxonomy, the intent model (from files.intent_model,
+// else trained from the taxonomy (files.taxonomy, else the embedded one)
+// now, with the e5 head when
+// intent.dense is e5) and the language and Chinese-variety identifier.
+func (e *Engines) Understanding(ctx context.Context) (pipeline.Understand, error) {
+	cfg, log := e.cfg, e.log
+	tax, err := Taxonomy(cfg)
+	if err != nil {
+		return pipeline.Understand{}, err
+	}
+	var intents *nlu.Embedded
+	if cfg.Files.IntentModel != "" {
+		intents, err = nlu.LoadEmbedded(cfg.Files.IntentModel, nlu.EmbeddedOptions{Log: log})
+		if err == nil {
+			err = checkModelLabels(cfg.Files.IntentModel, intents.Model().Labels, tax)
+		}
+	} else {
+		train, _ := e.IntentTrainer(ctx)
+		intents, err = TrainTaxonomyWith(ctx, tax, train, log)
+	}
+	if err != nil {
+		return pipeline.Understand{}, fmt.Errorf("intent model: %w", err)
+	}
+	lid, err := LanguageIdentifier(ctx, cfg.Files.VarietyModel, log)
+	if err != nil {
+		return pipeline.Understand{}, err
+	}
+	return pipeline.Understand{Intents: intents, Language: lid, Taxonomy: tax}, nil
+}
+
+// TrainTaxonomyWith trains the hotline's classifier (the taxonomy's
+// training utterances, the hotline's options and emergency rules) with
+// train.
+func TrainTaxonomyWith(ctx context.Context, tax *taxonomy.Taxonomy, train func(ctx context.Context, data []linear.Example, opt linear.Options, eo nlu.EmbeddedOptions) (*nlu.Embedded, error), log *slog.Logger) (*nlu.Embedded, error) {
+	us, err := tax.Train()
+	if err != nil {
+		return nil, err
+	}
+	ex := make([]linear.Example, len(us))
+	for i, u := range us {
+		ex[i] = linear.Example{Text: u.Text, Label: u.Intent}
+	}
+	return train(ctx, ex, nlu.HotlineOptions(), nlu.EmbeddedOptions{Log: log, Rules: nlu.DefaultRules})
+}
+
+// Understanding is Engines.Understanding for callers that hold no
+// engines (the scenario evaluations): the engines it opens live as long as
+// the process.
+func Understanding(ctx context.Context, cfg config.Config, log *slog.Logger) (pipeline.Understand, error) {
+	e, err := NewEngines(cfg, log)
+	if err != nil {
+		return pipeline.Understand{}, err
+	}
+	return e.Understanding(ctx)
+}

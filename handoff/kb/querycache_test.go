@@ -1,0 +1,98 @@
+package kb
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+type countingEmbedder struct {
+	calls   atomic.Int32
+	release chan struct{} // nil: answer at once
+}
+
+func (c *countingEmbedder) Embed(ctx context.Context, texts []string, kind Kind) ([][]float32, error) {
+	c.calls.Add(1)
+	if c.release != nil {
+		<-c.release
+	}
+	out := make([][]float32, len(texts))
+	for i, t := range texts {
+		out[i] = []float32{float32(len(t)), float32(kind)}
+	}
+	return out, nil
+}
+func (c *countingEmbedder) Dim() int     { return 2 }
+func (c *countingEmbedder) Name() string { return "counting" }
+func (c *countingEmbedder) Close() error { return nil }
+
+func TestQueryCacheEmbedsATurnOnce(t *testing.T) {
+	e := &countingEmbedder{release: make(chan struct{})}
+	q := NewQueryCache(e, 2)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if v, err := q.Query(ctx, "my phone is broken"); err != nil || v[0] != 18 {
+				t.Errorf("Query = %v, %v", v, err)
+			}
+		}()
+	}
+	// All eight ask while the one computation is in flight.
+	deadline := time.Now().Add(5 * time.Second)
+	for e.calls.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	close(e.release)
+	wg.Wait()
+	if n := e.calls.Load(); n != 1 {
+		t.Fatalf("embedder called %d times for one text, want 1", n)
+	}
+	// The KB's Embed of the same single query is a hit.
+	if _, err := q.Embed(ctx, []string{"my phone is broken"}, Query); err != nil || e.calls.Load() != 1 {
+		t.Fatalf("Embed after Query called the embedder again (%d)", e.calls.Load())
+	}
+	// Passages are never cached; the oldest query is evicted past size.
+	q.Embed(ctx, []string{"p"}, Passage)
+	q.Embed(ctx, []string{"p"}, Passage)
+	if e.calls.Load() != 3 {
+		t.Fatalf("passages: %d calls, want 3", e.calls.Load())
+	}
+	q.Query(ctx, "b")
+	q.Query(ctx, "c")
+	q.Query(ctx, "my phone is broken")
+	if e.calls.Load() != 6 {
+		t.Fatalf("after eviction: %d calls, want 6", e.calls.Load())
+	}
+	if h, m := q.Stats(); h < 8 || m != 4 {
+		t.Fatalf("stats hits %d misses %d", h, m)
+	}
+}
+
+func TestQueryCacheWaiterGivesUp(t *testing.T) {
+	e := &countingEmbedder{release: make(chan struct{})}
+	q := NewQueryCache(e, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if _, err := q.Query(ctx, "slow"); err == nil {
+		t.Fatal("a waiter past its deadline got no error")
+	}
+	close(e.release)
+	// The computation went on for the others and landed in the cache.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if v, err := q.Query(context.Background(), "slow"); err == nil && v[0] == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the embedding never landed")
+		}
+	}
+	if e.calls.Load() != 1 {
+		t.Fatalf("embedder called %d times, want 1", e.calls.Load())
+	}
+}

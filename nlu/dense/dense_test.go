@@ -1,0 +1,116 @@
+package dense
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestHeadLearnsClusters(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const D, C = 16, 4
+	centres := make([][]float32, C)
+	for c := range centres {
+		centres[c] = make([]float32, D)
+		for d := range centres[c] {
+			centres[c][d] = float32(r.NormFloat64())
+		}
+	}
+	gen := func(n int) ([][]float32, []int) {
+		var xs [][]float32
+		var ys []int
+		for i := 0; i < n; i++ {
+			c := i % C
+			x := make([]float32, D)
+			for d := range x {
+				// A shared offset, as sentence embeddings have, plus noise.
+				x[d] = 5 + centres[c][d] + float32(0.5*r.NormFloat64())
+			}
+			xs, ys = append(xs, x), append(ys, c)
+		}
+		return xs, ys
+	}
+	xs, ys := gen(400)
+	h, err := TrainHead(context.Background(), xs, ys, C, HeadOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, ty := gen(200)
+	ok := 0
+	for i, x := range tx {
+		l, err := h.Logits(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		best := 0
+		for c := range l {
+			if l[c] > l[best] {
+				best = c
+			}
+		}
+		if best == ty[i] {
+			ok++
+		}
+	}
+	if acc := float64(ok) / float64(len(tx)); acc < 0.95 {
+		t.Fatalf("accuracy %.3f on separable clusters, want >= 0.95", acc)
+	}
+	if _, err := h.Logits(make([]float32, D+1)); err == nil {
+		t.Fatal("an embedding of the wrong dimension was accepted")
+	}
+	if _, err := TrainHead(context.Background(), xs[:1], ys[:1], C, HeadOptions{}); err == nil {
+		t.Fatal("one example was accepted")
+	}
+	if _, err := TrainHead(context.Background(), xs, append([]int{C}, ys[1:]...), C, HeadOptions{}); err == nil {
+		t.Fatal("a label outside the classes was accepted")
+	}
+}
+
+func TestStoreEmbedsOnceAndPersists(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "emb.bin")
+	calls := 0
+	embed := func(ctx context.Context, texts []string) ([][]float32, error) {
+		calls += len(texts)
+		out := make([][]float32, len(texts))
+		for i, s := range texts {
+			out[i] = []float32{float32(len(s)), 1, 2}
+		}
+		return out, nil
+	}
+	s, err := OpenStore(path, "m", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{"a", "bb", "a", "ccc"}
+	vs, err := s.Embeddings(context.Background(), texts, embed, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 3 || vs[2][0] != 1 || vs[3][0] != 3 {
+		t.Fatalf("calls %d, vectors %v: want 3 distinct texts embedded", calls, vs)
+	}
+	// Reopened, nothing is embedded again; a torn last record is ignored.
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.Write([]byte{1, 2, 3})
+	f.Close()
+	s2, err := OpenStore(path, "m", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.Len() != 3 {
+		t.Fatalf("reopened store holds %d, want 3", s2.Len())
+	}
+	if _, err := s2.Embeddings(context.Background(), texts, embed, 2, nil); err != nil || calls != 3 {
+		t.Fatalf("reopened store embedded again (calls %d, err %v)", calls, err)
+	}
+	// Another model's store, or another dimension, is refused or separate.
+	if _, err := OpenStore(path, "m", 4); err == nil {
+		t.Fatal("a store of another dimension was opened")
+	}
+	s3, _ := OpenStore(path, "other", 3)
+	if _, ok := s3.Get("a"); ok {
+		t.Fatal("another model's embedding was returned")
+	}
+}
