@@ -250,8 +250,16 @@ func (c *callRun) run(ctx context.Context) error {
 		return fmt.Errorf("pipeline: opening turn: %w", err)
 	}
 	tr, err := c.cfg.Transcriber.Transcribe(ctx, pcm, asr.ModeFree)
+	unheard := ""
 	if err != nil {
-		return err
+		if ctx.Err() != nil {
+			return err
+		}
+		// A recognizer that fails (a speech server timing out) must not
+		// lose the caller: the call goes on unheard, to a human, and the
+		// brief says why.
+		c.log.Warn("opening turn not recognised; handing over unheard", "err", err)
+		tr, unheard = call.Transcript{}, "recognition failed"
 	}
 	tr.CallID = c.res.CallID
 	req.Transcript = tr
@@ -261,6 +269,9 @@ func (c *callRun) run(ctx context.Context) error {
 	var u Understanding
 	if strings.TrimSpace(text) == "" {
 		req.Reason = "no speech"
+		if unheard != "" {
+			req.Reason = unheard
+		}
 		u.Intent = call.IntentResult{Intent: call.IntentOutOfScope, Rejected: true}
 		u.Language = call.LanguageResult{Language: call.LangUndetermined}
 	} else {

@@ -272,3 +272,25 @@ func TestAdapt(t *testing.T) {
 		}
 	}
 }
+
+// failingTranscriber is a recognizer whose server timed out.
+type failingTranscriber struct{}
+
+func (failingTranscriber) Transcribe(context.Context, []int16, asr.Mode) (call.Transcript, error) {
+	return call.Transcript{}, errors.New("speech server: context deadline exceeded")
+}
+
+// TestRecognitionFailureHandsOverUnheard: when the opening turn cannot be
+// recognised the caller still reaches a human, and the brief says why;
+// the call used to end with an error (a 500 for an upload) and no brief.
+func TestRecognitionFailureHandsOverUnheard(t *testing.T) {
+	cfg, _ := testCallConfig(t, "")
+	cfg.Transcriber = failingTranscriber{}
+	res, err := RunCall(context.Background(), cfg, "call-unheard", &OfflineIngress{Scenario: &Scenario{Caller: "+8613812345678"}})
+	if err != nil {
+		t.Fatalf("RunCall: %v", err)
+	}
+	if res.Brief.Reason != "recognition failed" || res.Brief.Route.Group == "" {
+		t.Fatalf("brief reason %q, group %q: want handed over unheard", res.Brief.Reason, res.Brief.Route.Group)
+	}
+}

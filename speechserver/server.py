@@ -301,7 +301,16 @@ class Recognizer:
         """Decode audio. gone() is polled before decoding starts and between
         30 s windows: a client that timed out (and perhaps retried) while its
         request waited for the lock should not cost a decode."""
-        temps = [temperature] if temperature > 0 else [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+        # A caller's turn is seconds long and someone is waiting on it.
+        # OpenAI's fallback ladder (six temperatures) re-decodes a
+        # repetitive hypothesis up to six times, and a hallucination loop
+        # then runs to the token limit on each: measured, synthetic
+        # Mandarin took over 45 s for 3 s of audio. Two tries, and a token
+        # budget in proportion to the audio (speech is well under 15
+        # tokens a second), bound the decode. The budget and the prompt
+        # (up to 224 tokens) must stay within the model's 448.
+        temps = [temperature] if temperature > 0 else [0.0, 0.4]
+        max_tokens = min(220, int(len(audio) / SAMPLE_RATE * 15) + 16)
         with self.lock:
             if gone():
                 raise ClientGone()
@@ -309,7 +318,8 @@ class Recognizer:
             segments, info = self.model.transcribe(
                 audio, task=task, language=language, initial_prompt=prompt or None,
                 temperature=temps, beam_size=self.beam_size, word_timestamps=words,
-                vad_filter=False, log_progress=False)
+                vad_filter=False, log_progress=False, max_new_tokens=max_tokens,
+                condition_on_previous_text=False)
             out = []
             for seg in segments:  # decoding happens while iterating
                 out.append(seg)
