@@ -306,6 +306,13 @@ func (c *callRun) run(ctx context.Context) error {
 		req.Verification.Reason = "caller asked for a human before verification"
 	}
 
+	// The hotline's priors decide a variety the transcript cannot show.
+	if l := languagePrior(req.Language, req.Caller, req.Account); l.Language != req.Language.Language {
+		c.log.Info("language revised by prior", "from", req.Language.Language, "to", l.Language, "source", l.Source)
+		req.Language = l
+		c.res.Understood.Language = l
+		c.adapt(Adaptation{Language: l.Language, Why: "the account's language or the number's region"})
+	}
 	c.to(StateHandingOff)
 	req.At = c.cfg.Now()
 	b, err := c.cfg.Handoff.Handoff(ctx, req)
