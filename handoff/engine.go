@@ -645,23 +645,20 @@ func (e *Engine) Feedback(ctx context.Context, agentID, callID, articleID string
 	return nil
 }
 
-// FeedbackLog returns the most recent KB feedback records.
 // DeskAudit returns the last n records of the desk's audit log: who read
 // which call's brief, when, at which assurance level.
 func (e *Engine) DeskAudit(ctx context.Context, n int) ([]map[string]string, error) {
-	ents, err := e.cfg.Store.Tail(ctx, "audit:desk", n)
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	out := make([]map[string]string, len(ents))
-	for i, en := range ents {
-		out[i] = en.Fields
-	}
-	return out, nil
+	return e.tail(ctx, "audit:desk", n)
 }
 
+// FeedbackLog returns the most recent KB feedback records.
 func (e *Engine) FeedbackLog(ctx context.Context, n int) ([]map[string]string, error) {
-	ents, err := e.cfg.Store.Tail(ctx, "handoff:kb_feedback", n)
+	return e.tail(ctx, "handoff:kb_feedback", n)
+}
+
+// tail returns the fields of the last n records of a log.
+func (e *Engine) tail(ctx context.Context, log string, n int) ([]map[string]string, error) {
+	ents, err := e.cfg.Store.Tail(ctx, log, n)
 	if err != nil {
 		return nil, unavailable(err)
 	}
