@@ -23,7 +23,16 @@ type AgentRecord struct {
 	Languages []string `yaml:"languages"`
 	Lines     []string `yaml:"lines"`
 	Token     string   `yaml:"token"`
+	// Role is "agent" (the default) or "supervisor": a supervisor sees
+	// the wallboard, and takes calls only if given groups.
+	Role string `yaml:"role"`
 }
+
+// Roles.
+const (
+	RoleAgent      = "agent"
+	RoleSupervisor = "supervisor"
+)
 
 // Roster is the agents who may sign in to the desk.
 type Roster struct {
@@ -69,8 +78,13 @@ func ParseRoster(name string, data []byte, groups []string) (*Roster, error) {
 			return nil, fmt.Errorf("%w: %s.level: %d is not between 1 and 5", ErrConfig, at, a.Level)
 		case len(a.Token) < MinTokenLen:
 			return nil, fmt.Errorf("%w: %s.token: shorter than %d characters", ErrConfig, at, MinTokenLen)
-		case len(a.Groups) == 0 || len(a.Languages) == 0:
+		case a.Role != "" && a.Role != RoleAgent && a.Role != RoleSupervisor:
+			return nil, fmt.Errorf("%w: %s.role: %q is not agent or supervisor", ErrConfig, at, a.Role)
+		case a.Role != RoleSupervisor && (len(a.Groups) == 0 || len(a.Languages) == 0):
 			return nil, fmt.Errorf("%w: %s: needs groups and languages", ErrConfig, at)
+		}
+		if a.Role == "" {
+			a.Role = RoleAgent
 		}
 		if _, dup := r.byID[a.ID]; dup {
 			return nil, fmt.Errorf("%w: %s.id: %q listed twice", ErrConfig, at, a.ID)
@@ -105,6 +119,16 @@ func (r *Roster) Agent(id string) (queue.Agent, error) {
 		return queue.Agent{}, fmt.Errorf("%w: %q", ErrUnknownAgent, id)
 	}
 	return queue.Agent{ID: a.ID, Name: a.Name, Level: a.Level, Groups: a.Groups, Languages: a.Languages, Lines: a.Lines}, nil
+}
+
+// Record returns an agent's entry without the token.
+func (r *Roster) Record(id string) (AgentRecord, error) {
+	a, ok := r.byID[id]
+	if !ok {
+		return AgentRecord{}, fmt.Errorf("%w: %q", ErrUnknownAgent, id)
+	}
+	a.Token = ""
+	return a, nil
 }
 
 // IDs lists the agents in file order.

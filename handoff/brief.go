@@ -38,6 +38,9 @@ type Brief struct {
 	// while kept on the answering node during a store outage, then
 	// DeliveryLate once delivered.
 	Delivery string `json:"delivery,omitempty"`
+	// AbandonedAt: when the caller left before an agent talked to them
+	// (the call is then in its group's call-back list).
+	AbandonedAt time.Time `json:"abandoned_at,omitzero"`
 }
 
 // Durations records how long the brief took to build, by part.

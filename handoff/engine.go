@@ -49,6 +49,10 @@ type Config struct {
 	Outbox *Outbox
 	// BriefTTL is how long briefs stay in the store; default 24h.
 	BriefTTL time.Duration
+	// OfferTimeout is how long an offered call rings on one agent's desk
+	// before it goes to the next eligible agent and the agent who let it
+	// ring is set not ready (RingOut); 0: offers never ring out.
+	OfferTimeout time.Duration
 	Now      func() time.Time
 	Log      *slog.Logger
 }
@@ -317,7 +321,8 @@ func (e *Engine) BriefFor(ctx context.Context, agentID, callID string) (Brief, e
 	case err != nil:
 		return Brief{}, unavailable(err)
 	}
-	if q.Owner != agentID && !(slices.Contains(a.Groups, q.Group) && a.Level >= q.MinLevel) {
+	group, _ := IsCallback(q.Group) // a call-back is read by its group
+	if q.Owner != agentID && !(slices.Contains(a.Groups, group) && a.Level >= q.MinLevel) {
 		e.cfg.Log.Warn("brief read refused: not the agent's call, group or level", "call_id", callID, "agent", agentID)
 		return Brief{}, fmt.Errorf("%w: brief of call %q", ErrNotFound, callID)
 	}
@@ -360,24 +365,6 @@ func (e *Engine) QueuePosition(ctx context.Context, callID string) (int, error) 
 	return 0, fmt.Errorf("%w: call %q is not waiting", ErrNotFound, callID)
 }
 
-// CallerLeft records on a call's brief that its caller is no longer on
-// the line although no agent talked to them (they hung up while waiting,
-// or no agent joined in time): the desk shows it as abandoned, for a call
-// back. The call stays queued; the brief keeps everything else.
-func (e *Engine) CallerLeft(ctx context.Context, callID, why string) error {
-	b, err := e.Brief(ctx, callID)
-	if err != nil {
-		return err
-	}
-	b.Reason = "abandoned: " + why + " (was: " + b.Reason + ")"
-	if err := e.saveBrief(ctx, b); err != nil {
-		return err
-	}
-	e.cfg.Log.Info("caller left before an agent talked to them", "call_id", callID, "why", why)
-	e.hub.Publish()
-	return nil
-}
-
 // Dispatch offers waiting calls to idle agents: each call, best first, to
 // the longest-idle online agent who may take it. The claim is atomic in
 // the queue, so nodes dispatching at once never offer one call twice.
@@ -396,9 +383,22 @@ func (e *Engine) Dispatch(ctx context.Context) error {
 		return unavailable(err)
 	}
 	busy := map[string]bool{}
+	// Not-ready agents (an offer rang out on their desk) are skipped even
+	// if a reconnect made them idle in the queue; read once per dispatch,
+	// and only for agents who could take a call.
+	notReady := map[string]bool{}
+	isNotReady := func(id string) bool {
+		v, ok := notReady[id]
+		if !ok {
+			r, _ := e.NotReady(ctx, id)
+			v = r != ""
+			notReady[id] = v
+		}
+		return v
+	}
 	for _, c := range waiting {
 		for _, p := range agents {
-			if p.IdleSince.IsZero() || busy[p.Agent.ID] || !p.Agent.Eligible(c) {
+			if p.IdleSince.IsZero() || busy[p.Agent.ID] || !p.Agent.Eligible(c) || isNotReady(p.Agent.ID) {
 				continue
 			}
 			_, err := e.cfg.Queue.ClaimCall(ctx, p.Agent.ID, c.CallID)
@@ -432,20 +432,34 @@ const (
 	StatePending CallState = "pending delivery"
 )
 
+// setState records where a call stands: "state:unix-nanos:agent", the
+// time being when it got there (an offer rings out from it).
 func (e *Engine) setState(ctx context.Context, callID string, st CallState, agent string) error {
-	if err := e.cfg.Store.Set(ctx, stateKey(callID), string(st)+":"+agent, e.cfg.BriefTTL); err != nil {
+	v := string(st) + ":" + strconv.FormatInt(e.cfg.Now().UnixNano(), 10) + ":" + agent
+	if err := e.cfg.Store.Set(ctx, stateKey(callID), v, e.cfg.BriefTTL); err != nil {
 		return unavailable(err)
 	}
 	return nil
 }
 
 func (e *Engine) state(ctx context.Context, callID string) (CallState, string) {
+	st, agent, _ := e.stateAt(ctx, callID)
+	return st, agent
+}
+
+// stateAt is the call's state, its agent and since when.
+func (e *Engine) stateAt(ctx context.Context, callID string) (CallState, string, time.Time) {
 	s, err := e.cfg.Store.Get(ctx, stateKey(callID))
 	if err != nil {
-		return StateWaiting, ""
+		return StateWaiting, "", time.Time{}
 	}
-	st, agent, _ := strings.Cut(s, ":")
-	return CallState(st), agent
+	st, rest, _ := strings.Cut(s, ":")
+	ns, agent, ok := strings.Cut(rest, ":")
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if !ok || err != nil {
+		return CallState(st), rest, time.Time{}
+	}
+	return CallState(st), agent, time.Unix(0, n)
 }
 
 // Online marks an agent present (their desk connected) and offers them
@@ -560,6 +574,9 @@ func (e *Engine) Accept(ctx context.Context, agentID, callID string) error {
 		return fmt.Errorf("%w: call %q", ErrNotFound, callID)
 	case err != nil:
 		return unavailable(err)
+	case strings.HasPrefix(q.Group, CallbackPrefix):
+		// Never as a live call: the caller is gone.
+		return fmt.Errorf("%w: call %q was abandoned (the caller hung up); it is in the call-back list", ErrConflict, callID)
 	case q.Owner == "":
 		if _, err := e.cfg.Queue.ClaimCall(ctx, agentID, callID); err != nil {
 			switch {
@@ -575,6 +592,14 @@ func (e *Engine) Accept(ctx context.Context, agentID, callID string) error {
 	}
 	if err := e.setState(ctx, callID, StateAccepted, agentID); err != nil {
 		return err
+	}
+	// For the wallboard's service level: how long the caller waited.
+	now := e.cfg.Now()
+	if _, err := e.cfg.Store.Append(ctx, "handoff:events", map[string]string{
+		"kind": "answered", "call_id": callID, "agent": agentID, "group": q.Group,
+		"at": strconv.FormatInt(now.UnixNano(), 10), "waited_ms": strconv.FormatInt(now.Sub(q.Enqueued).Milliseconds(), 10),
+	}); err != nil {
+		e.cfg.Log.Warn("answer not recorded for the wallboard", "call_id", callID, "err", err)
 	}
 	e.cfg.Log.Info("call accepted", "call_id", callID, "agent", agentID)
 	e.hub.Publish()
@@ -803,36 +828,63 @@ type QueueItem struct {
 	Priority int                     `json:"priority"`
 	Language string                  `json:"language,omitempty"`
 	Line     string                  `json:"line,omitempty"`
+	MinLevel int                     `json:"min_level"`
 	Intent   call.Intent             `json:"intent"`
-	Urgency  string                  `json:"urgency"`
-	Verified call.VerificationStatus `json:"verification"`
-	Waiting  time.Time               `json:"waiting_since"`
-	Eligible bool                    `json:"eligible"`
-	Headline string                  `json:"headline"`
+	// IntentName and IntentNameZH: the taxonomy's words for the intent.
+	IntentName   string                  `json:"intent_name,omitempty"`
+	IntentNameZH string                  `json:"intent_name_zh,omitempty"`
+	Urgency      string                  `json:"urgency"`
+	Verified     call.VerificationStatus `json:"verification"`
+	Waiting      time.Time               `json:"waiting_since"`
+	// Since: when the call reached State (an offer rings out from it).
+	Since    time.Time `json:"since,omitzero"`
+	Eligible bool      `json:"eligible"`
+	// Blocked says why this agent may not take the call (group, level,
+	// language, line, declined): the desk shows it greyed, with why.
+	Blocked  []string `json:"blocked,omitempty"`
+	Headline string   `json:"headline"`
 }
 
 // DeskView is what one agent's desk shows.
 type DeskView struct {
 	Agent   queue.Agent `json:"agent"`
+	Role    string      `json:"role"`
 	Mine    []QueueItem `json:"mine"`
 	Waiting []QueueItem `json:"waiting"`
-	At      time.Time   `json:"at"`
+	// Others are waiting calls of groups the agent does not staff, greyed
+	// (at most MaxOthers; OthersTotal counts them all).
+	Others      []QueueItem `json:"others"`
+	OthersTotal int         `json:"others_total"`
+	// Callbacks are the abandoned calls of the agent's groups.
+	Callbacks []QueueItem `json:"callbacks"`
+	// NotReady says why the agent is not offered calls ("" when ready).
+	NotReady string `json:"not_ready,omitempty"`
+	// RingOutS is how long an offer rings on the desk, in seconds (0:
+	// until declined).
+	RingOutS float64   `json:"ring_out_s"`
+	At       time.Time `json:"at"`
 	// Degraded says what the desk cannot show (the shared queue down).
 	Degraded string `json:"degraded,omitempty"`
 }
 
-// View returns an agent's desk: the calls they hold and the calls waiting
-// in their groups.
+// MaxOthers bounds the greyed calls a desk lists.
+const MaxOthers = 20
+
+// View returns an agent's desk: the calls they hold, the calls waiting
+// that they may take, those they may not (with why), and their groups'
+// call-back list.
 func (e *Engine) View(ctx context.Context, agentID string) (DeskView, error) {
 	a, err := e.cfg.Roster.Agent(agentID)
 	if err != nil {
 		return DeskView{}, err
 	}
-	v := DeskView{Agent: a, Mine: []QueueItem{}, Waiting: []QueueItem{}, At: e.cfg.Now()}
+	rec, _ := e.cfg.Roster.Record(agentID)
+	v := DeskView{Agent: a, Role: rec.Role, Mine: []QueueItem{}, Waiting: []QueueItem{}, Others: []QueueItem{}, Callbacks: []QueueItem{},
+		At: e.cfg.Now(), RingOutS: e.cfg.OfferTimeout.Seconds()}
 	// Emergencies kept on this node while the store is down come first,
 	// and are shown even when the shared queue cannot be read.
 	v.Waiting = append(v.Waiting, e.pendingItems(a)...)
-	waiting, err := e.cfg.Queue.Waiting(ctx, a.Groups...)
+	waiting, err := e.cfg.Queue.Waiting(ctx)
 	if err != nil {
 		if len(v.Waiting) > 0 {
 			v.Degraded = "shared queue unavailable: showing the emergencies kept on this node"
@@ -841,7 +893,27 @@ func (e *Engine) View(ctx context.Context, agentID string) (DeskView, error) {
 		return v, unavailable(err)
 	}
 	for _, q := range waiting {
-		v.Waiting = append(v.Waiting, e.item(ctx, q, a))
+		if g, cb := IsCallback(q.Group); cb {
+			if slices.Contains(a.Groups, g) && a.Level >= q.MinLevel {
+				it := e.item(ctx, q, a)
+				it.State, it.Group, it.Eligible, it.Blocked = StateAbandoned, g, false, nil
+				v.Callbacks = append(v.Callbacks, it)
+			}
+			continue
+		}
+		if slices.Contains(a.Groups, q.Group) {
+			// The agent's groups: greyed with why when level, language,
+			// line or a decline keeps them from it.
+			v.Waiting = append(v.Waiting, e.item(ctx, q, a))
+			continue
+		}
+		v.OthersTotal++
+		if len(v.Others) < MaxOthers {
+			v.Others = append(v.Others, e.item(ctx, q, a))
+		}
+	}
+	if v.NotReady, err = e.NotReady(ctx, agentID); err != nil {
+		return v, err
 	}
 	ps, err := e.cfg.Queue.Agents(ctx)
 	if err != nil {
@@ -864,20 +936,26 @@ func (e *Engine) View(ctx context.Context, agentID string) (DeskView, error) {
 
 func (e *Engine) item(ctx context.Context, q queue.Entry, a queue.Agent) QueueItem {
 	it := QueueItem{CallID: q.CallID, State: StateWaiting, Group: q.Group, Priority: q.Priority, Language: q.Language,
-		Line: q.Line, Waiting: q.Enqueued, Eligible: q.Owner == "" && a.Eligible(q)}
+		Line: q.Line, MinLevel: q.MinLevel, Waiting: q.Enqueued, Eligible: q.Owner == "" && a.Eligible(q)}
+	if q.Owner == "" && !it.Eligible {
+		it.Blocked = Blocked(a, q)
+	}
 	if q.Owner != "" {
-		it.State, it.Agent = e.state(ctx, q.CallID)
+		it.State, it.Agent, it.Since = e.stateAt(ctx, q.CallID)
 		if it.State == StateWaiting {
 			it.State = StateOffered
 		}
 	}
 	// What the caller said, and why, is for the agents who may take the
-	// call: a waiting call above this agent's level shows only its place.
-	if q.Owner != a.ID && a.Level < q.MinLevel {
+	// call: a waiting call of another group or above this agent's level
+	// shows only its place and why it is greyed.
+	group, _ := IsCallback(q.Group)
+	if q.Owner != a.ID && (a.Level < q.MinLevel || !slices.Contains(a.Groups, group)) {
 		return it
 	}
 	if b, err := e.Brief(ctx, q.CallID); err == nil {
 		it.Intent, it.Urgency, it.Verified = b.Intent.Intent, b.Urgency.Level.String(), b.Verification.Status
+		it.IntentName, it.IntentNameZH = b.IntentName, b.IntentNameZH
 		it.Headline = quote(b.Transcript.Text())
 		if len([]rune(it.Headline)) > 80 {
 			it.Headline = string([]rune(it.Headline)[:80]) + "…"
