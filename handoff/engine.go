@@ -53,8 +53,8 @@ type Config struct {
 	// before it goes to the next eligible agent and the agent who let it
 	// ring is set not ready (RingOut); 0: offers never ring out.
 	OfferTimeout time.Duration
-	Now      func() time.Time
-	Log      *slog.Logger
+	Now          func() time.Time
+	Log          *slog.Logger
 }
 
 // Engine routes, briefs and queues calls, and serves the desk. Safe for
@@ -821,15 +821,15 @@ func (e *Engine) Drafts(ctx context.Context, n int) ([]Draft, error) {
 
 // QueueItem is one call as listed on the desk.
 type QueueItem struct {
-	CallID   string                  `json:"call_id"`
-	State    CallState               `json:"state"`
-	Agent    string                  `json:"agent,omitempty"`
-	Group    string                  `json:"group"`
-	Priority int                     `json:"priority"`
-	Language string                  `json:"language,omitempty"`
-	Line     string                  `json:"line,omitempty"`
-	MinLevel int                     `json:"min_level"`
-	Intent   call.Intent             `json:"intent"`
+	CallID   string      `json:"call_id"`
+	State    CallState   `json:"state"`
+	Agent    string      `json:"agent,omitempty"`
+	Group    string      `json:"group"`
+	Priority int         `json:"priority"`
+	Language string      `json:"language,omitempty"`
+	Line     string      `json:"line,omitempty"`
+	MinLevel int         `json:"min_level"`
+	Intent   call.Intent `json:"intent"`
 	// IntentName and IntentNameZH: the taxonomy's words for the intent.
 	IntentName   string                  `json:"intent_name,omitempty"`
 	IntentNameZH string                  `json:"intent_name_zh,omitempty"`

@@ -316,8 +316,8 @@ type AgentState struct {
 	Name  string `json:"name"`
 	State string `json:"state"` // offline, ready, not_ready, offered, talking
 	// Reason of not_ready; Since: how long in the state, seconds (ready).
-	Reason string  `json:"reason,omitempty"`
-	Since  float64 `json:"since_s,omitempty"`
+	Reason string   `json:"reason,omitempty"`
+	Since  float64  `json:"since_s,omitempty"`
 	Groups []string `json:"groups"`
 }
 
