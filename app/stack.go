@@ -243,7 +243,7 @@ func BuildStack(ctx context.Context, e *Engines) (*Stack, error) {
 		}
 	}
 	if st.Engine, err = handoff.NewEngine(handoff.Config{Router: st.Data.Router, Roster: st.Data.Roster, Queue: q, Store: kv, Taxonomy: st.Taxonomy, Outbox: st.Outbox,
-		KB: kbase, KBTimeout: cfg.KB.Timeout, Log: log,
+		KB: kbase, KBTimeout: cfg.KB.Timeout, OfferTimeout: cfg.Desk.RingOut, Log: log,
 		// Every search counted, its errors and time-outs too
 		// (callbrief_stage_errors_total{stage="kb"}).
 		ObserveKB: func(d time.Duration, err error) { e.metrics.Observe("kb", "kb", d, err) }}); err != nil {

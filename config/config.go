@@ -268,6 +268,10 @@ type Desk struct {
 	// reconnects within a second or two of a network blip, and a caller
 	// talking to the agent must not be offered to someone else meanwhile.
 	ReconnectGrace time.Duration `yaml:"reconnect_grace"`
+	// RingOut is how long an offered call rings on one agent's desk
+	// before it goes to the next eligible agent and the agent who let it
+	// ring is set not ready, as an ACD does.
+	RingOut time.Duration `yaml:"ring_out"`
 }
 
 // Files points at operator data; empty means the embedded demo data.
@@ -386,7 +390,7 @@ func Default() Config {
 			SpeechServer: SpeechServer{Addr: "127.0.0.1:0", StartTimeout: 2 * time.Minute},
 			Sphinx:       SphinxASR{ModelDir: "/usr/share/pocketsphinx/model/en-us"}, OpenAI: OpenAIClient{Model: "whisper-1", Timeout: 15 * time.Second, Retries: 2}},
 		Shutdown: Shutdown{Drain: 20 * time.Second},
-		Desk:     Desk{TokenTTL: 12 * time.Hour, ReconnectGrace: 15 * time.Second},
+		Desk:     Desk{TokenTTL: 12 * time.Hour, ReconnectGrace: 15 * time.Second, RingOut: 20 * time.Second},
 		SMS:      SMS{Gateway: "dev"},
 		WebRTC: WebRTC{TURNTTL: 12 * time.Hour, ICETimeout: 15 * time.Second, MaxCalls: 200, Loopback: true, AnswerTimeout: 10 * time.Second, TurnTimeout: 12 * time.Second,
 			HoldTimeout: 10 * time.Minute},
@@ -707,6 +711,11 @@ func (c Config) Validate() error {
 	}
 	if c.TTS.BaseURL == "" && c.TTS.EspeakBin == "" {
 		return bad("tts.espeak_bin", "is empty and no tts.base_url is set")
+	}
+	// Shorter than a few seconds and an agent cannot reach the button;
+	// longer than two minutes and callers wait on a desk nobody watches.
+	if r := c.Desk.RingOut; r < 3*time.Second || r > 2*time.Minute {
+		return bad("desk.ring_out", "%s: must be between 3s and 2m (how long an offer rings on one desk)", r)
 	}
 	if c.Desk.TokenTTL <= 0 {
 		return bad("desk.token_ttl", "must be positive")

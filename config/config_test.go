@@ -61,6 +61,8 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"turn ttl", "", nil, []string{"webrtc.turn_ttl=0s"}, "webrtc.turn_ttl"},
 		{"reconnect grace", "", nil, []string{"desk.reconnect_grace=-1s"}, "desk.reconnect_grace"},
 		{"reconnect grace under the refresh", "", nil, []string{"desk.reconnect_grace=2s"}, "at least 6s"},
+		{"ring-out too short", "", nil, []string{"desk.ring_out=1s"}, "desk.ring_out"},
+		{"ring-out too long", "", nil, []string{"desk.ring_out=10m"}, "between 3s and 2m"},
 		{"advertise url not a url", "", nil, []string{"http.advertise_url=10.0.0.5:8080", "store.redis_addr=127.0.0.1:6379"}, "http.advertise_url"},
 		{"auto english", "", nil, []string{"asr.english=whisper"}, "asr.english"},
 		{"auto grammars", "", nil, []string{"asr.grammars=none"}, "asr.grammars"},

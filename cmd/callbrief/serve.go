@@ -145,6 +145,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		go func() { defer close(swept); s.desk.SweepAbsent(callCtx) }()
 		defer func() { stopCalls(); <-swept }()
 	}
+	// Offers ring out (desk.ring_out): checked four times per ring time,
+	// so a call moves at most a quarter late.
+	rang := make(chan struct{})
+	go func() { defer close(rang); s.stack.Engine.RunRingOut(callCtx, max(s.cfg.Desk.RingOut/4, 250*time.Millisecond)) }()
+	defer func() { stopCalls(); <-rang }()
 	if err := s.mountSIP(callCtx); err != nil {
 		return fmt.Errorf("sip: %w", err)
 	}
