@@ -121,6 +121,9 @@ func (d *Desk) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /desk/api/calls/{id}/kb-feedback", d.auth(d.feedback))
 	mux.HandleFunc("POST /desk/api/calls/{id}/outcome", d.auth(d.outcome))
 	mux.HandleFunc("GET /desk/api/drafts", d.auth(d.drafts))
+	mux.HandleFunc("POST /desk/api/ready", d.auth(d.ready))
+	mux.HandleFunc("POST /desk/api/calls/{id}/called-back", d.auth(d.calledBack))
+	mux.HandleFunc("GET /desk/api/wallboard", d.auth(d.wallboard))
 	mux.HandleFunc("POST /desk/api/live-ticket", d.auth(d.ticket))
 	mux.HandleFunc("GET /desk/api/live", d.live)
 	mux.HandleFunc("GET /desk/api/calls/{id}/media", d.auth(d.mediaStatus))
@@ -356,6 +359,37 @@ func (d *Desk) outcome(w http.ResponseWriter, r *http.Request, agent string) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "closed", "draft": dr})
 }
 
+func (d *Desk) ready(w http.ResponseWriter, r *http.Request, agent string) {
+	if err := d.eng.Ready(r.Context(), agent); err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (d *Desk) calledBack(w http.ResponseWriter, r *http.Request, agent string) {
+	var in handoff.Outcome
+	if err := decode(w, r, &in); err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	if err := d.eng.CalledBack(r.Context(), agent, r.PathValue("id"), in); err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "closed"})
+}
+
+// wallboard is the floor for a supervisor; every read is audited.
+func (d *Desk) wallboard(w http.ResponseWriter, r *http.Request, agent string) {
+	wb, err := d.eng.Wallboard(r.Context(), agent)
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, wb)
+}
+
 func (d *Desk) drafts(w http.ResponseWriter, r *http.Request, agent string) {
 	ds, err := d.eng.Drafts(r.Context(), 50)
 	if err != nil {
@@ -436,7 +470,17 @@ func (d *Desk) live(w http.ResponseWriter, r *http.Request) {
 					}
 				}
 			}
-			b, _ := json.Marshal(map[string]any{"type": "view", "view": v, "media": media})
+			msg := map[string]any{"type": "view", "view": v, "media": media}
+			if v.Role == handoff.RoleSupervisor {
+				// Pushed on every change, like the view; each push is a
+				// read, audited.
+				if wb, err := d.eng.Wallboard(conn, agent); err == nil {
+					msg["wallboard"] = wb
+				} else {
+					log.Warn("wallboard not pushed", "err", err)
+				}
+			}
+			b, _ := json.Marshal(msg)
 			wctx, cancel := context.WithTimeout(conn, 5*time.Second)
 			err = c.Write(wctx, websocket.MessageText, b)
 			cancel()
