@@ -148,7 +148,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Offers ring out (desk.ring_out): checked four times per ring time,
 	// so a call moves at most a quarter late.
 	rang := make(chan struct{})
-	go func() { defer close(rang); s.stack.Engine.RunRingOut(callCtx, max(s.cfg.Desk.RingOut/4, 250*time.Millisecond)) }()
+	go func() {
+		defer close(rang)
+		s.stack.Engine.RunRingOut(callCtx, max(s.cfg.Desk.RingOut/4, 250*time.Millisecond))
+	}()
 	defer func() { stopCalls(); <-rang }()
 	if err := s.mountSIP(callCtx); err != nil {
 		return fmt.Errorf("sip: %w", err)
