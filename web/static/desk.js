@@ -76,6 +76,7 @@ async function connect() {
   ws.onopen = () => setConn("live");
   ws.onmessage = (m) => {
     const msg = JSON.parse(m.data);
+    window.deskViews = (window.deskViews || 0) + 1; // for the desk's own tests
     if (msg.type !== "view") return;
     media = msg.media || {};
     if (msg.wallboard) { wall = msg.wallboard; renderWall(); }
@@ -107,7 +108,9 @@ function item(c) {
   li.append(el("strong", intentLabel(c) || t("group." + c.group)), " ", el("span", t("state." + st), "pill state " + st));
   if (st === "offered" && view && view.ring_out_s > 0 && c.since) {
     const left = Math.max(0, Math.ceil(view.ring_out_s - (now - new Date(c.since)) / 1000));
-    li.append(" ", el("span", t("rings_out", { s: left }), "why ring"));
+    const r = el("span", t("rings_out", { s: left }), "why ring");
+    r.dataset.since = c.since;
+    li.append(" ", r);
   }
   li.append(el("br"), el("span", [t("group." + c.group), c.language ? t("lang." + c.language) : "", c.urgency && c.urgency !== "normal" ? t("urgency." + c.urgency) : "",
     t("waited", { t: fmtWait(c.waiting_since, now) })].filter(Boolean).join(" · "), "muted"));
@@ -457,8 +460,16 @@ function renderWall() {
     li.append(el("strong", a.name), " ", el("span", t("agent." + a.state) + (a.reason ? " (" + t("not_ready." + a.reason).split(/[。.]/)[0] + ")" : ""), "agent-" + a.state)); return li; }));
 }
 
-// Offers count down on screen between pushes.
-setInterval(() => { if (view && view.mine.some((c) => c.state === "offered")) { fillList("mine", view.mine); if (current) showState(); } }, 1000);
+// Offers count down on screen between pushes: the text changes in place
+// (a list rebuilt every second would lose the agent's pointer and focus).
+setInterval(() => {
+  if (!view || !(view.ring_out_s > 0)) return;
+  document.querySelectorAll(".ring[data-since]").forEach((r) => {
+    r.textContent = t("rings_out", { s: Math.max(0, Math.ceil(view.ring_out_s - (Date.now() - new Date(r.dataset.since)) / 1000)) });
+  });
+  const c = find(current);
+  if (c && c.state === "offered" && c.since) $("ring").textContent = t("rings_out", { s: Math.max(0, Math.ceil(view.ring_out_s - (Date.now() - new Date(c.since)) / 1000)) });
+}, 1000);
 
 applyI18n();
 if (token) start(null);
