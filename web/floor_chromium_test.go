@@ -80,7 +80,7 @@ func shotDir(t *testing.T) string {
 
 func shoot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG (below it, JPEG)
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -270,4 +270,3 @@ func floorFlow(t *testing.T, lang, size string, w, h int) {
 		t.Fatal("wallboard reads not audited")
 	}
 }
-

@@ -136,7 +136,7 @@ func TestDeskBridgeChromium(t *testing.T) {
 	step := func(what string) { t.Logf("%6.1fs %s", time.Since(start).Seconds(), what) }
 
 	// The agent's desk is open before the call comes.
-	if err := chromedp.Do(ctx, chromedp.Navigate(ls.base+"/desk/"),
+	if err := chromedp.Do(ctx, chromedp.Navigate(ls.base+"/desk/?lang=en"),
 		chromedp.SendKeys(chromedp.ID("agent"), "li.na"),
 		chromedp.SendKeys(chromedp.ID("token"), "demo-token-li-na-0001"),
 		chromedp.Click(chromedp.ID("login-btn")),
@@ -153,7 +153,7 @@ func TestDeskBridgeChromium(t *testing.T) {
 	// The call is offered to the signed-in agent; its brief opens.
 	if err := chromedp.Do(ctx,
 		chromedp.WaitVisible(chromedp.Search(`//ul[@id="mine"]/li[@data-call="`+id+`"]`)),
-		chromedp.WaitVisible(chromedp.Search(`//h2[@id="brief-title" and contains(., "`+id+`")]`)),
+		chromedp.WaitVisible(chromedp.Search(`//section[@id="brief" and @data-call="`+id+`"]`)),
 		chromedp.WaitVisible(chromedp.ID("accept-btn")),
 		chromedp.Click(chromedp.ID("accept-btn")),
 		chromedp.WaitVisible(chromedp.Search(`//span[@id="audio-state" and text()="talking"]`)),

@@ -139,6 +139,8 @@ function fillList(id, items) {
 function render(v) {
   view = v;
   $("who").textContent = whoText(v.agent) + (v.role === "supervisor" ? " · " + t("wallboard") : "");
+  // A supervisor who staffs no group sees the wallboard only.
+  $("desk").hidden = v.role === "supervisor" && !(v.agent.groups || []).length;
   fillList("mine", v.mine);
   fillList("waiting", v.waiting);
   fillList("callbacks", v.callbacks || []);
@@ -276,6 +278,7 @@ $("hangup-btn").addEventListener("click", async () => {
 
 async function openBrief(id) {
   current = id; $("brief-error").textContent = "";
+  document.querySelectorAll(".calls li").forEach((li) => li.classList.toggle("current", li.dataset.call === id));
   let b;
   try { b = await api("GET", "/calls/" + encodeURIComponent(id) + "/brief"); }
   catch (e) { $("brief-error").textContent = e.message; return; }
@@ -457,7 +460,7 @@ function renderWall() {
     [t("group." + (g.group || "all")), g.waiting, secs(g.longest_wait_s), sl(g), g.answered, g.abandoned, g.rang_out, g.callbacks_open].forEach((x) => tr.append(el("td", String(x)))); return tr; };
   $("wb-groups").tBodies[0].replaceChildren(row(Object.assign({}, f, { group: "" })), ...w.groups.filter((g) => g.waiting || g.answered || g.abandoned || g.callbacks_open || g.rang_out || g.talking || g.offered).map(row));
   $("wb-agents").replaceChildren(...w.agents.map((a) => { const li = el("li"); li.dataset.agent = a.id;
-    li.append(el("strong", a.name), " ", el("span", t("agent." + a.state) + (a.reason ? " (" + t("not_ready." + a.reason).split(/[。.]/)[0] + ")" : ""), "agent-" + a.state)); return li; }));
+    li.append(el("strong", a.name), " ", el("span", t("agent." + a.state) + (a.reason ? " · " + t("agent.reason." + a.reason) : ""), "agent-" + a.state)); return li; }));
 }
 
 // Offers count down on screen between pushes: the text changes in place
