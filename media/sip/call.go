@@ -79,6 +79,7 @@ type Call struct {
 	rx       webrtc.ReceiveStats
 	wrongSrc uint64
 	infoKeys uint64
+	notify   chan notifyReport // a transfer's reports while one is under way
 
 	keysN, keysDr atomic.Uint64
 
