@@ -107,6 +107,10 @@ func unavailable(err error) error {
 // offers it to the longest-idle eligible agent. The brief is ready on the
 // desk when Handoff returns.
 func (e *Engine) Handoff(ctx context.Context, req Request) (Brief, error) {
+	return e.handoff(ctx, req, nil)
+}
+
+func (e *Engine) handoff(ctx context.Context, req Request, transfer func(group string) bool) (Brief, error) {
 	if req.CallID == "" {
 		return Brief{}, fmt.Errorf("%w: no call id", ErrInvalid)
 	}
@@ -122,6 +126,17 @@ func (e *Engine) Handoff(ctx context.Context, req Request) (Brief, error) {
 			return e.keep(b, entry, err)
 		}
 		return b, err
+	}
+	if transfer != nil && transfer(d.Group) {
+		// The contact centre's own ACD is to take the call: the brief is
+		// stored for its agents; the desk queue gets the call only if the
+		// transfer fails (TransferFailed).
+		b.Delivery = DeliveryTransfer
+		if err := e.saveBrief(ctx, b); err != nil {
+			return b, err
+		}
+		log.Info("brief stored for a transfer to the contact centre", "group", d.Group, "intent", req.Intent.Intent)
+		return b, nil
 	}
 	if err := e.cfg.Queue.Enqueue(ctx, entry); err != nil {
 		if err = unavailable(err); errors.Is(err, ErrUnavailable) {

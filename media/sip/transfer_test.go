@@ -86,7 +86,7 @@ func TestTransferRefused(t *testing.T) {
 		}
 		got <- result{err, up, c.Speak(ctx, tone, 16000)}
 	})
-	out, err := siptest.Run(ctx, t.TempDir(), siptest.RefuserScenario, map[string]string{}, s.Addr().String())
+	out, err := siptest.Run(ctx, t.TempDir(), siptest.RefuserScenario, map[string]string{"PLAY": ""}, s.Addr().String())
 	if err != nil {
 		t.Fatalf("sipp: %v\n%s", err, out)
 	}

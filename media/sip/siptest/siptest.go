@@ -46,8 +46,9 @@ var TransfereeScenario []byte
 //go:embed acd.xml
 var ACDScenario []byte
 
-// RefuserScenario is a trunk that answers REFER 603 and then waits for
-// the service to hang up.
+// RefuserScenario is a trunk that places a call like TransfereeScenario
+// (with @PLAY@), answers the REFER 603 and then waits for the service to
+// hang up.
 //
 //go:embed refuser.xml
 var RefuserScenario []byte
