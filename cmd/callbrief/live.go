@@ -113,6 +113,9 @@ func (s *server) runLiveCall(ctx context.Context, c webrtc.Call, synth tts.Synth
 type callOpts struct {
 	hub  *caller.Hub // captions to the caller page (WebRTC); nil: none
 	join bool        // the agent may join the call's audio from the desk
+	// external: the call was made by another ingress than WebRTC (SIP);
+	// the agent's WebRTC leg is bridged to it by transcoding.
+	external bool
 	// number is what the network says of the caller (a claim: it never
 	// verifies anyone); lang the language the caller is greeted in.
 	number string
@@ -130,7 +133,11 @@ func (s *server) runCall(ctx context.Context, c webrtc.Call, synth tts.Synthesiz
 	defer s.metrics.ActiveCalls.Dec()
 	var ln *line
 	if o.join {
-		ln = s.lines.open(c.ID())
+		if o.external {
+			ln = s.lines.openExternal(c)
+		} else {
+			ln = s.lines.open(c.ID())
+		}
 		defer s.lines.close(c.ID())
 	}
 	defer c.Close()
@@ -211,18 +218,7 @@ func (s *server) runCall(ctx context.Context, c webrtc.Call, synth tts.Synthesiz
 	}
 	// On hold (in the caller's language, at their pace) until the agent
 	// joins.
-	var hc pipeline.HoldConfig
-	if o.join {
-		hc = s.lines.holdConfig(c.ID(), ln, w.HoldTimeout, s.stack.Engine.QueuePosition)
-	} else {
-		// No agent leg can join this call's audio (a telephone call's
-		// media is not WebRTC): the caller holds, told their place,
-		// until the hold timeout tells them they will be called back.
-		hc = pipeline.HoldConfig{Timeout: w.HoldTimeout, Position: func(ctx context.Context) (int, bool) {
-			pos, err := s.stack.Engine.QueuePosition(ctx, c.ID())
-			return pos, err == nil
-		}}
-	}
+	hc := s.lines.holdConfig(c.ID(), ln, w.HoldTimeout, s.stack.Engine.QueuePosition)
 	hr, err := in.Hold(ctx, hc)
 	m.Hold, m.Talked, m.BridgeMode, m.Ended, m.Bridged = hr.Waited, hr.Talked, hr.Mode, hr.Ended, hr.Bridged
 	if err != nil {

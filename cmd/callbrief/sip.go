@@ -45,7 +45,7 @@ func (s *server) mountSIP(ctx context.Context) error {
 	cfg.Logger = s.log
 	cfg.OnCall = func(c *sip.Call) {
 		cl := c.Caller()
-		s.runCall(ctx, c, synth, callOpts{number: pipelineNumber(cl), lang: cl.Line})
+		s.runCall(ctx, c, synth, callOpts{number: pipelineNumber(cl), lang: cl.Line, join: true, external: true})
 	}
 	srv, err := sip.NewServer(cfg)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	_ "embed"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -52,6 +53,46 @@ var ACDScenario []byte
 //
 //go:embed refuser.xml
 var RefuserScenario []byte
+
+// BridgeCallerScenario is a caller (PCMU) who plays @WAV@ and stays on
+// the line until the service hangs up; with -rtp_echo it returns the
+// audio it receives, so a test hears what the caller heard.
+//
+//go:embed bridgecaller.xml
+var BridgeCallerScenario []byte
+
+// Tone is a sine of freq Hz at rate, amplitude amp, lasting d.
+func Tone(freq float64, rate int, amp float64, d time.Duration) []int16 {
+	n := int(d.Seconds() * float64(rate))
+	out := make([]int16, n)
+	for i := range out {
+		out[i] = int16(amp * math.Sin(2*math.Pi*freq*float64(i)/float64(rate)))
+	}
+	return out
+}
+
+// ToneShare is the share of pcm's power at freq Hz (Goertzel), 0 to 1:
+// near 1 for a clean tone at freq, near 0 for another tone or silence.
+func ToneShare(pcm []int16, freq float64, rate int) float64 {
+	if len(pcm) == 0 {
+		return 0
+	}
+	w := 2 * math.Pi * freq / float64(rate)
+	coeff := 2 * math.Cos(w)
+	var s1, s2, total float64
+	for _, v := range pcm {
+		x := float64(v)
+		total += x * x
+		s0 := x + coeff*s1 - s2
+		s2, s1 = s1, s0
+	}
+	if total == 0 {
+		return 0
+	}
+	power := s1*s1 + s2*s2 - coeff*s1*s2
+	// A pure tone of N samples gives power = total * N / 2.
+	return min(1, power/(total*float64(len(pcm))/2))
+}
 
 // SpeechPCAP is where sip-tester keeps its key pcaps.
 const KeyPCAPs = "/usr/share/sip-tester"
