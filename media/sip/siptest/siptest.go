@@ -94,6 +94,12 @@ func ToneShare(pcm []int16, freq float64, rate int) float64 {
 	return min(1, power/(total*float64(len(pcm))/2))
 }
 
+// ShortCallScenario is a call that is up @HOLD@ ms and hung up by the
+// caller, for load and scale-out tests (sipp -m N -r R).
+//
+//go:embed shortcall.xml
+var ShortCallScenario []byte
+
 // SpeechPCAP is where sip-tester keeps its key pcaps.
 const KeyPCAPs = "/usr/share/sip-tester"
 
