@@ -328,7 +328,13 @@ func (e *Engine) BriefFor(ctx context.Context, agentID, callID string) (Brief, e
 	q, err := e.cfg.Queue.Get(ctx, callID)
 	switch {
 	case errors.Is(err, queue.ErrUnknownCall):
-		return Brief{}, fmt.Errorf("%w: brief of call %q", ErrNotFound, callID)
+		// A call transferred to the contact centre is in no queue: the
+		// same rule (group and level) holds against its route.
+		b, berr := e.Brief(ctx, callID)
+		if berr != nil || (b.Delivery != DeliveryTransfer && b.Delivery != DeliveryTransferred) {
+			return Brief{}, fmt.Errorf("%w: brief of call %q", ErrNotFound, callID)
+		}
+		q = queue.Entry{CallID: callID, Group: b.Route.Group, MinLevel: b.Route.MinLevel}
 	case err != nil:
 		return Brief{}, unavailable(err)
 	}

@@ -28,6 +28,19 @@ func TestHandoffOrTransfer(t *testing.T) {
 	if err := eng.Transferred(ctx, "t1", "sip:billing@acd.example"); err != nil {
 		t.Fatal(err)
 	}
+	// The group's agents may read a transferred call's brief (it is in no
+	// queue); an agent of another group may not.
+	var readers, refused int
+	for _, id := range eng.Roster().IDs() {
+		if _, err := eng.BriefFor(ctx, id, "t1"); err == nil {
+			readers++
+		} else if errors.Is(err, handoff.ErrNotFound) {
+			refused++
+		}
+	}
+	if readers == 0 {
+		t.Fatalf("no agent may read the transferred call's brief (%d refused)", refused)
+	}
 	if b, _ := eng.Brief(ctx, "t1"); b.Delivery != handoff.DeliveryTransferred || !strings.Contains(b.Reason, "transferred to sip:billing@acd.example") {
 		t.Fatalf("transferred brief %q %q", b.Delivery, b.Reason)
 	}
