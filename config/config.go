@@ -99,6 +99,27 @@ type SIP struct {
 	// Ring is how long a call rings (180) before it is answered.
 	Ring   time.Duration `yaml:"ring"`
 	Trunks []SIPTrunk    `yaml:"trunks"`
+	// Handoffs say, per skill group, where a SIP call goes after its
+	// brief: the web desk (the default for every group) or the
+	// hotline's own contact centre, by a blind transfer to its ACD.
+	Handoffs []SIPHandoff `yaml:"handoffs"`
+	// DeskURL is the desk's address as the contact centre's agents reach
+	// it: the brief URL a transferred call carries starts with it.
+	// Empty: http.advertise_url.
+	DeskURL string `yaml:"desk_url"`
+	// TransferTimeout bounds the wait for the caller's side to report
+	// that the ACD answered; past it the call goes to the desk.
+	TransferTimeout time.Duration `yaml:"transfer_timeout"`
+}
+
+// SIPHandoff is where one skill group's SIP calls go after the brief.
+type SIPHandoff struct {
+	Group string `yaml:"group"`
+	// To is "desk" or "acd".
+	To string `yaml:"to"`
+	// ACD is the SIP URI of the group's ACD queue (to: acd), e.g.
+	// sip:billing@acd.example.com:5060.
+	ACD string `yaml:"acd"`
 }
 
 // SIPTrunk is one carrier or PBX allowed to send calls.
@@ -397,7 +418,7 @@ func Default() Config {
 		TTS:   TTS{EspeakBin: "espeak-ng"},
 		KB:    KB{Timeout: 500 * time.Millisecond},
 		Admit: Admit{Queue: 8, Wait: 10 * time.Second, BodyTimeout: 60 * time.Second},
-		SIP: SIP{Transports: "udp,tcp", RTPPortMin: 20000, RTPPortMax: 20999, MaxCalls: 200, SetupRate: 20, SourceRate: 50,
+		SIP: SIP{Transports: "udp,tcp", RTPPortMin: 20000, RTPPortMax: 20999, MaxCalls: 200, SetupRate: 20, SourceRate: 50, TransferTimeout: 30 * time.Second,
 			RetryAfter: 5 * time.Second},
 		Intent: Intent{Dense: "e5", EmbedWait: 20 * time.Millisecond},
 	}
@@ -709,6 +730,13 @@ func (c Config) Validate() error {
 	if err := c.SIP.validate(); err != nil {
 		return err
 	}
+	if c.SIP.Addr != "" && c.SIP.DeskURL == "" && c.HTTP.AdvertiseURL == "" {
+		for i, h := range c.SIP.Handoffs {
+			if h.To == "acd" {
+				return fmt.Errorf("%w: sip.desk_url: needed by sip.handoffs[%d] (the transferred call carries its brief's URL); or set http.advertise_url", ErrInvalid, i)
+			}
+		}
+	}
 	if c.TTS.BaseURL == "" && c.TTS.EspeakBin == "" {
 		return bad("tts.espeak_bin", "is empty and no tts.base_url is set")
 	}
@@ -901,6 +929,37 @@ func (s SIP) validate() error {
 	if len(s.Trunks) == 0 {
 		return bad("sip.trunks", "none configured: every call would be refused")
 	}
+	if s.TransferTimeout < time.Second {
+		return bad("sip.transfer_timeout", "must be at least 1s")
+	}
+	groups := map[string]bool{}
+	for i, h := range s.Handoffs {
+		f := fmt.Sprintf("sip.handoffs[%d]", i)
+		if h.Group == "" {
+			return bad(f+".group", "is empty")
+		}
+		if groups[h.Group] {
+			return bad(f+".group", "%q is given twice", h.Group)
+		}
+		groups[h.Group] = true
+		switch h.To {
+		case "desk":
+			if h.ACD != "" {
+				return bad(f+".acd", "is set but the group goes to the desk")
+			}
+		case "acd":
+			if err := checkSIPURI(h.ACD); err != nil {
+				return bad(f+".acd", "%v", err)
+			}
+		default:
+			return bad(f+".to", "%q is not desk or acd", h.To)
+		}
+	}
+	if s.DeskURL != "" {
+		if u, err := url.Parse(s.DeskURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return bad("sip.desk_url", "%q is not an http(s) URL without query", s.DeskURL)
+		}
+	}
 	names := map[string]bool{}
 	for i, t := range s.Trunks {
 		f := fmt.Sprintf("sip.trunks[%d]", i)
@@ -938,6 +997,30 @@ func (s SIP) validate() error {
 			default:
 				return bad(f+".numbers", "%s: %q is not cmn, yue or en", num, line)
 			}
+		}
+	}
+	return nil
+}
+
+// checkSIPURI checks an ACD address: sip: or sips:, user@host[:port],
+// no headers (the transfer adds its own) and nothing a header could not
+// carry.
+func checkSIPURI(v string) error {
+	scheme, rest, ok := strings.Cut(v, ":")
+	if !ok || (scheme != "sip" && scheme != "sips") {
+		return fmt.Errorf("%q is not a sip: URI", v)
+	}
+	if strings.ContainsAny(rest, "?<> \t\r\n\"") {
+		return fmt.Errorf("%q must not carry headers, brackets, quotes or spaces", v)
+	}
+	user, host, ok := strings.Cut(rest, "@")
+	if !ok || user == "" || host == "" {
+		return fmt.Errorf("%q is not sip:queue@host[:port]", v)
+	}
+	host, _, _ = strings.Cut(host, ";")
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 || h == "" {
+			return fmt.Errorf("%q has a bad port", v)
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const sipYAML = `sip:
@@ -55,6 +56,15 @@ func TestSIPConfig(t *testing.T) {
 		{strings.Replace(sipYAML, "      password: hunter2\n", "", 1), "sip.trunks[0].password"},
 		{strings.Replace(sipYAML, "name: carrier", "name: \"\"", 1), "sip.trunks[0].name"},
 		{"sip:\n  addr: 127.0.0.1:5060\n", "sip.trunks"},
+		{sipYAML + "  handoffs:\n    - {group: billing, to: phone}\n", "sip.handoffs[0].to"},
+		{sipYAML + "  handoffs:\n    - {group: \"\", to: desk}\n", "sip.handoffs[0].group"},
+		{sipYAML + "  handoffs:\n    - {group: a, to: desk}\n    - {group: a, to: desk}\n", "sip.handoffs[1].group"},
+		{sipYAML + "  desk_url: https://d.example\n  handoffs:\n    - {group: a, to: acd, acd: \"tel:+123\"}\n", "sip.handoffs[0].acd"},
+		{sipYAML + "  desk_url: https://d.example\n  handoffs:\n    - {group: a, to: acd, acd: \"sip:q@h?X=1\"}\n", "sip.handoffs[0].acd"},
+		{sipYAML + "  desk_url: https://d.example\n  handoffs:\n    - {group: a, to: acd, acd: \"sip:h:99999\"}\n", "sip.handoffs[0].acd"},
+		{sipYAML + "  handoffs:\n    - {group: a, to: acd, acd: \"sip:q@h:5060\"}\n", "sip.desk_url"},
+		{sipYAML + "  desk_url: ftp://d\n", "sip.desk_url"},
+		{sipYAML + "  transfer_timeout: 10ms\n", "sip.transfer_timeout"},
 	} {
 		_, err := loadSIP(t, tc.yaml)
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.field) {
@@ -63,6 +73,10 @@ func TestSIPConfig(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("error shows the password: %v", err)
 		}
+	}
+	good := sipYAML + "  desk_url: https://desk.example\n  handoffs:\n    - {group: billing, to: acd, acd: \"sip:billing@192.0.2.9:5060\"}\n    - {group: device_support, to: desk}\n"
+	if c, err := loadSIP(t, good); err != nil || len(c.SIP.Handoffs) != 2 || c.SIP.Handoffs[0].ACD != "sip:billing@192.0.2.9:5060" || c.SIP.TransferTimeout != 30*time.Second {
+		t.Errorf("handoffs: %+v %v", c.SIP, err)
 	}
 	for _, o := range []string{"sip.rtp_port_min=100", "sip.max_calls=0", "sip.setup_rate=0", "sip.retry_after=10ms", "sip.transports=udp,sctp"} {
 		if _, err := loadSIP(t, sipYAML, o); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), strings.Split(o, "=")[0]) {

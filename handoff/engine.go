@@ -111,6 +111,10 @@ func unavailable(err error) error {
 // offers it to the longest-idle eligible agent. The brief is ready on the
 // desk when Handoff returns.
 func (e *Engine) Handoff(ctx context.Context, req Request) (Brief, error) {
+	return e.handoff(ctx, req, nil)
+}
+
+func (e *Engine) handoff(ctx context.Context, req Request, transfer func(group string) bool) (Brief, error) {
 	if req.CallID == "" {
 		return Brief{}, fmt.Errorf("%w: no call id", ErrInvalid)
 	}
@@ -126,6 +130,17 @@ func (e *Engine) Handoff(ctx context.Context, req Request) (Brief, error) {
 			return e.keep(b, entry, err)
 		}
 		return b, err
+	}
+	if transfer != nil && transfer(d.Group) {
+		// The contact centre's own ACD is to take the call: the brief is
+		// stored for its agents; the desk queue gets the call only if the
+		// transfer fails (TransferFailed).
+		b.Delivery = DeliveryTransfer
+		if err := e.saveBrief(ctx, b); err != nil {
+			return b, err
+		}
+		log.Info("brief stored for a transfer to the contact centre", "group", d.Group, "intent", req.Intent.Intent)
+		return b, nil
 	}
 	if err := e.cfg.Queue.Enqueue(ctx, entry); err != nil {
 		if err = unavailable(err); errors.Is(err, ErrUnavailable) {
@@ -317,7 +332,13 @@ func (e *Engine) BriefFor(ctx context.Context, agentID, callID string) (Brief, e
 	q, err := e.cfg.Queue.Get(ctx, callID)
 	switch {
 	case errors.Is(err, queue.ErrUnknownCall):
-		return Brief{}, fmt.Errorf("%w: brief of call %q", ErrNotFound, callID)
+		// A call transferred to the contact centre is in no queue: the
+		// same rule (group and level) holds against its route.
+		b, berr := e.Brief(ctx, callID)
+		if berr != nil || (b.Delivery != DeliveryTransfer && b.Delivery != DeliveryTransferred) {
+			return Brief{}, fmt.Errorf("%w: brief of call %q", ErrNotFound, callID)
+		}
+		q = queue.Entry{CallID: callID, Group: b.Route.Group, MinLevel: b.Route.MinLevel}
 	case err != nil:
 		return Brief{}, unavailable(err)
 	}

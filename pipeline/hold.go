@@ -187,12 +187,7 @@ func (l *LiveIngress) Hold(ctx context.Context, h HoldConfig) (HoldResult, error
 }
 
 // bridgeMode is the mode Bridge will take for a and b.
-func bridgeMode(a, b webrtc.Call) string {
-	if a.Codec() == b.Codec() {
-		return webrtc.BridgeForward
-	}
-	return webrtc.BridgeTranscode
-}
+func bridgeMode(a, b webrtc.Call) string { return webrtc.BridgeModeOf(a, b) }
 
 // holdAnnounce says the announcement, with the caller's place in the
 // queue when known, then again after every pause. A caller is never

@@ -32,6 +32,7 @@ targets=(
   "FuzzInfoKey ./media/sip"
   "FuzzSIPDatagram ./media/sip"
   "FuzzRedact ./internal/redact"
+  "FuzzParseSipfrag ./media/sip"
 )
 status=0
 for t in "${targets[@]}"; do

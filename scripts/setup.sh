@@ -16,7 +16,7 @@ fail() { echo "setup: $*" >&2; exit 1; }
 step() { echo "setup: $*"; }
 
 deb_run=(pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libopus-dev espeak-ng pkg-config gcc)
-deb_test=(pocketsphinx-testdata sox redis-server redis-sentinel chromium fonts-wqy-microhei sip-tester)
+deb_test=(pocketsphinx-testdata sox redis-server redis-sentinel chromium fonts-wqy-microhei sip-tester baresip-core kamailio)
 pkgs=("${deb_run[@]}")
 [[ "$profile" == test ]] && pkgs+=("${deb_test[@]}")
 

@@ -45,6 +45,10 @@ type line struct {
 	status      web.MediaStatus // under lines.mu
 	shareMu     sync.Mutex      // orders the status's writes to the store
 	unshared    bool            // under shareMu: the call ended, write no more
+	// external is the caller's call when another ingress made it (a SIP
+	// call): the agent's leg is joined to it with WebRTC's
+	// JoinExternal, and the agent's hang-up closes it.
+	external webrtc.Call
 }
 
 func newLines(whip *webrtc.Server, kv store.KV, self string, log *slog.Logger) *lines {
@@ -148,8 +152,15 @@ func (ls *lines) Elsewhere(ctx context.Context, callID string, r *http.Request) 
 }
 
 // open registers a live call; close it when the call ends.
-func (ls *lines) open(callID string) *line {
-	ln := &line{legs: make(chan webrtc.Call, 1), closed: make(chan struct{}), status: web.MediaStatus{State: "answering", Since: time.Now()}}
+func (ls *lines) open(callID string) *line { return ls.openCall(callID, nil) }
+
+// openExternal registers a live call another ingress made (SIP): the
+// agent's WebRTC leg is bridged to it by transcoding.
+func (ls *lines) openExternal(c webrtc.Call) *line { return ls.openCall(c.ID(), c) }
+
+func (ls *lines) openCall(callID string, external webrtc.Call) *line {
+	ln := &line{legs: make(chan webrtc.Call, 1), closed: make(chan struct{}), status: web.MediaStatus{State: "answering", Since: time.Now()},
+		external: external}
 	ls.mu.Lock()
 	ls.calls[callID] = ln
 	ls.mu.Unlock()
@@ -245,7 +256,16 @@ func (ls *lines) Join(ctx context.Context, callID, agent string, offer []byte) (
 	if ln == nil {
 		return "", fmt.Errorf("%w: call %q is not on the line here", web.ErrNoMedia, callID)
 	}
-	leg, answer, err := ls.whip.Join(ctx, callID, offer)
+	var (
+		leg    webrtc.Call
+		answer string
+		err    error
+	)
+	if ln.external != nil {
+		leg, answer, err = ls.whip.JoinExternal(ctx, callID, ln.external.Codec(), offer)
+	} else {
+		leg, answer, err = ls.whip.Join(ctx, callID, offer)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -282,7 +302,10 @@ func (ls *lines) Hangup(ctx context.Context, callID, agent string) error {
 		return fmt.Errorf("%w: call %q is not on the line here", web.ErrNoMedia, callID)
 	}
 	ln.agentHangup.Store(true)
-	if err := ls.whip.Hangup(callID); err != nil {
+	if ln.external != nil {
+		// Ends the call (a BYE to the caller) and waits for it.
+		_ = ln.external.Close()
+	} else if err := ls.whip.Hangup(callID); err != nil {
 		return err
 	}
 	// Answered once the call is gone from the lines too, so that no view

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/callbrief/callbrief/asr"
 	"github.com/callbrief/callbrief/call"
 	"github.com/callbrief/callbrief/handoff"
+	"github.com/callbrief/callbrief/media/sip"
 	"github.com/callbrief/callbrief/media/webrtc"
 	"github.com/callbrief/callbrief/obs"
 	"github.com/callbrief/callbrief/pipeline"
@@ -110,6 +113,9 @@ func (s *server) runLiveCall(ctx context.Context, c webrtc.Call, synth tts.Synth
 type callOpts struct {
 	hub  *caller.Hub // captions to the caller page (WebRTC); nil: none
 	join bool        // the agent may join the call's audio from the desk
+	// external: the call was made by another ingress than WebRTC (SIP);
+	// the agent's WebRTC leg is bridged to it by transcoding.
+	external bool
 	// number is what the network says of the caller (a claim: it never
 	// verifies anyone); lang the language the caller is greeted in.
 	number string
@@ -127,7 +133,11 @@ func (s *server) runCall(ctx context.Context, c webrtc.Call, synth tts.Synthesiz
 	defer s.metrics.ActiveCalls.Dec()
 	var ln *line
 	if o.join {
-		ln = s.lines.open(c.ID())
+		if o.external {
+			ln = s.lines.openExternal(c)
+		} else {
+			ln = s.lines.open(c.ID())
+		}
 		defer s.lines.close(c.ID())
 	}
 	defer c.Close()
@@ -142,6 +152,12 @@ func (s *server) runCall(ctx context.Context, c webrtc.Call, synth tts.Synthesiz
 		cfg.Transcriber = captioned{Transcriber: cfg.Transcriber, hub: o.hub, callID: c.ID()}
 	}
 	cfg.Understander = tracedUnderstander{cfg.Understander, trace}
+	sc, isSIP := c.(*sip.Call)
+	if isSIP && len(s.acd) > 0 {
+		// The brief of a call its group's ACD is to take is stored but
+		// not queued for the desk until the transfer is tried.
+		cfg.Handoff = transferHandoff{s.stack.Engine, s.acd}
+	}
 	cfg.Handoff = tracedHandoff{cfg.Handoff, trace}
 	in := &pipeline.LiveIngress{Call: c, Synth: synth, NewDetector: s.eng.NewDetector, Endpoint: s.cfg.VAD.Endpoint,
 		Language: o.lang, Number: o.number, TurnTimeout: w.TurnTimeout, Log: log}
@@ -182,20 +198,27 @@ func (s *server) runCall(ctx context.Context, c webrtc.Call, synth tts.Synthesiz
 	if err != nil {
 		return
 	}
+	if target, ok := s.acd[res.Brief.Route.Group]; ok {
+		if !isSIP || res.Brief.Delivery != handoff.DeliveryTransfer {
+			// The group's calls go to the contact centre, but only a SIP
+			// call can be transferred there (or the brief was kept during
+			// a store outage and is queued for the desk).
+			why := "the contact centre takes SIP calls only; this one came by WebRTC and went to the desk"
+			if isSIP {
+				why = "the brief could not be stored for the contact centre; the call went to the desk"
+			}
+			nctx, ncancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			if err := s.stack.Engine.Note(nctx, c.ID(), why); err != nil {
+				log.Warn("brief not marked", "err", err)
+			}
+			ncancel()
+		} else if s.transfer(ctx, sc, target, log) {
+			return
+		}
+	}
 	// On hold (in the caller's language, at their pace) until the agent
 	// joins.
-	var hc pipeline.HoldConfig
-	if o.join {
-		hc = s.lines.holdConfig(c.ID(), ln, w.HoldTimeout, s.stack.Engine.QueuePosition)
-	} else {
-		// No agent leg can join this call's audio (a telephone call's
-		// media is not WebRTC): the caller holds, told their place,
-		// until the hold timeout tells them they will be called back.
-		hc = pipeline.HoldConfig{Timeout: w.HoldTimeout, Position: func(ctx context.Context) (int, bool) {
-			pos, err := s.stack.Engine.QueuePosition(ctx, c.ID())
-			return pos, err == nil
-		}}
-	}
+	hc := s.lines.holdConfig(c.ID(), ln, w.HoldTimeout, s.stack.Engine.QueuePosition)
 	hr, err := in.Hold(ctx, hc)
 	m.Hold, m.Talked, m.BridgeMode, m.Ended, m.Bridged = hr.Waited, hr.Talked, hr.Mode, hr.Ended, hr.Bridged
 	if err != nil {
@@ -334,3 +357,64 @@ func (x tracedHandoff) Handoff(ctx context.Context, req handoff.Request) (handof
 	}
 	return b, err
 }
+
+// transferHandoff hands a SIP call over with its brief stored for the
+// contact centre when its group's calls go there (sip.handoffs).
+type transferHandoff struct {
+	eng *handoff.Engine
+	acd map[string]string // skill group -> ACD URI
+}
+
+func (t transferHandoff) Handoff(ctx context.Context, req handoff.Request) (handoff.Brief, error) {
+	return t.eng.HandoffOrTransfer(ctx, req, func(group string) bool { _, ok := t.acd[group]; return ok })
+}
+
+// briefURL is where the contact centre's agent opens a call's brief.
+func (s *server) briefURL(callID string) string {
+	base := s.cfg.SIP.DeskURL
+	if base == "" {
+		base = s.cfg.HTTP.AdvertiseURL
+	}
+	return strings.TrimRight(base, "/") + "/desk/api/calls/" + url.PathEscape(callID) + "/brief"
+}
+
+// transfer takes a SIP call whose brief is stored to its group's ACD by a
+// blind transfer carrying the case: User-to-User (the case id) and
+// X-Callbrief-Case (the case id and the brief's URL). It reports whether
+// the call is gone (transferred, or its caller left during the attempt);
+// otherwise the call has been queued for the desk, its brief saying why
+// the transfer failed, and the caller holds for a desk agent.
+func (s *server) transfer(ctx context.Context, c *sip.Call, target string, log *slog.Logger) bool {
+	id := c.ID()
+	start := time.Now()
+	err := c.Transfer(ctx, sip.Transfer{Target: target, UUI: []byte(id), Purpose: uuiPurpose,
+		Headers: [][2]string{{caseHeader, id + ";brief=" + s.briefURL(id)}}, Timeout: s.cfg.SIP.TransferTimeout})
+	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer hcancel()
+	if err == nil {
+		log.Info("call transferred to the contact centre", "to", target, "took", time.Since(start).Round(time.Millisecond))
+		if err := s.stack.Engine.Transferred(hctx, id, target); err != nil {
+			log.Warn("transferred call's brief not marked", "err", err)
+		}
+		return true
+	}
+	log.Warn("transfer to the contact centre failed; the desk takes the call", "to", target, "err", err)
+	if err := s.stack.Engine.TransferFailed(hctx, id, err.Error()); err != nil {
+		log.Warn("call not queued for the desk after the failed transfer", "err", err)
+	}
+	if c.Err() != nil {
+		if err := s.stack.Engine.CallerLeft(hctx, id, "the caller's side ended the call during the transfer to the contact centre"); err != nil {
+			log.Warn("could not mark the brief abandoned", "err", err)
+		}
+		return true
+	}
+	return false
+}
+
+// What a transferred call carries for the contact centre's ACD.
+const (
+	// uuiPurpose is the User-to-User purpose (RFC 7433) of the case id.
+	uuiPurpose = "callbrief"
+	// caseHeader carries "<case id>;brief=<URL of the brief>".
+	caseHeader = "X-Callbrief-Case"
+)

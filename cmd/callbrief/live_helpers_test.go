@@ -35,6 +35,9 @@ type liveServer struct {
 
 	mu     sync.Mutex
 	tokens map[string]string // demo agents' access tokens, once signed in
+	// stop shuts the node down (as by a signal) and returns its exit
+	// code; the test's cleanup then finds it stopped.
+	stop func() int
 }
 
 type lockedBuffer struct {
@@ -71,6 +74,19 @@ func startLiveAt(t *testing.T, addr string, extra ...string) *liveServer {
 	args := append([]string{"serve", "--addr", addr, "--set", "log.level=info", "--set", "webrtc.loopback=true",
 		"--set", "webrtc.answer_timeout=1s", "--set", "api.key=" + testAPIKey}, extra...)
 	go func() { done <- run(ctx, args, io.Discard, ls.stderr) }()
+	var stopOnce sync.Once
+	rc := -1
+	ls.stop = func() int {
+		stopOnce.Do(func() {
+			cancel()
+			select {
+			case rc = <-done:
+			case <-time.After(liveGuard):
+				t.Error("serve did not shut down")
+			}
+		})
+		return rc
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			// What the node logged, and where every goroutine stood: a
@@ -80,14 +96,8 @@ func startLiveAt(t *testing.T, addr string, extra ...string) *liveServer {
 			_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
 			t.Logf("goroutines at the failure:\n%s", stacks.String())
 		}
-		cancel()
-		select {
-		case rc := <-done:
-			if rc != 0 {
-				t.Errorf("serve exited %d: %s", rc, ls.stderr.String())
-			}
-		case <-time.After(liveGuard):
-			t.Error("serve did not shut down")
+		if rc := ls.stop(); rc != 0 {
+			t.Errorf("serve exited %d: %s", rc, ls.stderr.String())
 		}
 	})
 	// Starting trains the intent model and warms the knowledge base: on a
@@ -418,4 +428,19 @@ func (e *earpiece) loudAfter(at time.Time) int {
 		}
 	}
 	return loud
+}
+
+// metrics returns the node's /metrics text.
+func (ls *liveServer) metrics(ctx context.Context) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ls.base+"/metrics", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
 }

@@ -31,10 +31,13 @@ import (
 
 // server is the HTTP face of `callbrief serve`.
 type server struct {
-	eng      *app.Engines
-	stack    *app.Stack
-	whip     *webrtc.Server
-	sip      *sip.Server // nil unless sip.addr is set
+	eng   *app.Engines
+	stack *app.Stack
+	whip  *webrtc.Server
+	sip   *sip.Server // nil unless sip.addr is set
+	// acd maps the skill groups whose SIP calls go to the contact
+	// centre's own ACD to its SIP address (sip.handoffs).
+	acd      map[string]string
 	desk     *web.Desk
 	lines    *lines
 	rec      asr.Recognizer

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/callbrief/callbrief/config"
 	"github.com/callbrief/callbrief/media/sip"
 	"github.com/callbrief/callbrief/tts"
 )
@@ -22,6 +25,18 @@ func (s *server) mountSIP(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	groups := s.stack.Data.Router.Groups()
+	for i, h := range s.cfg.SIP.Handoffs {
+		if !slices.Contains(groups, h.Group) {
+			return fmt.Errorf("%w: sip.handoffs[%d].group: %q is not a skill group (%s)", config.ErrInvalid, i, h.Group, strings.Join(groups, ", "))
+		}
+		if h.To == "acd" {
+			if s.acd == nil {
+				s.acd = map[string]string{}
+			}
+			s.acd[h.Group] = h.ACD
+		}
+	}
 	synth, err := s.eng.Synthesizer()
 	if err != nil {
 		return err
@@ -30,7 +45,7 @@ func (s *server) mountSIP(ctx context.Context) error {
 	cfg.Logger = s.log
 	cfg.OnCall = func(c *sip.Call) {
 		cl := c.Caller()
-		s.runCall(ctx, c, synth, callOpts{number: pipelineNumber(cl), lang: cl.Line})
+		s.runCall(ctx, c, synth, callOpts{number: pipelineNumber(cl), lang: cl.Line, join: true, external: true})
 	}
 	srv, err := sip.NewServer(cfg)
 	if err != nil {
@@ -77,6 +92,11 @@ func registerSIPMetrics(reg *prometheus.Registry, srv *sip.Server) {
 	for why, v := range map[string]interface{ Load() uint64 }{"malformed": &c.DroppedMalformed, "flood": &c.DroppedFlood, "rtp_wrong_source": &c.RTPWrongSource} {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callbrief_sip_dropped_total",
 			Help: "SIP datagrams and RTP packets dropped unanswered, by why", ConstLabels: prometheus.Labels{"why": why}},
+			func() float64 { return float64(v.Load()) }))
+	}
+	for result, v := range map[string]interface{ Load() uint64 }{"transferred": &c.Transferred, "refused": &c.TransfersRefused, "failed": &c.TransfersFailed} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callbrief_sip_transfers_total",
+			Help: "Blind transfers to the contact centre's ACD (REFER), by result", ConstLabels: prometheus.Labels{"result": result}},
 			func() float64 { return float64(v.Load()) }))
 	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "callbrief_sip_calls", Help: "SIP calls up"},

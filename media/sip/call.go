@@ -79,6 +79,7 @@ type Call struct {
 	rx       webrtc.ReceiveStats
 	wrongSrc uint64
 	infoKeys uint64
+	notify   chan notifyReport // a transfer's reports while one is under way
 
 	keysN, keysDr atomic.Uint64
 
@@ -96,9 +97,14 @@ type Call struct {
 	version atomic.Uint64
 	sessID  uint64
 	rxr     *webrtc.RTPReceiver // handed to the read loop
+
+	// bridged to an agent's leg: its 16 kHz frames resampled to 8 kHz
+	bridgeMu sync.Mutex
+	down     *media.Resampler
+	pending  []int16
 }
 
-var _ webrtc.Call = (*Call)(nil)
+var _ webrtc.FrameSink = (*Call)(nil)
 
 func (c *Call) ID() string                { return c.id }
 func (c *Call) Codec() webrtc.Codec       { return c.codec }
@@ -271,6 +277,46 @@ func (c *Call) send(payload []byte, marker bool) error {
 	c.sent++
 	return nil
 }
+
+// SendFrame implements webrtc.FrameSink: one 20 ms frame of 16 kHz
+// audio from the other leg of a bridge (the agent), sent now as one G.711
+// packet. The other leg paces the frames.
+func (c *Call) SendFrame(f media.Frame) error {
+	if err := c.Err(); err != nil {
+		return err
+	}
+	c.bridgeMu.Lock()
+	defer c.bridgeMu.Unlock()
+	if c.down == nil {
+		rs, err := media.NewResampler(media.Rate16k, media.Rate8k)
+		if err != nil {
+			return fmt.Errorf("sip: bridge: %w", err)
+		}
+		c.down = rs
+	}
+	c.pending = c.down.ProcessInt16(c.pending, f.Samples)
+	const size = 160
+	for len(c.pending) >= size {
+		payload := make([]byte, size)
+		if c.codec == webrtc.CodecPCMA {
+			media.EncodeALaw(payload, c.pending[:size])
+		} else {
+			media.EncodeMuLaw(payload, c.pending[:size])
+		}
+		c.pending = c.pending[:copy(c.pending, c.pending[size:])]
+		// A talkspurt starts after a pause in the other leg's frames.
+		c.spkMu.Lock()
+		marker := c.lastOut.IsZero() || time.Since(c.lastOut) > 60*time.Millisecond
+		c.spkMu.Unlock()
+		if err := c.send(payload, marker); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Ended implements webrtc.FrameSink: closed as soon as the call ends.
+func (c *Call) Ended() <-chan struct{} { return c.ctx.Done() }
 
 // Interrupt implements webrtc.Call (barge-in).
 func (c *Call) Interrupt() {

@@ -100,6 +100,7 @@ type Counters struct {
 	Refused400, Refused401, Refused403, Refused404, Refused415, Refused488 atomic.Uint64
 	Refused503, Refused481, Refused405                                     atomic.Uint64
 	DroppedMalformed, DroppedFlood, RTPWrongSource, NoAck                  atomic.Uint64
+	Transferred, TransfersRefused, TransfersFailed                         atomic.Uint64
 }
 
 // Server is a SIP user agent server taking calls from trunks.
@@ -260,6 +261,7 @@ func (s *Server) Listen(ctx context.Context) error {
 	srv.OnCancel(s.onCancel)
 	srv.OnOptions(s.onOptions)
 	srv.OnInfo(s.onInfo)
+	srv.OnNotify(s.onNotify)
 	srv.OnNoRoute(s.onOther)
 	if s.udp != nil {
 		g := &guardConn{PacketConn: s.udp, s: s}
@@ -397,7 +399,7 @@ func (s *Server) busy(req *sip.Request, tx sip.ServerTransaction, why string) {
 	s.refuse(req, tx, 503, "Service Unavailable", why, ra)
 }
 
-const allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
+const allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"
 
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	s.count(&s.counters.Options)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,7 +64,7 @@ func Bridge(ctx context.Context, a, b Call, opts ...BridgeOption) (Call, BridgeS
 	pa, okA := a.(*peerCall)
 	pb, okB := b.(*peerCall)
 	if !okA || !okB {
-		return nil, BridgeStats{}, fmt.Errorf("%w: not a call of this package", ErrNotBridgeable)
+		return bridgeFrames(ctx, a, b, o)
 	}
 	if pa == pb {
 		return nil, BridgeStats{}, fmt.Errorf("%w: a call cannot be bridged to itself", ErrNotBridgeable)
@@ -88,7 +89,7 @@ func Bridge(ctx context.Context, a, b Call, opts ...BridgeOption) (Call, BridgeS
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := transcode(bctx, d.from, d.to, d.n); err != nil && bctx.Err() == nil {
+				if err := transcode(bctx, d.from.frames, d.to, d.n); err != nil && bctx.Err() == nil {
 					d.from.log.Warn("bridge: transcoding stopped", "err", err)
 				}
 			}()
@@ -129,12 +130,13 @@ func Bridge(ctx context.Context, a, b Call, opts ...BridgeOption) (Call, BridgeS
 
 // keys passes p's keys to fn (nil: drops them) until ctx is done or the
 // call ends.
-func keys(ctx context.Context, p *peerCall, fn func(Call, rune)) {
+func keys(ctx context.Context, p Call, fn func(Call, rune)) {
+	ch := p.DTMF()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case k, ok := <-p.keys:
+		case k, ok := <-ch:
 			if !ok {
 				return
 			}
@@ -146,10 +148,11 @@ func keys(ctx context.Context, p *peerCall, fn func(Call, rune)) {
 }
 
 // drainKeys passes the keys p holds now to fn, without waiting.
-func drainKeys(p *peerCall, fn func(Call, rune)) {
+func drainKeys(p Call, fn func(Call, rune)) {
+	ch := p.DTMF()
 	for {
 		select {
-		case k, ok := <-p.keys:
+		case k, ok := <-ch:
 			if !ok {
 				return
 			}
@@ -174,10 +177,10 @@ func forwardTo(to *peerCall, n *atomic.Uint64) func(*rtp.Packet) {
 	}
 }
 
-// transcode encodes from's decoded frames for to's codec until ctx is
-// done or either call ends. Frames are sent as they arrive: from's read
-// loop paces them in real time.
-func transcode(ctx context.Context, from, to *peerCall, n *atomic.Uint64) error {
+// transcode encodes the decoded frames of from (a leg's queue) for to's
+// codec until ctx is done or either call ends. Frames are sent as they
+// arrive: the sending leg's read loop paces them in real time.
+func transcode(ctx context.Context, from *media.FrameQueue, to *peerCall, n *atomic.Uint64) error {
 	enc, err := newFrameEncoder(to.codec)
 	if err != nil {
 		return err
@@ -194,7 +197,7 @@ func transcode(ctx context.Context, from, to *peerCall, n *atomic.Uint64) error 
 	var pending []int16
 	out := make([]byte, 4000)
 	for {
-		f, err := from.frames.Pop(ctx)
+		f, err := from.Pop(ctx)
 		if err != nil {
 			return err
 		}
@@ -215,4 +218,112 @@ func transcode(ctx context.Context, from, to *peerCall, n *atomic.Uint64) error 
 			n.Add(1)
 		}
 	}
+}
+
+// FrameSink is a call not made by this package that Bridge can still
+// join to one of ours: a telephone call over SIP. Bridge takes its
+// audio from Frames and its keys from DTMF, and gives it the other leg's
+// audio frame by frame.
+type FrameSink interface {
+	Call
+	// SendFrame sends one 20 ms frame of 16 kHz audio to the far end
+	// now, encoded for the call; the sending leg paces the frames.
+	SendFrame(f media.Frame) error
+	// Ended is closed as soon as the call ends (before Done, which waits
+	// for its resources to be freed).
+	Ended() <-chan struct{}
+}
+
+// BridgeModeOf is the mode Bridge takes for a and b.
+func BridgeModeOf(a, b Call) string {
+	pa, okA := a.(*peerCall)
+	pb, okB := b.(*peerCall)
+	if okA && okB && pa.codec == pb.codec {
+		return BridgeForward
+	}
+	return BridgeTranscode
+}
+
+// sendTo returns how frames reach c: encoded for a call of ours, or
+// through a FrameSink's SendFrame.
+func sendTo(c Call) (func(ctx context.Context, from *media.FrameQueue, n *atomic.Uint64) error, <-chan struct{}, error) {
+	switch v := c.(type) {
+	case *peerCall:
+		return func(ctx context.Context, from *media.FrameQueue, n *atomic.Uint64) error {
+			return transcode(ctx, from, v, n)
+		}, v.ctx.Done(), nil
+	case FrameSink:
+		return func(ctx context.Context, from *media.FrameQueue, n *atomic.Uint64) error {
+			for {
+				f, err := from.Pop(ctx)
+				if err != nil {
+					return err
+				}
+				if err := v.SendFrame(f); err != nil {
+					return err
+				}
+				n.Add(1)
+			}
+		}, v.Ended(), nil
+	}
+	return nil, nil, fmt.Errorf("%w: %T is neither a call of this package nor a FrameSink", ErrNotBridgeable, c)
+}
+
+// bridgeFrames bridges two calls of which at least one is a FrameSink
+// (a SIP caller and the agent's WebRTC leg): each leg's decoded 16 kHz
+// frames are sent to the other as they arrive, re-encoded for it.
+func bridgeFrames(ctx context.Context, a, b Call, o bridgeOptions) (Call, BridgeStats, error) {
+	if a == b || a.ID() == b.ID() {
+		return nil, BridgeStats{}, fmt.Errorf("%w: a call cannot be bridged to itself", ErrNotBridgeable)
+	}
+	toA, endA, err := sendTo(a)
+	if err != nil {
+		return nil, BridgeStats{}, err
+	}
+	toB, endB, err := sendTo(b)
+	if err != nil {
+		return nil, BridgeStats{}, err
+	}
+	start := time.Now()
+	a.Interrupt()
+	b.Interrupt()
+	st := BridgeStats{Mode: BridgeTranscode}
+	var ab, ba atomic.Uint64
+	bctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, d := range []struct {
+		from Call
+		send func(context.Context, *media.FrameQueue, *atomic.Uint64) error
+		n    *atomic.Uint64
+	}{{a, toB, &ab}, {b, toA, &ba}} {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := d.send(bctx, d.from.Frames(), d.n); err != nil && bctx.Err() == nil {
+				slog.Debug("bridge: a direction stopped", "call_id", d.from.ID(), "err", err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			keys(bctx, d.from, o.onKey)
+		}()
+	}
+	var ended Call
+	select {
+	case <-ctx.Done():
+	case <-endA:
+		ended = a
+	case <-a.Done():
+		ended = a
+	case <-endB:
+		ended = b
+	case <-b.Done():
+		ended = b
+	}
+	cancel()
+	wg.Wait()
+	drainKeys(a, o.onKey)
+	drainKeys(b, o.onKey)
+	st.AToB, st.BToA, st.Duration = ab.Load(), ba.Load(), time.Since(start)
+	return ended, st, nil
 }

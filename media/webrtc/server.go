@@ -290,6 +290,28 @@ func (s *Server) Join(ctx context.Context, callID string, rawOffer []byte) (Call
 	return s.open(ctx, o, rawOffer, callID, nil)
 }
 
+// JoinExternal adds an agent's leg to a call this server did not make (a
+// telephone call over SIP, callID its id), for Bridge with that call's
+// FrameSink. The leg takes prefer (the call's codec, G.711) when the
+// offer has it, so the bridge only changes the sample rate; otherwise its
+// own choice (Opus), and the bridge transcodes.
+func (s *Server) JoinExternal(ctx context.Context, callID string, prefer Codec, rawOffer []byte) (Call, string, error) {
+	o, err := parseOffer(rawOffer)
+	if err != nil {
+		return nil, "", err
+	}
+	s.mu.Lock()
+	draining := s.draining
+	s.mu.Unlock()
+	if draining {
+		return nil, "", fmt.Errorf("%w: draining", ErrBusy)
+	}
+	if o.offers(prefer) {
+		o.codec = prefer
+	}
+	return s.open(ctx, o, rawOffer, callID, nil)
+}
+
 // open makes the peer connection of a caller (legOf empty, onCall run
 // for it) or of a leg joining call legOf.
 func (s *Server) open(ctx context.Context, o offer, rawOffer []byte, legOf string, onCall func(Call)) (Call, string, error) {

@@ -9,10 +9,12 @@ import (
 	_ "embed"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/callbrief/callbrief/media"
@@ -27,6 +29,76 @@ import (
 //
 //go:embed caller.xml
 var CallerScenario []byte
+
+// TransfereeScenario is the caller's side of a blind transfer (the
+// trunk or PBX): it places a call like CallerScenario (without keys),
+// runs @PLAY@ (a sipp element, or nothing), waits up to @REFER_WAIT@ ms for
+// the service's REFER, accepts it and calls the Refer-To target with the
+// User-to-User and X-Callbrief-Case headers the URI carries, reporting
+// by NOTIFY to the service at @SERVICE_HOST@:@SERVICE_PORT@.
+//
+//go:embed transferee.xml
+var TransfereeScenario []byte
+
+// ACDScenario is an ACD queue (a sipp UAS) that takes one call and fails
+// unless it carries User-to-User and X-Callbrief-Case as callbrief sends
+// them; it logs what it read ("ACD uui=... case=... brief=...").
+//
+//go:embed acd.xml
+var ACDScenario []byte
+
+// RefuserScenario is a trunk that places a call like TransfereeScenario
+// (with @PLAY@), answers the REFER 603 and then waits for the service to
+// hang up.
+//
+//go:embed refuser.xml
+var RefuserScenario []byte
+
+// BridgeCallerScenario is a caller (PCMU) who plays @WAV@ and stays on
+// the line until the service hangs up; with -rtp_echo it returns the
+// audio it receives, so a test hears what the caller heard.
+//
+//go:embed bridgecaller.xml
+var BridgeCallerScenario []byte
+
+// Tone is a sine of freq Hz at rate, amplitude amp, lasting d.
+func Tone(freq float64, rate int, amp float64, d time.Duration) []int16 {
+	n := int(d.Seconds() * float64(rate))
+	out := make([]int16, n)
+	for i := range out {
+		out[i] = int16(amp * math.Sin(2*math.Pi*freq*float64(i)/float64(rate)))
+	}
+	return out
+}
+
+// ToneShare is the share of pcm's power at freq Hz (Goertzel), 0 to 1:
+// near 1 for a clean tone at freq, near 0 for another tone or silence.
+func ToneShare(pcm []int16, freq float64, rate int) float64 {
+	if len(pcm) == 0 {
+		return 0
+	}
+	w := 2 * math.Pi * freq / float64(rate)
+	coeff := 2 * math.Cos(w)
+	var s1, s2, total float64
+	for _, v := range pcm {
+		x := float64(v)
+		total += x * x
+		s0 := x + coeff*s1 - s2
+		s2, s1 = s1, s0
+	}
+	if total == 0 {
+		return 0
+	}
+	power := s1*s1 + s2*s2 - coeff*s1*s2
+	// A pure tone of N samples gives power = total * N / 2.
+	return min(1, power/(total*float64(len(pcm))/2))
+}
+
+// ShortCallScenario is a call that is up @HOLD@ ms and hung up by the
+// caller, for load and scale-out tests (sipp -m N -r R).
+//
+//go:embed shortcall.xml
+var ShortCallScenario []byte
 
 // SpeechPCAP is where sip-tester keeps its key pcaps.
 const KeyPCAPs = "/usr/share/sip-tester"
@@ -172,4 +244,96 @@ func Run(ctx context.Context, dir string, scenario []byte, vars map[string]strin
 	err = cmd.Run()
 	errs, _ := os.ReadFile(errFile)
 	return out.String() + string(errs), err
+}
+
+// UAS is a sipp running a server scenario (the ACD) in the background.
+type UAS struct {
+	Addr string // host:port it listens on (UDP)
+	dir  string
+	cmd  *exec.Cmd
+	out  bytes.Buffer
+	done chan struct{}
+	err  error
+}
+
+// StartUAS starts sipp with scenario (vars substituted) as a server on a
+// free loopback port, taking one call, and returns once its port is
+// bound (or ctx ends).
+func StartUAS(ctx context.Context, dir string, scenario []byte, vars map[string]string) (*UAS, error) {
+	bin, err := Sipp()
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range vars {
+		scenario = bytes.ReplaceAll(scenario, []byte("@"+k+"@"), []byte(v))
+	}
+	sf := filepath.Join(dir, "uas.xml")
+	if err := os.WriteFile(sf, scenario, 0o600); err != nil {
+		return nil, err
+	}
+	sp, err := FreeUDPPort(false)
+	if err != nil {
+		return nil, err
+	}
+	mp, err := FreeUDPPort(true)
+	if err != nil {
+		return nil, err
+	}
+	u := &UAS{Addr: fmt.Sprintf("127.0.0.1:%d", sp), dir: dir, done: make(chan struct{})}
+	u.cmd = exec.CommandContext(ctx, bin, "-sf", sf, "-m", "1", "-i", "127.0.0.1", "-p", fmt.Sprint(sp), "-mp", fmt.Sprint(mp),
+		"-timeout", "80s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "uas-errors.log"),
+		"-trace_logs", "-log_file", filepath.Join(dir, "uas.log"))
+	u.cmd.Dir = dir
+	u.cmd.Stdout, u.cmd.Stderr = &u.out, &u.out
+	if err := u.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { u.err = u.cmd.Wait(); close(u.done) }()
+	// Bound: binding the port ourselves fails.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		c, err := net.ListenPacket("udp", u.Addr)
+		if err != nil {
+			return u, nil
+		}
+		c.Close()
+		select {
+		case <-u.done:
+			return nil, fmt.Errorf("sipp UAS exited: %v\n%s", u.err, u.out.String())
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Wait waits for the UAS to end and returns what it said and logged, and
+// its error (non-nil when the call failed a check).
+func (u *UAS) Wait(ctx context.Context) (string, error) {
+	select {
+	case <-u.done:
+	case <-ctx.Done():
+		return u.out.String(), ctx.Err()
+	}
+	logs, _ := os.ReadFile(filepath.Join(u.dir, "uas.log"))
+	errs, _ := os.ReadFile(filepath.Join(u.dir, "uas-errors.log"))
+	return u.out.String() + string(logs) + string(errs), u.err
+}
+
+// Field returns the value of key=... in the UAS's log line (the ACD's
+// "ACD uui=... case=..."), or "".
+func Field(log, key string) string {
+	for _, line := range strings.Split(log, "\n") {
+		i := strings.Index(line, "ACD ")
+		if i < 0 {
+			continue
+		}
+		for _, f := range strings.Fields(line[i+4:]) {
+			if k, v, ok := strings.Cut(f, "="); ok && k == key {
+				return v
+			}
+		}
+	}
+	return ""
 }

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/callbrief/callbrief/media/sip/siptest"
+	"github.com/callbrief/callbrief/store/redistest"
+)
+
+// answeredOn reads a node's count of answered SIP calls from /metrics.
+func answeredOn(t *testing.T, ctx context.Context, ls *liveServer) int {
+	t.Helper()
+	m := ls.awaitMetric(t, ctx, "callbrief_sip_answered_total")
+	v := regexp.MustCompile(`(?m)^callbrief_sip_answered_total (\d+)`).FindStringSubmatch(m)
+	if v == nil {
+		t.Fatalf("no answered count:\n%s", m)
+	}
+	n, _ := strconv.Atoi(v[1])
+	return n
+}
+
+// optionsOn reads how many OPTIONS a node has answered.
+func optionsOn(ls *liveServer, ctx context.Context) int {
+	m, err := ls.metrics(ctx)
+	if err != nil {
+		return 0
+	}
+	v := regexp.MustCompile(`(?m)^callbrief_sip_options_total (\d+)`).FindStringSubmatch(m)
+	if v == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(v[1])
+	return n
+}
+
+// TestKamailioTwoNodes: Kamailio (deploy/kamailio/kamailio.cfg, its
+// dispatcher checking the nodes by OPTIONS) in front of two callbrief
+// nodes on one Redis. 40 sipp calls through it all succeed and spread
+// over both nodes; one node is stopped, and 20 more calls all succeed on
+// the other: none is lost.
+func TestKamailioTwoNodes(t *testing.T) {
+	if _, err := siptest.Sipp(); err != nil {
+		t.Skip(err)
+	}
+	kam, err := exec.LookPath("kamailio")
+	if err != nil {
+		t.Skip("kamailio (Debian kamailio) is not installed: scripts/setup.sh test installs it")
+	}
+	rd := redistest.Start(t)
+	dir := t.TempDir()
+	var nodes []*liveServer
+	var sipAddrs []string
+	for i := range 2 {
+		sipAddr := fmt.Sprintf("127.0.0.1:%d", mustPort(t, false))
+		rtp := mustPort(t, true)
+		conf := filepath.Join(dir, fmt.Sprintf("node%d.yaml", i))
+		if err := os.WriteFile(conf, []byte(fmt.Sprintf(`sip:
+  addr: %s
+  rtp_port_min: %d
+  rtp_port_max: %d
+  trunks:
+    - name: proxy
+      sources: [127.0.0.1/32]
+      number_header: p-asserted-identity
+      trusted: true
+`, sipAddr, rtp, rtp+100)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		httpAddr := freeAddr(t)
+		nodes = append(nodes, startLiveAt(t, httpAddr, "--config", conf, "--set", "store.redis_addr="+rd.Addr,
+			"--set", "store.secret=node-shared-store-secret", "--set", "desk.secret=node-shared-desk-secret",
+			"--set", "http.advertise_url=http://"+httpAddr, "--set", "asr.engine=sphinx", "--set", "log.level=warn"))
+		sipAddrs = append(sipAddrs, sipAddr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*liveGuard)
+	defer cancel()
+
+	// Kamailio with the repository's configuration; only the addresses
+	// differ.
+	list := filepath.Join(dir, "dispatcher.list")
+	if err := os.WriteFile(list, []byte("1 sip:"+sipAddrs[0]+"\n1 sip:"+sipAddrs[1]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	proxy := fmt.Sprintf("127.0.0.1:%d", mustPort(t, false))
+	root, _ := filepath.Abs("../../deploy/kamailio/kamailio.cfg")
+	run := filepath.Join(dir, "kamailio")
+	if err := os.MkdirAll(run, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	kctx, kcancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(kctx, kam, "-DD", "-E", "-f", root, "-Y", run, "-A", "LISTEN=udp:"+proxy,
+		"-A", `DISPATCHER_LIST="`+list+`"`, "-A", "PING_INTERVAL=1", "-A", "NODE_TIMEOUT=3000",
+		// One worker: with several, a node's 180 and 200 may be relayed
+		// by two workers and arrive swapped, which a phone ignores but
+		// sipp's scenario counts as a failed call.
+		"-A", "CHILDREN=1")
+	// Its main process stops its children on SIGTERM (a SIGKILL would
+	// leave them holding the log pipe).
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	var klog lockedBuffer
+	cmd.Stdout, cmd.Stderr = &klog, &klog
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	kdone := make(chan error, 1)
+	go func() { kdone <- cmd.Wait() }()
+	t.Cleanup(func() {
+		kcancel()
+		<-kdone
+		if t.Failed() {
+			t.Logf("kamailio logged:\n%s", klog.String())
+		}
+	})
+	// Kamailio is up and checking both nodes once each has answered an
+	// OPTIONS.
+	for optionsOn(nodes[0], ctx) == 0 || optionsOn(nodes[1], ctx) == 0 {
+		select {
+		case err := <-kdone:
+			t.Fatalf("kamailio exited: %v\n%s", err, klog.String())
+		case <-ctx.Done():
+			t.Fatalf("kamailio never checked both nodes\n%s", klog.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+
+	calls := func(n int) (string, error) {
+		return siptest.Run(ctx, t.TempDir(), siptest.ShortCallScenario, map[string]string{"HOLD": "2000"}, proxy,
+			"-m", strconv.Itoa(n), "-r", "8", "-l", "20")
+	}
+	start := time.Now()
+	out, err := calls(40)
+	if err != nil {
+		t.Fatalf("40 calls through kamailio: %v\n%s", err, out)
+	}
+	took := time.Since(start)
+	a, b := answeredOn(t, ctx, nodes[0]), answeredOn(t, ctx, nodes[1])
+	if a+b != 40 || a < 10 || b < 10 {
+		t.Fatalf("40 calls answered %d and %d by the two nodes", a, b)
+	}
+	t.Logf("40 calls through kamailio in %s: node 1 answered %d, node 2 %d", took.Round(time.Millisecond), a, b)
+
+	// Node 2 stops (drains: 503 to checks and calls, then it is gone).
+	if rc := nodes[1].stop(); rc != 0 {
+		t.Fatalf("node 2 exited %d", rc)
+	}
+	start = time.Now()
+	out, err = calls(20)
+	if err != nil {
+		t.Fatalf("20 calls with one node stopped: %v\n%s\n%s", err, out, klog.String())
+	}
+	took = time.Since(start)
+	if a2 := answeredOn(t, ctx, nodes[0]); a2 != a+20 {
+		t.Fatalf("with node 2 stopped node 1 answered %d more calls, want 20\n%s", a2-a, klog.String())
+	}
+	marked := strings.Count(klog.String(), "did not answer call")
+	t.Logf("20 calls with node 2 stopped in %s, all on node 1 (%d tried on node 2 first and moved on)", took.Round(time.Millisecond), marked)
+}
