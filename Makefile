@@ -27,7 +27,7 @@ build:
 test: setup-test fmt-check vet
 	$(GO) test -count=1 -race -timeout 15m $$($(GO) list ./... | grep -v '/cmd/callbrief$$')
 	$(GO) test -count=1 -race -timeout 15m ./cmd/callbrief
-	$(MAKE) --no-print-directory fuzz FUZZTIME=10s
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 	$(MAKE) --no-print-directory eval-ci
 
 vet:
