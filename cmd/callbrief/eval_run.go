@@ -188,16 +188,7 @@ func cmdEvalScenarios(ctx context.Context, args []string, stdout, stderr io.Writ
 	if _, err := c.parse(fs, args, stderr); err != nil {
 		return err
 	}
-	var modes []string
-	switch *mode {
-	case "text", "audio":
-		modes = []string{*mode}
-	case "both":
-		modes = []string{evals.ModeText, evals.ModeAudio}
-	default:
-		return fmt.Errorf("%w: --mode %q is not text, audio or both", errUsage, *mode)
-	}
-	abs, err := filepath.Abs(*data)
+	modes, abs, err := modesAndData(*mode, *data, evals.ModeText, evals.ModeAudio)
 	if err != nil {
 		return err
 	}
@@ -215,4 +206,20 @@ func stackOverrides(cfg config.Config) []string {
 		}
 	}
 	return out
+}
+
+// modesAndData reads a scenario command's --mode (one of a and b, or
+// "both") and makes its data folder absolute.
+func modesAndData(mode, data, a, b string) ([]string, string, error) {
+	var modes []string
+	switch mode {
+	case a, b:
+		modes = []string{mode}
+	case "both":
+		modes = []string{a, b}
+	default:
+		return nil, "", fmt.Errorf("%w: --mode %q is not %s, %s or both", errUsage, mode, a, b)
+	}
+	abs, err := filepath.Abs(data)
+	return modes, abs, err
 }

@@ -43,16 +43,7 @@ func cmdEvalServed(ctx context.Context, args []string, stdout, stderr io.Writer)
 		// The text-mode pass logs every call at info: warnings only.
 		c.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	var modes []string
-	switch *mode {
-	case evals.ModeUpload, evals.ModeLive:
-		modes = []string{*mode}
-	case "both":
-		modes = []string{evals.ModeUpload, evals.ModeLive}
-	default:
-		return fmt.Errorf("%w: --mode %q is not upload, live or both", errUsage, *mode)
-	}
-	abs, err := filepath.Abs(*data)
+	modes, abs, err := modesAndData(*mode, *data, evals.ModeUpload, evals.ModeLive)
 	if err != nil {
 		return err
 	}
