@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -213,28 +214,19 @@ func (s *Server) Listen(ctx context.Context) error {
 	}
 	s.ua, s.srv = ua, srv
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	port := int(ap.Port())
-	for _, tr := range s.cfg.Transports {
-		switch tr {
-		case "udp":
-			pc, err := net.ListenPacket("udp", netip.AddrPortFrom(ap.Addr(), uint16(port)).String())
-			if err != nil {
-				s.closeListeners()
-				return fmt.Errorf("sip: udp %s: %w", s.cfg.Addr, err)
-			}
-			s.udp = pc
-			port = pc.LocalAddr().(*net.UDPAddr).Port
-		case "tcp":
-			l, err := net.Listen("tcp", netip.AddrPortFrom(ap.Addr(), uint16(port)).String())
-			if err != nil {
-				s.closeListeners()
-				return fmt.Errorf("sip: tcp %s: %w", s.cfg.Addr, err)
-			}
-			s.tcp = l
-			port = l.Addr().(*net.TCPAddr).Port
-		default:
-			s.closeListeners()
-			return fmt.Errorf("sip: transport %q is not udp or tcp", tr)
+	// UDP and TCP share one port number. With port 0 the first transport
+	// picks a free port, which the other may find taken (another process
+	// holds it for that protocol): try again with another, a few times.
+	var port int
+	for attempt := 0; ; attempt++ {
+		port, err = s.listen(ap)
+		if err == nil {
+			break
+		}
+		s.closeListeners()
+		s.udp, s.tcp = nil, nil
+		if ap.Port() != 0 || attempt == 4 || !errors.Is(err, syscall.EADDRINUSE) {
+			return err
 		}
 	}
 	s.addr = netip.AddrPortFrom(ap.Addr(), uint16(port))
@@ -274,6 +266,32 @@ func (s *Server) Listen(ctx context.Context) error {
 	}
 	s.log.Info("sip listening", "addr", s.addr.String(), "transports", strings.Join(s.cfg.Transports, ","), "media_ip", s.cfg.MediaIP.String(), "trunks", len(s.cfg.Trunks))
 	return nil
+}
+
+// listen opens the configured transports on ap, on one port number.
+func (s *Server) listen(ap netip.AddrPort) (int, error) {
+	port := int(ap.Port())
+	for _, tr := range s.cfg.Transports {
+		switch tr {
+		case "udp":
+			pc, err := net.ListenPacket("udp", netip.AddrPortFrom(ap.Addr(), uint16(port)).String())
+			if err != nil {
+				return 0, fmt.Errorf("sip: udp %s: %w", s.cfg.Addr, err)
+			}
+			s.udp = pc
+			port = pc.LocalAddr().(*net.UDPAddr).Port
+		case "tcp":
+			l, err := net.Listen("tcp", netip.AddrPortFrom(ap.Addr(), uint16(port)).String())
+			if err != nil {
+				return 0, fmt.Errorf("sip: tcp %s: %w", s.cfg.Addr, err)
+			}
+			s.tcp = l
+			port = l.Addr().(*net.TCPAddr).Port
+		default:
+			return 0, fmt.Errorf("sip: transport %q is not udp or tcp", tr)
+		}
+	}
+	return port, nil
 }
 
 func (s *Server) closeListeners() {
