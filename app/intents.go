@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/callbrief/callbrief/call"
 	"github.com/callbrief/callbrief/config"
 	"github.com/callbrief/callbrief/data/taxonomy"
 	"github.com/callbrief/callbrief/handoff/kb"
@@ -14,6 +15,7 @@ import (
 	"github.com/callbrief/callbrief/nlu"
 	"github.com/callbrief/callbrief/nlu/dense"
 	"github.com/callbrief/callbrief/nlu/linear"
+	"github.com/callbrief/callbrief/nlu/relevance"
 	"github.com/callbrief/callbrief/pipeline"
 )
 
@@ -93,15 +95,23 @@ func (e *Engines) Understanding(ctx context.Context) (pipeline.Understand, error
 	if err != nil {
 		return pipeline.Understand{}, err
 	}
+	ex, err := TaxonomyExamples(tax)
+	if err != nil {
+		return pipeline.Understand{}, err
+	}
+	eo, err := Guards(ctx, ex, cfg.Intent.OffTopic == "reject", nlu.EmbeddedOptions{Log: log, Rules: nlu.DefaultRules})
+	if err != nil {
+		return pipeline.Understand{}, err
+	}
 	var intents *nlu.Embedded
 	if cfg.Files.IntentModel != "" {
-		intents, err = nlu.LoadEmbedded(cfg.Files.IntentModel, nlu.EmbeddedOptions{Log: log})
+		intents, err = nlu.LoadEmbedded(cfg.Files.IntentModel, eo)
 		if err == nil {
 			err = checkModelLabels(cfg.Files.IntentModel, intents.Model().Labels, tax)
 		}
 	} else {
 		train, _ := e.IntentTrainer(ctx)
-		intents, err = TrainTaxonomyWith(ctx, tax, train, log)
+		intents, err = train(ctx, ex, nlu.HotlineOptions(), eo)
 	}
 	if err != nil {
 		return pipeline.Understand{}, fmt.Errorf("intent model: %w", err)
@@ -113,10 +123,8 @@ func (e *Engines) Understanding(ctx context.Context) (pipeline.Understand, error
 	return pipeline.Understand{Intents: intents, Language: lid, Taxonomy: tax}, nil
 }
 
-// TrainTaxonomyWith trains the hotline's classifier (the taxonomy's
-// training utterances, the hotline's options and emergency rules) with
-// train.
-func TrainTaxonomyWith(ctx context.Context, tax *taxonomy.Taxonomy, train func(ctx context.Context, data []linear.Example, opt linear.Options, eo nlu.EmbeddedOptions) (*nlu.Embedded, error), log *slog.Logger) (*nlu.Embedded, error) {
+// TaxonomyExamples are the taxonomy's training utterances as examples.
+func TaxonomyExamples(tax *taxonomy.Taxonomy) ([]linear.Example, error) {
 	us, err := tax.Train()
 	if err != nil {
 		return nil, err
@@ -125,7 +133,41 @@ func TrainTaxonomyWith(ctx context.Context, tax *taxonomy.Taxonomy, train func(c
 	for i, u := range us {
 		ex[i] = linear.Example{Text: u.Text, Label: u.Intent}
 	}
-	return train(ctx, ex, nlu.HotlineOptions(), nlu.EmbeddedOptions{Log: log, Rules: nlu.DefaultRules})
+	return ex, nil
+}
+
+// Guards fits the relevance model to the taxonomy's in-scope training
+// utterances (is this the hotline's business at all?) against the
+// general-language background built into the binary. It takes
+// milliseconds, so an operator's own taxonomy gets its own at start.
+// reject says whether off-topic turns are filed out of scope
+// (intent.off_topic).
+func Guards(ctx context.Context, ex []linear.Example, reject bool, eo nlu.EmbeddedOptions) (nlu.EmbeddedOptions, error) {
+	var in []string
+	for _, e := range ex {
+		if e.Label != string(call.IntentOutOfScope) {
+			in = append(in, e.Text)
+		}
+	}
+	var err error
+	if eo.Relevance, err = relevanceFrom(ctx, in); err != nil {
+		return eo, fmt.Errorf("relevance model: %w", err)
+	}
+	eo.RejectOffTopic = reject
+	return eo, nil
+}
+
+// relevanceFrom fits a relevance model to utterances.
+func relevanceFrom(ctx context.Context, texts []string) (*relevance.Model, error) {
+	bg, err := relevance.DefaultBackground()
+	if err != nil {
+		return nil, fmt.Errorf("background: %w", err)
+	}
+	ex := make([]relevance.Example, len(texts))
+	for i, t := range texts {
+		ex[i] = relevance.Example{Text: t}
+	}
+	return relevance.Train(ctx, bg, ex, relevance.DefaultOptions())
 }
 
 // Understanding is Engines.Understanding for callers that hold no

@@ -38,6 +38,13 @@ type IntentResult struct {
 	// Engine names the classifier that produced the result ("embedded",
 	// "llm", "llm-fallback:embedded").
 	Engine string `json:"engine,omitempty"`
+	// Relevance is how much more the utterance's words belong to the
+	// hotline's language than to general language (mean log-likelihood
+	// ratio; nil when no relevance model ran), and OffTopic says it fell
+	// under the threshold, which files the turn out of scope unless an
+	// emergency phrase was heard.
+	Relevance *float64 `json:"relevance,omitempty"`
+	OffTopic  bool     `json:"off_topic,omitempty"`
 }
 
 // SlotKind is the type of a value extracted from what the caller said.

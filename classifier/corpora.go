@@ -229,3 +229,8 @@ func BuildVariety(ctx context.Context, corpora []Corpus, opt VarietyOptions) (*V
 	m.Data = src
 	return m, nil
 }
+
+// DirSHA256 is the checksum of a corpus folder as model files record it:
+// the sha256 of every file's sha256 and relative path, in name order
+// (recordings excluded).
+func DirSHA256(dir string) (string, error) { return sumDir(dir) }

@@ -59,6 +59,11 @@ type Intent struct {
 	// embedding before the sparse model answers alone; the late embedding
 	// still serves the knowledge-base search.
 	EmbedWait time.Duration `yaml:"embed_wait"`
+	// OffTopic is what happens to an utterance whose words are not the
+	// hotline's (the relevance model, see nlu/relevance): "reject" files
+	// it out of scope whatever intent the classifier guessed (emergency
+	// phrases still win), "keep" only reports the score.
+	OffTopic string `yaml:"off_topic"`
 }
 
 // Admit bounds the recorded calls (uploads to /v1/calls and /v1/transcribe)
@@ -420,7 +425,7 @@ func Default() Config {
 		Admit: Admit{Queue: 8, Wait: 10 * time.Second, BodyTimeout: 60 * time.Second},
 		SIP: SIP{Transports: "udp,tcp", RTPPortMin: 20000, RTPPortMax: 20999, MaxCalls: 200, SetupRate: 20, SourceRate: 50, TransferTimeout: 30 * time.Second,
 			RetryAfter: 5 * time.Second},
-		Intent: Intent{Dense: "e5", EmbedWait: 20 * time.Millisecond},
+		Intent: Intent{Dense: "e5", EmbedWait: 20 * time.Millisecond, OffTopic: "reject"},
 	}
 }
 
@@ -631,6 +636,9 @@ func (c Config) Validate() error {
 	}
 	if c.Intent.Dense != "e5" && c.Intent.Dense != "none" {
 		return bad("intent.dense", "%q is not e5 or none", c.Intent.Dense)
+	}
+	if c.Intent.OffTopic != "reject" && c.Intent.OffTopic != "keep" {
+		return bad("intent.off_topic", "%q is not reject or keep", c.Intent.OffTopic)
 	}
 	if c.Intent.EmbedWait < 0 || c.Intent.EmbedWait > 5*time.Second {
 		return bad("intent.embed_wait", "%s is not between 0 and 5s", c.Intent.EmbedWait)

@@ -60,6 +60,35 @@ type IntentReport struct {
 	ByLanguage      map[string]float64 `json:"accuracy_by_language,omitempty"`
 	// Calibration compares the classifier's confidence with its accuracy.
 	Calibration *Calibration `json:"calibration,omitempty"`
+	// FalseEmergencies counts utterances of another intent (out of scope
+	// included) predicted as an emergency, when the dataset names them.
+	FalseEmergencies *int `json:"false_emergencies,omitempty"`
+	// BySource scores each corpus of a pooled test set.
+	BySource []SourceScore `json:"by_source,omitempty"`
+	// FalseEmergencyExamples are the first few false emergencies, to read.
+	FalseEmergencyExamples []FalseEmergency `json:"false_emergency_examples,omitempty"`
+}
+
+// FalseEmergency is one utterance taken for an emergency it is not.
+type FalseEmergency struct {
+	Source    string `json:"source,omitempty"`
+	Text      string `json:"text"`
+	Gold      string `json:"gold"`
+	Predicted string `json:"predicted"`
+	// Rule is the emergency phrase that fired, empty when the model chose.
+	Rule string `json:"rule,omitempty"`
+}
+
+// maxFalseEmergencyExamples bounds the examples a report keeps.
+const maxFalseEmergencyExamples = 40
+
+// SourceScore is the accuracy on one corpus of a pooled test set; for a
+// corpus of out-of-scope speech it is the out-of-scope recall.
+type SourceScore struct {
+	Source           string  `json:"source"`
+	N                int     `json:"n"`
+	Accuracy         float64 `json:"accuracy"`
+	FalseEmergencies int     `json:"false_emergencies"`
 }
 
 // oosName is how the report names out of scope, whatever the dataset calls it.
@@ -71,7 +100,7 @@ const oosName = string(call.IntentOutOfScope)
 func RunIntent(ctx context.Context, engine string, ds *IntentDataset, train IntentTrainer) (*IntentReport, error) {
 	rep := &IntentReport{Engine: engine, Dataset: ds.Name}
 	type pair struct {
-		gold, pred, lang string
+		gold, pred, lang, source, text, rule string
 	}
 	var pairs []pair
 	var lats []time.Duration
@@ -104,7 +133,7 @@ func RunIntent(ctx context.Context, engine string, ds *IntentDataset, train Inte
 			if ds.OOSLabel != "" && p == ds.OOSLabel {
 				p = oosName
 			}
-			pairs = append(pairs, pair{g, p, string(it.Language)})
+			pairs = append(pairs, pair{g, p, string(it.Language), it.Source, it.Text, r.Rule})
 			confs, rights = append(confs, r.Confidence), append(rights, g == p)
 		}
 		return nil
@@ -215,6 +244,46 @@ func RunIntent(ctx context.Context, engine string, ds *IntentDataset, train Inte
 		}
 		return a.Predicted < b.Predicted
 	})
+	if len(ds.Emergencies) > 0 {
+		emergency := map[string]bool{}
+		for _, e := range ds.Emergencies {
+			emergency[e] = true
+		}
+		n := 0
+		bySrc := map[string]*SourceScore{}
+		var order []string
+		for _, p := range pairs {
+			fe := emergency[p.pred] && p.gold != p.pred
+			if fe {
+				n++
+				if len(rep.FalseEmergencyExamples) < maxFalseEmergencyExamples {
+					rep.FalseEmergencyExamples = append(rep.FalseEmergencyExamples, FalseEmergency{p.source, p.text, p.gold, p.pred, p.rule})
+				}
+			}
+			if p.source == "" {
+				continue
+			}
+			s := bySrc[p.source]
+			if s == nil {
+				s = &SourceScore{Source: p.source}
+				bySrc[p.source] = s
+				order = append(order, p.source)
+			}
+			s.N++
+			if p.gold == p.pred {
+				s.Accuracy++
+			}
+			if fe {
+				s.FalseEmergencies++
+			}
+		}
+		rep.FalseEmergencies = &n
+		for _, src := range order {
+			s := bySrc[src]
+			s.Accuracy /= float64(s.N)
+			rep.BySource = append(rep.BySource, *s)
+		}
+	}
 	if len(langN) > 1 {
 		rep.ByLanguage = map[string]float64{}
 		for l, n := range langN {
@@ -247,6 +316,16 @@ func (r *IntentReport) Markdown() string {
 	fmt.Fprintf(&b, "- Latency per utterance: p50 %.3f ms, p99 %.3f ms (n=%d)\n", r.Latency.P50, r.Latency.P99, r.Latency.N)
 	if r.Failures > 0 {
 		fmt.Fprintf(&b, "- Failed utterances: %d (scored as wrong)\n", r.Failures)
+	}
+	if r.FalseEmergencies != nil {
+		fmt.Fprintf(&b, "- **False emergencies** (another intent or out of scope taken for an emergency): %d\n", *r.FalseEmergencies)
+	}
+	if len(r.BySource) > 0 {
+		b.WriteString("\n| corpus | n | accuracy (out-of-scope recall for off-topic corpora) | false emergencies |\n|---|---|---|---|\n")
+		for _, s := range r.BySource {
+			fmt.Fprintf(&b, "| %s | %d | %.4f | %d |\n", s.Source, s.N, s.Accuracy, s.FalseEmergencies)
+		}
+		b.WriteString("\n")
 	}
 	if len(r.ByLanguage) > 0 {
 		var ls []string

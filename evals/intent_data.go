@@ -20,6 +20,9 @@ type IntentItem struct {
 	Text     string        `json:"text"`
 	Intent   string        `json:"intent"`
 	Language call.Language `json:"lang,omitempty"`
+	// Source names the corpus a test item came from, when a test set
+	// pools several (scored per source).
+	Source string `json:"source,omitempty"`
 }
 
 // IntentDataset is a train/test pair with optional validation data.
@@ -33,6 +36,9 @@ type IntentDataset struct {
 	// Folds > 1 asks the runner to cross-validate on Test (for a dataset
 	// that ships only one labelled set, such as the HWU64 fold used here).
 	Folds int
+	// Emergencies are the intents that jump every queue: a prediction of
+	// one for an utterance of another intent is counted on its own.
+	Emergencies []string
 }
 
 // labelColumns are the header names accepted for the label column.

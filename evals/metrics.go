@@ -3,6 +3,7 @@ package evals
 import (
 	"math"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -200,4 +201,21 @@ func classScores(per []IntentScores) []ClassScore {
 		out[i] = ClassScore{Label: p.Intent, F1: p.F1, Support: p.Support}
 	}
 	return out
+}
+
+// metricName turns a free-form label (a corpus name) into a metric-name
+// fragment: lower case letters, digits and underscores.
+func metricName(s string) string {
+	var b strings.Builder
+	under := false
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+			under = false
+		} else if !under && b.Len() > 0 {
+			b.WriteByte('_')
+			under = true
+		}
+	}
+	return strings.TrimSuffix(b.String(), "_")
 }

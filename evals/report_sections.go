@@ -146,6 +146,12 @@ func IntentEvaluation(name string, r *IntentReport, lat *LatencyRecorder) *Evalu
 			quality("oos_recall", *r.OOSRecall, HigherIsBetter, 0),
 			quality("oos_precision", *r.OOSPrecision, HigherIsBetter, 0))
 	}
+	if r.FalseEmergencies != nil {
+		e.Metrics = append(e.Metrics, count("false_emergencies", *r.FalseEmergencies, r.Test))
+	}
+	for _, s := range r.BySource {
+		e.Metrics = append(e.Metrics, quality("accuracy_source_"+metricName(s.Source), s.Accuracy, HigherIsBetter, s.N))
+	}
 	langs := make([]string, 0, len(r.ByLanguage))
 	for l := range r.ByLanguage {
 		langs = append(langs, l)

@@ -9,6 +9,7 @@ import (
 	"github.com/callbrief/callbrief/call"
 	"github.com/callbrief/callbrief/data/taxonomy"
 	"github.com/callbrief/callbrief/nlu/linear"
+	"github.com/callbrief/callbrief/nlu/relevance"
 )
 
 // EmbeddedName is the engine name of the embedded classifier.
@@ -23,6 +24,11 @@ type EmbeddedOptions struct {
 	// disables rules, as for a public dataset with other labels.
 	Rules []Rule
 	Log   *slog.Logger
+	// Relevance, when set, judges whether the utterance is about the
+	// hotline's business at all; RejectOffTopic files one that is not out
+	// of scope (else its score is only reported).
+	Relevance      *relevance.Model
+	RejectOffTopic bool
 }
 
 // Embedded is the in-process intent classifier: a linear model plus
@@ -34,6 +40,9 @@ type Embedded struct {
 	topK  int
 	log   *slog.Logger
 	dense *Dense // nil: sparse only
+	rel   *relevance.Model
+	// rejectOffTopic: see EmbeddedOptions.RejectOffTopic.
+	rejectOffTopic bool
 }
 
 var _ IntentClassifier = (*Embedded)(nil)
@@ -43,7 +52,7 @@ func NewEmbedded(m *linear.Model, opt EmbeddedOptions) (*Embedded, error) {
 	if m == nil || len(m.Labels) < 2 {
 		return nil, fmt.Errorf("%w: no trained model", ErrModel)
 	}
-	e := &Embedded{model: m, rules: opt.Rules, topK: opt.TopK, log: opt.Log}
+	e := &Embedded{model: m, rules: opt.Rules, topK: opt.TopK, log: opt.Log, rel: opt.Relevance, rejectOffTopic: opt.RejectOffTopic}
 	if e.rules == nil {
 		e.rules = DefaultRules
 	}
@@ -142,6 +151,19 @@ func (e *Embedded) Classify(ctx context.Context, text string, lang call.Language
 		res.Intent, res.Rejected = call.IntentOutOfScope, true
 	case p.Rejected:
 		res.Intent, res.Rejected = call.IntentOutOfScope, true
+	}
+	if e.rel != nil {
+		// The classifier always names its nearest intent; speech that is
+		// about something else entirely (a radio, a chat in the room) has
+		// no nearest intent worth acting on, least of all an emergency
+		// that would jump every queue.
+		v := e.rel.Judge(text)
+		score := v.Score
+		res.Relevance, res.OffTopic = &score, !v.OnTopic
+		if !v.OnTopic && e.rejectOffTopic && res.Intent != call.IntentOutOfScope {
+			e.log.Debug("off-topic utterance filed out of scope", "model_intent", res.Intent, "relevance", v.Score, "threshold", v.Threshold)
+			res.Intent, res.Rejected = call.IntentOutOfScope, true
+		}
 	}
 	if m, ok := matchRules(e.rules, text); ok && res.Intent != m.rule.Intent {
 		e.log.Debug("emergency rule overrides model", "rule", m.rule.Name, "phrase", m.phrase, "model_intent", res.Intent)

@@ -33,6 +33,8 @@ targets=(
   "FuzzSIPDatagram ./media/sip"
   "FuzzRedact ./internal/redact"
   "FuzzParseSipfrag ./media/sip"
+  "FuzzParsePeoplesDaily ./nlu/relevance"
+  "FuzzUnmarshalBackground ./nlu/relevance"
 )
 status=0
 for t in "${targets[@]}"; do

@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/callbrief/callbrief/app"
 	"github.com/callbrief/callbrief/call"
+	"github.com/callbrief/callbrief/classifier"
 	"github.com/callbrief/callbrief/data/taxonomy"
 	"github.com/callbrief/callbrief/evals"
 	"github.com/callbrief/callbrief/nlu"
@@ -130,7 +132,73 @@ func hotlineDataset() (*evals.IntentDataset, error) {
 		}
 		return out
 	}
-	return &evals.IntentDataset{Name: "hotline taxonomy (held-out split)", Train: conv(tr), Test: conv(te), OOSLabel: string(call.IntentOutOfScope)}, nil
+	var emergencies []string
+	for _, in := range tax.Intents() {
+		if in.Emergency {
+			emergencies = append(emergencies, in.ID)
+		}
+	}
+	return &evals.IntentDataset{Name: "hotline taxonomy (held-out split)", Train: conv(tr), Test: conv(te), OOSLabel: string(call.IntentOutOfScope), Emergencies: emergencies}, nil
+}
+
+// hotlineCrossDataset is the hotline's held-out split pooled with speech
+// from corpora the hotline never saw, all of it out of scope: everyday
+// sentences in four Chinese varieties (Tatoeba), real Mandarin and
+// Cantonese recordings' transcripts (speech-zh: livestreams, audiobooks,
+// chat), English requests to a voice assistant (HWU64, its smart-home
+// commands apart) and CLINC150's out-of-scope test list. None of them
+// trains the intent model; CLINC150's training lists are part of the
+// relevance model's general-language background, so its row is marked.
+func hotlineCrossDataset(shared string) (*evals.IntentDataset, error) {
+	ds, err := hotlineDataset()
+	if err != nil {
+		return nil, err
+	}
+	ds.Name = "hotline taxonomy (held-out split) + out-of-scope speech from other corpora"
+	for i := range ds.Test {
+		ds.Test[i].Source = "hotline held-out"
+	}
+	oos := string(call.IntentOutOfScope)
+	add := func(src string, lang call.Language, text string) {
+		ds.Test = append(ds.Test, evals.IntentItem{Text: text, Intent: oos, Language: lang, Source: src})
+	}
+	for _, split := range []classifier.Split{classifier.SplitTrain, classifier.SplitValidation, classifier.SplitTest} {
+		tat, err := classifier.LoadTatoeba(filepath.Join(shared, "tatoeba-zh-varieties"), split)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range tat {
+			add("tatoeba "+string(e.Variety), e.Variety, e.Text)
+		}
+		sz, err := classifier.LoadSpeechZH(filepath.Join(shared, "speech-zh"), split)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range sz {
+			add("speech-zh transcripts", e.Variety, e.Text)
+		}
+	}
+	hwu, err := evals.LoadHWU64(filepath.Join(shared, "hwu64"))
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range hwu.Test {
+		src := "hwu64 assistant requests"
+		if strings.HasPrefix(it.Intent, "iot_") {
+			src = "hwu64 smart-home commands"
+		}
+		add(src, call.LangEnglish, it.Text)
+	}
+	cl, err := evals.LoadCLINC150(filepath.Join(shared, "clinc150"))
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range cl.Test {
+		if it.Intent == evals.CLINCOOSLabel {
+			add("clinc150 oos test (in the background corpus)", call.LangEnglish, it.Text)
+		}
+	}
+	return ds, nil
 }
 
 func toExamples(items []evals.IntentItem) []linear.Example {

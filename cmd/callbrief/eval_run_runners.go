@@ -85,10 +85,13 @@ func fraction(items []evals.IntentItem, f float64) []evals.IntentItem {
 func runIntentSpec(ctx context.Context, c *common, s *evals.Suite, sp evals.EvalSpec) (*evals.Evaluation, error) {
 	var ds *evals.IntentDataset
 	var err error
-	hotline := sp.Dataset == "" || sp.Dataset == "hotline"
-	if hotline {
+	hotline := sp.Dataset == "" || sp.Dataset == "hotline" || sp.Dataset == "hotline-cross"
+	switch {
+	case sp.Dataset == "hotline-cross":
+		ds, err = hotlineCrossDataset(sharedRoot(s, sp))
+	case hotline:
 		ds, err = hotlineDataset()
-	} else {
+	default:
 		ds, err = evals.LoadNamedIntentDataset(sharedRoot(s, sp), sp.Dataset)
 	}
 	if err != nil {
@@ -125,7 +128,13 @@ func runIntentSpec(ctx context.Context, c *common, s *evals.Suite, sp evals.Eval
 		opt := linear.DefaultOptions()
 		eo := nlu.EmbeddedOptions{Log: c.log}
 		if hotline {
+			// As served: the emergency rules, and the relevance model
+			// fitted to the same training utterances.
 			opt, eo.Rules = nlu.HotlineOptions(), nlu.DefaultRules
+			var err error
+			if eo, err = app.Guards(ctx, toExamples(train), cfg.Intent.OffTopic == "reject", eo); err != nil {
+				return nil, err
+			}
 		}
 		opt.OOSLabel = oos
 		opt.Validation = toExamples(val)

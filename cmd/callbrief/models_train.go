@@ -29,7 +29,8 @@ func cmdModelsTrain(ctx context.Context, args []string, stdout, stderr io.Writer
 	epochs := fs.Int("epochs", 0, "training epochs (default: the hotline's)")
 	varietyOut := fs.String("variety-out", "", "variety model file to write (default: <cache>/nlu/variety.cbvm; classifier/variety.cbvm is the one built into the binary)")
 	dataDir := fs.String("data", sharedDataDefault, "folder holding hkcancor/, tatoeba-zh-varieties/ and speech-zh/")
-	which := fs.String("models", "intent,variety", "which models to train (comma-separated: intent, variety)")
+	relevanceOut := fs.String("relevance-out", "", "relevance background file to write (default: <cache>/nlu/background.cbrb; nlu/relevance/background.cbrb is the one built into the binary)")
+	which := fs.String("models", "intent,variety", "which models to train (comma-separated: intent, variety, relevance)")
 	if _, err := c.parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -40,10 +41,10 @@ func cmdModelsTrain(ctx context.Context, args []string, stdout, stderr io.Writer
 	want := map[string]bool{}
 	for _, w := range strings.Split(*which, ",") {
 		switch w = strings.TrimSpace(w); w {
-		case "intent", "variety":
+		case "intent", "variety", "relevance":
 			want[w] = true
 		default:
-			return fmt.Errorf("models train: --models %q: unknown model %q (want intent, variety)", *which, w)
+			return fmt.Errorf("models train: --models %q: unknown model %q (want intent, variety, relevance)", *which, w)
 		}
 	}
 	if want["variety"] {
@@ -52,6 +53,19 @@ func cmdModelsTrain(ctx context.Context, args []string, stdout, stderr io.Writer
 			p = filepath.Join(dir, "nlu", "variety.cbvm")
 		}
 		if err := trainVariety(ctx, *dataDir, p, stdout); err != nil {
+			return err
+		}
+	}
+	if want["relevance"] {
+		p := *relevanceOut
+		if p == "" {
+			p = filepath.Join(dir, "nlu", "background.cbrb")
+		}
+		cache, err := models.NewCache(dir, c.log)
+		if err != nil {
+			return err
+		}
+		if err := trainRelevance(ctx, cache, *dataDir, p, stdout); err != nil {
 			return err
 		}
 	}
