@@ -140,8 +140,12 @@ func runScenario(ctx context.Context, cfg ScenarioConfig, mode string, idx int, 
 	if mode == ModeAudio {
 		tr = cfg.Transcriber
 	}
+	callLog := st.Log
+	if callLog != nil {
+		callLog = callLog.With("call_id", sc.ID+"-"+mode)
+	}
 	cc := pipeline.CallConfig{Transcriber: tr, Understander: st.Understander, Verifier: v, Handoff: eng,
-		AnswerTimeout: cfg.AnswerTimeout, Now: now, Log: st.Log}
+		AnswerTimeout: cfg.AnswerTimeout, Now: now, Log: callLog}
 	in := newScriptedCaller(sc, mode, acct, gw, speak)
 	res, err := pipeline.RunCall(ctx, cc, sc.ID+"-"+mode, in)
 	if errors.Is(err, pipeline.ErrHangup) {

@@ -158,7 +158,9 @@ type CallConfig struct {
 	// MaxPrompts bounds the questions of one call; default 12.
 	MaxPrompts int
 	Now        func() time.Time
-	Log        *slog.Logger
+	// Log receives the call's events; it carries the call's id (call_id),
+	// which RunCall does not add again.
+	Log *slog.Logger
 }
 
 // Result is one call's end.
@@ -189,7 +191,9 @@ func RunCall(ctx context.Context, cfg CallConfig, callID string, in Ingress) (Re
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	c := &callRun{cfg: cfg, in: in, log: cfg.Log.With("call_id", callID), start: time.Now(), res: Result{CallID: callID}}
+	// cfg.Log already names the call (its ingress made the id and logged
+	// with it first); adding call_id again would print it twice.
+	c := &callRun{cfg: cfg, in: in, log: cfg.Log, start: time.Now(), res: Result{CallID: callID}}
 	err := c.run(ctx)
 	c.res.Wall = time.Since(c.start)
 	if err != nil {
@@ -307,7 +311,8 @@ func (c *callRun) run(ctx context.Context) error {
 	}
 
 	// The hotline's priors decide a variety the transcript cannot show.
-	if l := languagePrior(req.Language, req.Caller, req.Account); l.Language != req.Language.Language {
+	bareChinese := len(tr.Segments) > 0 && tr.Segments[0].Language == call.LangChinese
+	if l := languagePrior(req.Language, req.Caller, req.Account, bareChinese); l.Language != req.Language.Language {
 		c.log.Info("language revised by prior", "from", req.Language.Language, "to", l.Language, "source", l.Source)
 		req.Language = l
 		c.res.Understood.Language = l

@@ -23,8 +23,14 @@ var cantoneseRegions = []string{"+852", "+853"}
 // region says Cantonese, the call is Cantonese, with the evidence named in
 // Source and a confidence that says it is a prior, not a hearing. A
 // decision the text made on Cantonese or Wu words is left alone, and so is
-// one the caller's own words contradict.
-func languagePrior(l call.LanguageResult, e164 string, acct *accounts.Account) call.LanguageResult {
+// one the caller's own words contradict, unless those words were written
+// by a recognizer that heard Chinese and cannot write Cantonese
+// (bareChinese: it tagged the speech "zh", not a variety), whose standard
+// written Chinese reads as confident Mandarin whatever was spoken. A
+// Mandarin speaker on a Cantonese account then reaches the dialect line,
+// whose agents speak Mandarin too; the reverse error would leave an
+// elderly Cantonese caller on a line that may not speak Cantonese.
+func languagePrior(l call.LanguageResult, e164 string, acct *accounts.Account, bareChinese bool) call.LanguageResult {
 	if l.Language != call.LangMandarin && l.Language != call.LangChinese {
 		return l
 	}
@@ -44,7 +50,7 @@ func languagePrior(l call.LanguageResult, e164 string, acct *accounts.Account) c
 	}
 	// Text that reads as Mandarin with confidence from its own words keeps
 	// its decision: the prior speaks only where the words cannot.
-	if l.Language == call.LangMandarin && l.Confidence >= 0.97 && !strings.Contains(l.Source, "asr-tag") {
+	if l.Language == call.LangMandarin && l.Confidence >= 0.97 && !strings.Contains(l.Source, "asr-tag") && !bareChinese {
 		return l
 	}
 	out := l

@@ -19,17 +19,20 @@ func TestLanguagePrior(t *testing.T) {
 		in     call.LanguageResult
 		number string
 		acct   *accounts.Account
+		bare   bool // the recognizer tagged the speech plain Chinese
 		want   call.Language
 	}{
-		{"heard as Mandarin, Cantonese account", heard, "+8613800000000", yueAcct, call.LangCantonese},
-		{"heard as Mandarin, Hong Kong number", heard, "+85291234567", nil, call.LangCantonese},
-		{"heard as Mandarin, Macau number", heard, "+85361234567", nil, call.LangCantonese},
-		{"heard as Mandarin, no prior", heard, "+8613800000000", cmnAcct, call.LangMandarin},
-		{"typed Mandarin read with confidence", typed, "+85291234567", nil, call.LangMandarin},
-		{"Cantonese words already", yueWords, "+8613800000000", cmnAcct, call.LangCantonese},
-		{"English stays English", en, "+85291234567", yueAcct, call.LangEnglish},
+		{"heard as Mandarin, Cantonese account", heard, "+8613800000000", yueAcct, false, call.LangCantonese},
+		{"heard as Mandarin, Hong Kong number", heard, "+85291234567", nil, false, call.LangCantonese},
+		{"heard as Mandarin, Macau number", heard, "+85361234567", nil, false, call.LangCantonese},
+		{"heard as Mandarin, no prior", heard, "+8613800000000", cmnAcct, false, call.LangMandarin},
+		{"typed Mandarin read with confidence", typed, "+85291234567", nil, false, call.LangMandarin},
+		{"standard Chinese written by a recognizer without Cantonese, Cantonese account", typed, "+8613800000000", yueAcct, true, call.LangCantonese},
+		{"standard Chinese written by a recognizer without Cantonese, Mandarin account", typed, "+8613800000000", cmnAcct, true, call.LangMandarin},
+		{"Cantonese words already", yueWords, "+8613800000000", cmnAcct, false, call.LangCantonese},
+		{"English stays English", en, "+85291234567", yueAcct, false, call.LangEnglish},
 	} {
-		got := languagePrior(c.in, c.number, c.acct)
+		got := languagePrior(c.in, c.number, c.acct, c.bare)
 		if got.Language != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got.Language, c.want)
 		}
