@@ -191,7 +191,7 @@ func TestRunCallCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := RunCall(ctx, cfg, "call-cancel", &OfflineIngress{Scenario: &Scenario{Caller: "+8613812345678"}})
+		_, err := RunCall(ctx, cfg, "call-cancel", &OfflineIngress{Scenario: &Scenario{Caller: "+8613812345678", Answers: []ScenarioAnswer{{Silence: true}}}})
 		done <- err
 	}()
 	time.Sleep(50 * time.Millisecond)

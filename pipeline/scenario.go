@@ -107,7 +107,13 @@ func (o *OfflineIngress) Answer(ctx context.Context, p Prompt) (Answer, error) {
 		o.i++
 	}
 	o.mu.Unlock()
-	if !ok || a.Silence {
+	if !ok {
+		// A recording has said all it will: every further question gets
+		// no input at once, rather than each waiting out its timeout with
+		// nobody there to answer (six seconds on every upload's brief).
+		return Answer{}, ctx.Err()
+	}
+	if a.Silence {
 		<-ctx.Done() // the caller says nothing until the call gives up
 		return Answer{}, ctx.Err()
 	}
