@@ -78,8 +78,11 @@ type Handoff interface {
 // Prompt is what the call asks the caller.
 type Prompt struct {
 	// Identify asks for an account, IMEI, serial or order number.
-	Identify  bool
-	Challenge verify.Challenge
+	Identify bool
+	// LanguageMenu asks which language the caller wants ("普通话请按1，
+	// 广东话请按2，For English press 3"), by key or by saying it.
+	LanguageMenu bool
+	Challenge    verify.Challenge
 }
 
 // Answer is the caller's reply to a prompt: keys, recorded speech, or
@@ -113,6 +116,13 @@ type Ingress interface {
 // ingresses need not implement it.
 type Adapter interface {
 	Adapt(a Adaptation)
+}
+
+// MenuOfferer is an Ingress with a caller who can answer a menu there and
+// then (a live call); a recording cannot, so offline ingresses are never
+// asked.
+type MenuOfferer interface {
+	OffersMenus() bool
 }
 
 // Adaptation is what the prompts should now be.
@@ -301,6 +311,12 @@ func (c *callRun) run(ctx context.Context) error {
 	case req.WantsHuman:
 		req.Reason = "asked for a human"
 	}
+	bareChinese := len(tr.Segments) > 0 && tr.Segments[0].Language == call.LangChinese
+	if !emergency && c.menuWanted(ctx, req.Language, req.Caller, bareChinese) {
+		if err := c.languageMenu(ctx, &req); err != nil {
+			return err
+		}
+	}
 	req.Verification = call.VerificationOutcome{Status: call.StatusUnverified, Intent: string(u.Intent.Intent), Emergency: emergency, At: c.cfg.Now()}
 	if c.cfg.Verifier != nil && !req.WantsHuman {
 		if err := c.verify(ctx, &req, number, u.Policy, emergency); err != nil {
@@ -311,7 +327,6 @@ func (c *callRun) run(ctx context.Context) error {
 	}
 
 	// The hotline's priors decide a variety the transcript cannot show.
-	bareChinese := len(tr.Segments) > 0 && tr.Segments[0].Language == call.LangChinese
 	if l := languagePrior(req.Language, req.Caller, req.Account, bareChinese); l.Language != req.Language.Language {
 		c.log.Info("language revised by prior", "from", req.Language.Language, "to", l.Language, "source", l.Source)
 		req.Language = l
@@ -458,4 +473,93 @@ func (t ListenTranscriber) Transcribe(ctx context.Context, samples []int16, mode
 	cfg.Stream.Mode = mode
 	tr, _, err := Transcribe(ctx, samples, det, t.Recognizer, cfg, FileOptions{RealTime: t.RealTime}, t.Log)
 	return tr, err
+}
+
+// menuWanted says whether to offer the language menu: the recognizer heard
+// Chinese but cannot tell Cantonese from Mandarin (it writes both as
+// standard Chinese), the words show no variety, and nothing the hotline
+// knows decides it (a Hong Kong or Macau number, the language of the one
+// account registered to the number). Registered and Hong Kong callers are
+// not asked; a caller on an unknown mainland number is asked once, before
+// any question, so the questions come in their language.
+func (c *callRun) menuWanted(ctx context.Context, l call.LanguageResult, number string, bareChinese bool) bool {
+	if mo, ok := c.in.(MenuOfferer); !ok || !mo.OffersMenus() || !bareChinese {
+		return false
+	}
+	if l.Language != call.LangMandarin && l.Language != call.LangChinese {
+		return false
+	}
+	if languagePrior(l, number, nil, true).Language != l.Language {
+		return false // the number's region decides
+	}
+	if c.cfg.Verifier != nil {
+		if _, ok := c.cfg.Verifier.LanguageHint(ctx, number); ok {
+			return false // the account's language decides, after verification
+		}
+	}
+	return true
+}
+
+// menuChoices are the keys and the words that choose a language.
+var menuChoices = []struct {
+	key   string
+	words []string
+	lang  call.Language
+}{
+	{"1", []string{"普通话", "普通話", "国语", "國語", "mandarin"}, call.LangMandarin},
+	{"2", []string{"广东话", "廣東話", "粤语", "粵語", "白话", "白話", "cantonese"}, call.LangCantonese},
+	{"3", []string{"english", "英文", "英语", "英語"}, call.LangEnglish},
+}
+
+// languageMenu asks the caller to choose a language and, on a choice,
+// makes it the call's: the prompts, the route (the dialect line) and the
+// agent's language follow it, with the evidence named. No choice (a
+// timeout, another key) keeps what was decided.
+func (c *callRun) languageMenu(ctx context.Context, req *handoff.Request) error {
+	wait := min(c.cfg.AnswerTimeout, 6*time.Second)
+	actx, cancel := context.WithTimeout(ctx, wait)
+	ans, err := c.in.Answer(actx, Prompt{LanguageMenu: true})
+	cancel()
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil && errors.Is(err, context.DeadlineExceeded):
+		c.log.Info("language menu: no choice", "kept", req.Language.Language)
+		return nil
+	case err != nil:
+		return fmt.Errorf("pipeline: language menu: %w", err)
+	case ans.Hangup:
+		return ErrHangup
+	}
+	said := strings.ToLower(ans.Text)
+	if ans.DTMF == "" && len(ans.Audio) > 0 {
+		tr, err := c.cfg.Transcriber.Transcribe(ctx, ans.Audio, asr.ModeFree)
+		if err != nil {
+			c.log.Warn("language menu: answer not recognised", "err", err)
+			return nil
+		}
+		said = strings.ToLower(tr.Text())
+	}
+	for _, ch := range menuChoices {
+		hit := strings.HasPrefix(ans.DTMF, ch.key)
+		for _, w := range ch.words {
+			hit = hit || (ans.DTMF == "" && strings.Contains(said, w))
+		}
+		if !hit {
+			continue
+		}
+		was := req.Language
+		l := call.LanguageResult{Language: ch.lang, Confidence: 1, Script: was.Script, Source: "caller-choice:keypad"}
+		if ans.DTMF == "" {
+			l.Source = "caller-choice:speech"
+		}
+		l.Alternatives = append([]call.LanguageScore{{Language: was.Language, Confidence: was.Confidence}}, was.Alternatives...)
+		req.Language = l
+		c.res.Understood.Language = l
+		c.adapt(Adaptation{Language: ch.lang, Why: "the caller's choice on the language menu"})
+		c.log.Info("language chosen by the caller", "from", was.Language, "to", ch.lang, "source", l.Source)
+		return nil
+	}
+	c.log.Info("language menu: no choice", "kept", req.Language.Language)
+	return nil
 }

@@ -31,8 +31,8 @@ var cantoneseRegions = []string{"+852", "+853"}
 // whose agents speak Mandarin too; the reverse error would leave an
 // elderly Cantonese caller on a line that may not speak Cantonese.
 func languagePrior(l call.LanguageResult, e164 string, acct *accounts.Account, bareChinese bool) call.LanguageResult {
-	if l.Language != call.LangMandarin && l.Language != call.LangChinese {
-		return l
+	if l.Language != call.LangMandarin && l.Language != call.LangChinese || strings.HasPrefix(l.Source, "caller-choice") {
+		return l // the caller said which language they want
 	}
 	var why string
 	switch {

@@ -65,10 +65,16 @@ func (l *LiveIngress) Opening(ctx context.Context) ([]int16, error) {
 	return pcm, err
 }
 
+// OffersMenus implements MenuOfferer: a live caller can press a key.
+func (l *LiveIngress) OffersMenus() bool { return true }
+
 // Answer implements Ingress: ask p, then take keys or speech.
 func (l *LiveIngress) Answer(ctx context.Context, p Prompt) (Answer, error) {
 	text := prompts(l.Language).identify
-	if !p.Identify {
+	switch {
+	case p.LanguageMenu:
+		text = prompts(l.Language).languageMenu
+	case !p.Identify:
 		text = prompts(l.Language).challenge(p.Challenge.Method, p.Challenge.Digits, p.Challenge.Hint)
 	}
 	// What the caller said while we were busy (transcribing, verifying)
@@ -210,6 +216,7 @@ func (l *LiveIngress) turn(ctx context.Context, text string, keys bool) ([]int16
 // promptSet is what the call says, in one language.
 type promptSet struct {
 	greeting, identify string
+	languageMenu       string
 	hold, busy         string               // while waiting for the agent; when none came
 	place              func(pos int) string // the caller's place in the queue
 	challenge          func(m call.Method, digits int, hint string) string
@@ -220,7 +227,10 @@ func prompts(lang call.Language) promptSet {
 		return promptSet{
 			greeting: "您好，这里是客服热线，请问有什么可以帮您？",
 			identify: "请说出或按键输入您的账号、订单号或者设备串号，按井号键结束。",
-			hold:     "正在为您转接人工客服，请稍候，不要挂机。",
+			// Spoken in the Mandarin voice: callers of every Chinese
+			// variety understand it, and the key does the choosing.
+			languageMenu: "普通话请按1，广东话请按2，For English, press 3.",
+			hold:         "正在为您转接人工客服，请稍候，不要挂机。",
 			place: func(pos int) string {
 				switch {
 				case pos <= 0:
@@ -244,9 +254,10 @@ func prompts(lang call.Language) promptSet {
 		}
 	}
 	return promptSet{
-		greeting: "Hello, this is customer service. How can we help you today?",
-		identify: "Please say or key in your account, order or device number, then press hash.",
-		hold:     "Connecting you to an agent. Please stay on the line.",
+		greeting:     "Hello, this is customer service. How can we help you today?",
+		identify:     "Please say or key in your account, order or device number, then press hash.",
+		languageMenu: "For English, press 3. 普通话请按1，广东话请按2。",
+		hold:         "Connecting you to an agent. Please stay on the line.",
 		place: func(pos int) string {
 			switch {
 			case pos <= 0:

@@ -725,3 +725,21 @@ func (vf *Verification) record(ctx context.Context, e audit.Event) error {
 	}
 	return nil
 }
+
+// LanguageHint is the language of the one account registered to number,
+// for choosing the prompts' language before the caller is verified: a
+// number proves nothing about who calls, so this must never verify,
+// identify or unlock anything, and it reveals no more than the language
+// the prompts are spoken in. ok is false when the number is unknown,
+// shared by several accounts, or the directory cannot answer.
+func (v *Verifier) LanguageHint(ctx context.Context, number string) (lang string, ok bool) {
+	n, err := phone.Normalize(number)
+	if err != nil {
+		return "", false
+	}
+	accts, err := v.dir.ByPhone(ctx, n)
+	if err != nil || len(accts) != 1 || accts[0].Language == "" {
+		return "", false
+	}
+	return accts[0].Language, true
+}
