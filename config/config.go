@@ -347,6 +347,12 @@ type VAD struct {
 	Engine   string             `yaml:"engine"` // auto (silero, else energy), silero or energy
 	Threads  int                `yaml:"threads"`
 	Endpoint vad.EndpointConfig `yaml:"endpoint"`
+	// PauseDecode is the silence inside a live caller's opening turn
+	// after which what they said so far goes to the recognizer while they
+	// go on (pipeline.PausedTranscriber): the turn's final then waits only
+	// for the part after the last pause. 0 recognises turns whole. It must
+	// be shorter than the endpoint's hangover, or no pause is ever seen.
+	PauseDecode time.Duration `yaml:"pause_decode"`
 }
 
 // ASR selects the recognizer.
@@ -411,7 +417,7 @@ func Default() Config {
 	return Config{
 		Log:  Log{Level: "info", Format: "text"},
 		HTTP: HTTP{Addr: "127.0.0.1:8080"},
-		VAD:  VAD{Engine: "auto", Threads: 1, Endpoint: vad.DefaultEndpointConfig()},
+		VAD:  VAD{Engine: "auto", Threads: 1, Endpoint: vad.DefaultEndpointConfig(), PauseDecode: 300 * time.Millisecond},
 		ASR: ASR{Engine: "auto", English: "multilingual", Grammars: "sphinx",
 			SpeechServer: SpeechServer{Addr: "127.0.0.1:0", StartTimeout: 2 * time.Minute},
 			Sphinx:       SphinxASR{ModelDir: "/usr/share/pocketsphinx/model/en-us"}, OpenAI: OpenAIClient{Model: "whisper-1", Timeout: 15 * time.Second, Retries: 2}},
@@ -768,6 +774,9 @@ func (c Config) Validate() error {
 	}
 	if c.VAD.Threads < 1 || c.VAD.Threads > 64 {
 		return bad("vad.threads", "%d is not between 1 and 64", c.VAD.Threads)
+	}
+	if c.VAD.PauseDecode != 0 && (c.VAD.PauseDecode < 100*time.Millisecond || c.VAD.PauseDecode >= c.VAD.Endpoint.Hangover) {
+		return bad("vad.pause_decode", "%s is not 0 (off) or from 100ms up to the endpoint's hangover (%s)", c.VAD.PauseDecode, c.VAD.Endpoint.Hangover)
 	}
 	if err := c.VAD.Endpoint.Validate(); err != nil {
 		return fmt.Errorf("%w: vad.endpoint: %w", ErrInvalid, err)

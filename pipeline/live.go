@@ -38,7 +38,12 @@ type LiveIngress struct {
 	// 200 ms of the caller starting to talk. Default 90 ms (three Silero
 	// chunks).
 	BargeIn time.Duration
-	Log     *slog.Logger
+	// Decoder, when set, is told of the caller's pauses in the opening
+	// turn (after PauseAfter of silence, default 300 ms) so the turn is
+	// recognised while it is spoken (see PausedTranscriber).
+	Decoder    PauseDecoder
+	PauseAfter time.Duration
+	Log        *slog.Logger
 }
 
 // Adapt implements Adapter: prompts in the caller's language (English,
@@ -109,6 +114,19 @@ func (l *LiveIngress) logger() *slog.Logger {
 // prompt interrupts it.
 func (l *LiveIngress) turn(ctx context.Context, text string, keys bool) ([]int16, string, error) {
 	log := l.logger()
+	callCtx := ctx // pieces of the opening are recognised under the call's context, past the turn's
+	pauseAfter := l.PauseAfter
+	if pauseAfter <= 0 {
+		pauseAfter = 300 * time.Millisecond
+	}
+	var (
+		paused   bool
+		pausedAt time.Duration // the last speech before the pause
+		decoder  = l.Decoder
+	)
+	if keys {
+		decoder = nil // answers are recognised by their own grammars, whole
+	}
 	det, err := l.NewDetector()
 	if err != nil {
 		return nil, "", fmt.Errorf("pipeline: live vad: %w", err)
@@ -208,6 +226,17 @@ func (l *LiveIngress) turn(ctx context.Context, text string, keys bool) ([]int16
 			}
 			if inSpeech && len(evs) == 0 {
 				utt = append(utt, f.Samples...)
+				if decoder != nil {
+					last := seg.LastSpeech()
+					switch {
+					case !paused && f.Offset+f.Duration()-last >= pauseAfter:
+						decoder.Pause(callCtx, utt)
+						paused, pausedAt = true, last
+					case paused && last > pausedAt:
+						decoder.Resume()
+						paused = false
+					}
+				}
 			}
 		}
 	}

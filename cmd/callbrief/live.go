@@ -147,6 +147,14 @@ func (s *server) runCall(ctx context.Context, c webrtc.Call, synth tts.Synthesiz
 	// not paced again (that would add the turn's length to the latency).
 	cfg := s.stack.CallConfig(s.eng, s.rec, false, log)
 	cfg.AnswerTimeout = w.AnswerTimeout
+	var paused *pipeline.PausedTranscriber
+	if s.cfg.VAD.PauseDecode > 0 {
+		// The opening turn is recognised at the caller's pauses while they
+		// speak; nothing it sends off outlives the call.
+		paused = &pipeline.PausedTranscriber{Base: cfg.Transcriber, Log: log}
+		cfg.Transcriber = paused
+		defer paused.Wait()
+	}
 	cfg.Transcriber = tracedTranscriber{cfg.Transcriber, trace}
 	if o.hub != nil {
 		cfg.Transcriber = captioned{Transcriber: cfg.Transcriber, hub: o.hub, callID: c.ID()}
@@ -160,7 +168,10 @@ func (s *server) runCall(ctx context.Context, c webrtc.Call, synth tts.Synthesiz
 	}
 	cfg.Handoff = tracedHandoff{cfg.Handoff, trace}
 	in := &pipeline.LiveIngress{Call: c, Synth: synth, NewDetector: s.eng.NewDetector, Endpoint: s.cfg.VAD.Endpoint,
-		Language: o.lang, Number: o.number, TurnTimeout: w.TurnTimeout, Log: log}
+		Language: o.lang, Number: o.number, TurnTimeout: w.TurnTimeout, PauseAfter: s.cfg.VAD.PauseDecode, Log: log}
+	if paused != nil {
+		in.Decoder = paused
+	}
 	// The automated part of the call is bounded; the conversation with
 	// the agent is not (the caller or the agent ends it).
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)

@@ -103,6 +103,9 @@ func NewEndpointer(cfg EndpointConfig) (*Endpointer, error) {
 // InSpeech reports whether an utterance is open.
 func (e *Endpointer) InSpeech() bool { return e.inSpeech }
 
+// LastSpeech is the stream time at which the last speech chunk ended.
+func (e *Endpointer) LastSpeech() time.Duration { return e.lastSpeech }
+
 // Onset is how much speech has run so far towards an utterance that is
 // not yet decided (MinSpeech not reached), and MinSpeech once one is open:
 // what barge-in acts on, earlier than SpeechStart.

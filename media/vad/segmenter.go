@@ -34,6 +34,10 @@ func (s *Segmenter) Detector() Detector { return s.det }
 // InSpeech reports whether an utterance is open.
 func (s *Segmenter) InSpeech() bool { return s.ep.InSpeech() }
 
+// LastSpeech is the Endpointer's LastSpeech: the end of the last speech
+// chunk, in stream time.
+func (s *Segmenter) LastSpeech() time.Duration { return s.ep.LastSpeech() }
+
 // Onset is the Endpointer's Onset: speech running towards an utterance.
 func (s *Segmenter) Onset() time.Duration { return s.ep.Onset() }
 
