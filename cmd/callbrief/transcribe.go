@@ -114,8 +114,12 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	asJSON := fs.Bool("json", false, "print JSON instead of Markdown")
 	langs := fs.String("only", "", "evaluate only clips of this language (e.g. en)")
 	noHint := fs.Bool("no-hint", false, "give the recognizer no language hint, as on a call: the engine decides the language (reported per clip)")
+	phoneSNR := fs.Float64("telephone", 0, "pass every clip through a telephone channel first (8 kHz, 300 Hz high-pass, G.711 mu-law) with noise at this SNR in dB (0: no channel)")
 	if _, err := c.parse(fs, args[1:], stderr); err != nil {
 		return err
+	}
+	if *phoneSNR < 0 {
+		return fmt.Errorf("%w: --telephone %v: the SNR must be positive (dB)", errUsage, *phoneSNR)
 	}
 	if *data == "" {
 		return fmt.Errorf("%w: --data DIR is required", errUsage)
@@ -150,6 +154,11 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return h, err
 		}
+		if *phoneSNR > 0 {
+			if pcm, err = evals.Telephone(pcm, *phoneSNR, 1); err != nil {
+				return h, err
+			}
+		}
 		h.Audio = time.Duration(len(pcm)) * time.Second / vad.SampleRate
 		det, err := eng.NewDetector()
 		if err != nil {
@@ -178,6 +187,9 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	rep.Engine = rec.Name() + " + " + detName
+	if *phoneSNR > 0 {
+		rep.Engine += fmt.Sprintf(", through a telephone channel (8 kHz G.711 mu-law, SNR %.0f dB)", *phoneSNR)
+	}
 	rep.Machine = fmt.Sprintf("%s/%s, %d cores", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 	if *out != "" {
 		if err := os.MkdirAll(*out, 0o755); err != nil {
