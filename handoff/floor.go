@@ -72,7 +72,7 @@ func (e *Engine) Ready(ctx context.Context, agentID string) error {
 	}
 	e.cfg.Log.Info("agent ready", "agent", agentID)
 	err := e.Dispatch(ctx)
-	e.hub.Publish()
+	e.changed(ctx, Change{Agents: []string{agentID}})
 	return err
 }
 
@@ -96,7 +96,7 @@ func (e *Engine) RingOut(ctx context.Context) ([]string, error) {
 		return nil, unavailable(err)
 	}
 	now := e.cfg.Now()
-	var moved []string
+	var moved, rang []string
 	for _, p := range ps {
 		for _, id := range p.Calls {
 			st, agent, at := e.stateAt(ctx, id)
@@ -125,13 +125,14 @@ func (e *Engine) RingOut(ctx context.Context) ([]string, error) {
 			e.cfg.Log.Warn("offer rang out: call back in its queue, agent set not ready", "call_id", id, "agent", p.Agent.ID,
 				"rang_for", now.Sub(at).Round(time.Millisecond))
 			moved = append(moved, id)
+			rang = append(rang, p.Agent.ID)
 		}
 	}
 	if len(moved) > 0 {
+		e.changed(ctx, Change{Calls: moved, Agents: rang})
 		if err := e.Dispatch(ctx); err != nil {
 			return moved, err
 		}
-		e.hub.Publish()
 	}
 	return moved, nil
 }
@@ -190,6 +191,7 @@ func (e *Engine) CallerLeft(ctx context.Context, callID, why string) error {
 		return err
 	}
 	now := e.cfg.Now()
+	var freed []string
 	b.Reason = "abandoned: " + why + " (was: " + b.Reason + ")"
 	b.AbandonedAt = now
 	if err := e.saveBrief(ctx, b); err != nil {
@@ -213,6 +215,7 @@ func (e *Engine) CallerLeft(ctx context.Context, callID, why string) error {
 			}
 			_ = e.cfg.Store.Delete(ctx, stateKey(callID))
 			if owner != "" {
+				freed = append(freed, owner)
 				// The agent it rang on, or who had not joined, is free.
 				if nr, _ := e.NotReady(ctx, owner); nr == "" {
 					if err := e.cfg.Queue.Idle(ctx, owner, now); err != nil && !errors.Is(err, queue.ErrUnknownAgent) {
@@ -233,7 +236,7 @@ func (e *Engine) CallerLeft(ctx context.Context, callID, why string) error {
 	if err := e.Dispatch(ctx); err != nil {
 		e.cfg.Log.Warn("dispatch after an abandon failed", "call_id", callID, "err", err)
 	}
-	e.hub.Publish()
+	e.changed(ctx, Change{Calls: []string{callID}, Agents: freed})
 	return nil
 }
 
@@ -282,7 +285,7 @@ func (e *Engine) CalledBack(ctx context.Context, agentID, callID string, o Outco
 		return unavailable(err)
 	}
 	e.cfg.Log.Info("abandoned call called back", "call_id", callID, "agent", agentID)
-	e.hub.Publish()
+	e.changed(ctx, Change{Calls: []string{callID}})
 	return nil
 }
 

@@ -88,3 +88,26 @@ type Store interface {
 	Name() string
 	Close() error
 }
+
+// PubSub broadcasts short messages to every subscriber of a channel, on
+// every node sharing the backend. Delivery is at most once: a subscriber
+// that falls behind or loses its connection misses messages, and is told
+// so by a Message with Resync set (also sent first, once the subscription
+// is in place), after which it must re-read the state it follows. Both
+// store/memory and store/redis implement it.
+type PubSub interface {
+	// Publish sends msg to the channel's current subscribers.
+	Publish(ctx context.Context, channel, msg string) error
+	// Subscribe listens on the channel until ctx ends, when the returned
+	// channel closes. The first message has Resync set once the
+	// subscription is in place: messages published after it are
+	// delivered.
+	Subscribe(ctx context.Context, channel string) (<-chan Message, error)
+}
+
+// Message is one message received, or (Resync) word that some may have
+// been missed.
+type Message struct {
+	Payload string
+	Resync  bool
+}

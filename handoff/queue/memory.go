@@ -224,6 +224,18 @@ func (m *Memory) Agents(ctx context.Context) ([]Presence, error) {
 	return out, nil
 }
 
+// IdleAgents implements Store.
+func (m *Memory) IdleAgents(ctx context.Context) ([]Presence, error) {
+	ps, _ := m.Agents(ctx)
+	out := ps[:0]
+	for _, p := range ps {
+		if !p.IdleSince.IsZero() {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
 // SortPresence orders agents longest idle first, then busy agents, by id.
 func SortPresence(ps []Presence) {
 	sort.Slice(ps, func(i, j int) bool {

@@ -146,4 +146,8 @@ type Store interface {
 	Offline(ctx context.Context, agentID string) ([]string, error)
 	// Agents lists online agents, the longest idle first, then busy ones.
 	Agents(ctx context.Context) ([]Presence, error)
+	// IdleAgents lists the online agents who are idle, the longest idle
+	// first: what a dispatch needs, read from an index (no scan of every
+	// agent when none is free).
+	IdleAgents(ctx context.Context) ([]Presence, error)
 }

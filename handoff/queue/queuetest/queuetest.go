@@ -289,4 +289,103 @@ func Run(t *testing.T, fresh func(t *testing.T) queue.Store) {
 			t.Fatalf("%d calls still waiting", len(w))
 		}
 	})
+
+	t.Run("every group's waiting calls follow each move; idle agents", func(t *testing.T) {
+		s := fresh(t)
+		ids := func(es []queue.Entry) []string {
+			var out []string
+			for _, e := range es {
+				out = append(out, e.CallID)
+			}
+			return out
+		}
+		check := func(step string, want ...string) {
+			t.Helper()
+			all, err := s.Waiting(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(ids(all), want) {
+				t.Fatalf("%s: waiting %v, want %v", step, ids(all), want)
+			}
+			// The floor's list is the groups' lists merged.
+			var byGroup []queue.Entry
+			for _, g := range []string{"phone_tech", "orders", "callback:orders"} {
+				es, err := s.Waiting(ctx, g)
+				if err != nil {
+					t.Fatal(err)
+				}
+				byGroup = append(byGroup, es...)
+			}
+			slices.SortStableFunc(byGroup, func(a, b queue.Entry) int {
+				if a.Score() < b.Score() {
+					return -1
+				}
+				if a.Score() > b.Score() {
+					return 1
+				}
+				return 0
+			})
+			if !slices.Equal(ids(byGroup), want) {
+				t.Fatalf("%s: groups' lists %v, floor's %v", step, ids(byGroup), want)
+			}
+		}
+		check("empty")
+		for _, e := range []queue.Entry{entry("p1", "phone_tech", 0, 1*time.Second), entry("o1", "orders", 0, 2*time.Second),
+			entry("p2", "phone_tech", 10, 3*time.Second)} {
+			if err := s.Enqueue(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check("enqueued", "p2", "p1", "o1")
+		a2 := basic
+		a2.ID = "a2"
+		if err := s.Online(ctx, basic, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Online(ctx, a2, t0.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		idle, err := s.IdleAgents(ctx)
+		if err != nil || len(idle) != 2 || idle[0].Agent.ID != "a1" || idle[1].Agent.ID != "a2" || idle[0].IdleSince.IsZero() {
+			t.Fatalf("idle agents %+v %v, want a1 then a2", idle, err)
+		}
+		if _, err := s.ClaimCall(ctx, "a1", "p1"); err != nil {
+			t.Fatal(err)
+		}
+		check("claimed", "p2", "o1")
+		if idle, _ := s.IdleAgents(ctx); len(idle) != 1 || idle[0].Agent.ID != "a2" {
+			t.Fatalf("idle agents after a claim %+v, want a2", idle)
+		}
+		if err := s.Requeue(ctx, "p1", "a1"); err != nil {
+			t.Fatal(err)
+		}
+		check("requeued", "p2", "p1", "o1")
+		if _, err := s.Claim(ctx, "a2"); err != nil {
+			t.Fatal(err)
+		}
+		check("claimed by the best", "p1", "o1")
+		if _, err := s.Offline(ctx, "a2"); err != nil {
+			t.Fatal(err)
+		}
+		check("agent gone", "p2", "p1", "o1")
+		// A call moved to another group (a call-back list) leaves the first.
+		o1, _ := s.Get(ctx, "o1")
+		if err := s.Done(ctx, "o1"); err != nil {
+			t.Fatal(err)
+		}
+		check("done", "p2", "p1")
+		o1.Group = "callback:orders"
+		if err := s.Enqueue(ctx, o1); err != nil {
+			t.Fatal(err)
+		}
+		check("moved to the call-back list", "p2", "p1", "o1")
+		if err := s.Enqueue(ctx, entry("p1", "orders", 0, 1*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		check("re-enqueued in another group", "p2", "p1", "o1")
+		if w, _ := s.Waiting(ctx, "phone_tech"); !slices.Equal(ids(w), []string{"p2"}) {
+			t.Fatalf("phone_tech after the move: %v", ids(w))
+		}
+	})
 }
