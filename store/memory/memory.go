@@ -17,7 +17,7 @@ import (
 
 // Store is safe for concurrent use.
 type Store struct {
-	now func() time.Time
+	now     func() time.Time
 	*PubSub // messages between this process's parts
 
 	mu     sync.Mutex
