@@ -255,3 +255,15 @@ func (ds *DeskState) finish(d *DeskDelta, total int) {
 		d.OthersTotal = &n
 	}
 }
+
+// Mine lists the calls the desk shows as the agent's own.
+func (ds *DeskState) Mine() []string {
+	var ids []string
+	for id, p := range ds.shown {
+		if p.list == ListMine {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
