@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -400,11 +401,13 @@ func (d *Desk) drafts(w http.ResponseWriter, r *http.Request, agent string) {
 	writeJSON(w, http.StatusOK, map[string]any{"drafts": ds})
 }
 
-// DeskResync is how often an open desk's view is read whole and compared
-// with what the desk shows: only a safety net, since every change reaches
-// the desk by push (the store's publish/subscribe), and a subscription
-// that was lost and re-established triggers a resync at once.
-const DeskResync = 2 * time.Minute
+// DeskResync is about how often an open desk's view is read whole and
+// compared with what the desk shows (each desk at its own time, within
+// 20% of it, so that desks opened together do not read together). A last
+// resort only: every change reaches the desk by push, and a lost message
+// (a gap in the channel's numbers, a subscription re-established, a
+// number ahead of the last received) makes the desks resync at once.
+const DeskResync = 10 * time.Minute
 
 // WallboardEvery bounds how often a supervisor's wallboard is recomputed
 // and pushed: at most once per interval, and only after a change.
@@ -520,7 +523,7 @@ func (d *Desk) live(w http.ResponseWriter, r *http.Request) {
 	}
 	presence := time.NewTicker(PresenceRefresh)
 	defer presence.Stop()
-	resync := time.NewTicker(DeskResync)
+	resync := time.NewTicker(DeskResync*4/5 + mrand.N(DeskResync*2/5))
 	defer resync.Stop()
 	// A supervisor's wallboard: recomputed after changes, at most once per
 	// WallboardEvery (each read is audited).

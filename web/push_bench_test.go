@@ -189,6 +189,18 @@ func BenchmarkDeskPush(b *testing.B) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	ops := commands(b, rc)
+	if stats, err := rc.Info(ctx, "commandstats").Result(); err == nil {
+		var per []string
+		for _, line := range strings.Split(stats, "\n") {
+			name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
+			if ok && name != "cmdstat_info" {
+				v, _, _ := strings.Cut(rest, ",")
+				k, _ := strconv.ParseFloat(v, 64)
+				per = append(per, fmt.Sprintf("%s %.2f", strings.TrimPrefix(name, "cmdstat_"), k/float64(b.N)))
+			}
+		}
+		b.Logf("per change: %s", strings.Join(per, ", "))
+	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	pct := func(p float64) float64 {
 		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
