@@ -537,8 +537,15 @@ func seenKey(agentID string) string { return "handoff:seen:" + agentID }
 // connection closing elsewhere does not take the agent offline
 // (OfflineUnlessSeen).
 func (e *Engine) Seen(ctx context.Context, agentID string) error {
-	at := strconv.FormatInt(e.cfg.Now().UnixNano(), 10)
-	if err := e.cfg.Store.Set(ctx, seenKey(agentID), at, time.Hour); err != nil {
+	// In the queue's index, which the sweep for lost desks reads.
+	now := e.cfg.Now()
+	if err := e.cfg.Queue.Seen(ctx, agentID, now); err != nil {
+		return unavailable(err)
+	}
+	// Also where nodes of the previous release read it, so that while a
+	// deployment upgrades node by node they do not take the agents of
+	// upgraded nodes offline. Drop once no such node runs.
+	if err := e.cfg.Store.Set(ctx, seenKey(agentID), strconv.FormatInt(now.UnixNano(), 10), time.Hour); err != nil {
 		return unavailable(err)
 	}
 	return nil
@@ -567,6 +574,16 @@ func (e *Engine) OfflineUnlessSeen(ctx context.Context, agentID string, since ti
 }
 
 func (e *Engine) seenSince(ctx context.Context, agentID string, since time.Time) (bool, error) {
+	at, err := e.cfg.Queue.LastSeen(ctx, agentID)
+	if err != nil {
+		return false, unavailable(err)
+	}
+	// The queue keeps microseconds (Redis); within the same one, the
+	// nanoseconds below decide.
+	if at.Truncate(time.Microsecond).After(since.Truncate(time.Microsecond)) {
+		return true, nil
+	}
+	// A desk on a node of the previous release records it only here.
 	v, err := e.cfg.Store.Get(ctx, seenKey(agentID))
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
@@ -638,6 +655,10 @@ func (e *Engine) Accept(ctx context.Context, agentID, callID string) error {
 	}
 	if err := e.setState(ctx, callID, StateAccepted, agentID); err != nil {
 		return err
+	}
+	// Answered: it no longer rings (the ring-out sweep reads the offers).
+	if err := e.cfg.Queue.Answer(ctx, callID); err != nil && !errors.Is(err, queue.ErrUnknownCall) {
+		return unavailable(err)
 	}
 	// For the wallboard's service level: how long the caller waited.
 	now := e.cfg.Now()
@@ -1039,21 +1060,23 @@ func (e *Engine) Subscribe() (<-chan struct{}, func()) { return e.hub.Subscribe(
 // first requeues; the queue's Offline is atomic, so two nodes reaping at
 // once requeue each call once. It returns the agents taken offline.
 func (e *Engine) ReapAbsent(ctx context.Context, lease time.Duration) ([]string, error) {
-	ps, err := e.cfg.Queue.Agents(ctx)
+	since := e.cfg.Now().Add(-lease)
+	// The queue's index of when desks were seen: one read when every desk
+	// is fresh, whatever the number of agents.
+	ids, err := e.cfg.Queue.Unseen(ctx, since)
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	since := e.cfg.Now().Add(-lease)
 	var gone []string
-	for _, p := range ps {
-		off, err := e.OfflineUnlessSeen(ctx, p.Agent.ID, since)
+	for _, id := range ids {
+		off, err := e.OfflineUnlessSeen(ctx, id, since)
 		if err != nil {
 			return gone, err
 		}
 		if off {
 			e.cfg.Log.Warn("agent's desk not seen within the lease on any node (its node lost?): calls back in the queue",
-				"agent", p.Agent.ID, "lease", lease, "calls", p.Calls)
-			gone = append(gone, p.Agent.ID)
+				"agent", id, "lease", lease)
+			gone = append(gone, id)
 		}
 	}
 	return gone, nil

@@ -25,7 +25,8 @@ import (
 // (append-only, fsync always, as in production), 50 desks (25 connected to
 // each node) and 200 calls queued. Each iteration is one change made on
 // one node (a call enters, or a waiting caller hangs up), alternating
-// nodes; the iteration ends when every desk has shown it. Reported: the
+// nodes; the iteration ends when every desk has shown it. Every agent is
+// talking (a busy floor: nobody is offered the calls that enter). Reported: the
 // time from the change to the last desk showing it (p50, p99), and the
 // store's operations (Redis INFO commandstats, commands run inside scripts
 // included) per change and per second. Run:
@@ -52,8 +53,9 @@ func BenchmarkDeskPush(b *testing.B) {
 		b.Fatal(err)
 	}
 	prefix := "bench"
-	dA, engA, srvA := redisNodeWith(b, srv.Addr, prefix, r, ro, tx)
-	dB, engB, srvB := redisNodeWith(b, srv.Addr, prefix, r, ro, tx)
+	// The default ring-out (offers here never ring that long).
+	dA, engA, srvA := redisNodeWith(b, srv.Addr, prefix, r, ro, tx, 20*time.Second)
+	dB, engB, srvB := redisNodeWith(b, srv.Addr, prefix, r, ro, tx, 20*time.Second)
 	engs := []*handoff.Engine{engA, engB}
 	ctx := context.Background()
 
@@ -128,8 +130,19 @@ func BenchmarkDeskPush(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	// Every agent talking: their offers answered.
+	for i := range desks {
+		a := fmt.Sprintf("agent%02d", i)
+		v, err := engA.View(ctx, a)
+		if err != nil || len(v.Mine) != 1 {
+			b.Fatalf("%s: %d calls (%v)", a, len(v.Mine), err)
+		}
+		if err := engs[i%2].Accept(ctx, a, v.Mine[0].CallID); err != nil {
+			b.Fatal(err)
+		}
+	}
 	v, err := engA.View(ctx, "agent00")
-	if err != nil || len(v.Waiting) != queued || len(v.Mine) != 1 {
+	if err != nil || len(v.Waiting) != queued || len(v.Mine) != 1 || v.Mine[0].State != handoff.StateAccepted {
 		b.Fatalf("floor not set: %d waiting, %d mine (%v)", len(v.Waiting), len(v.Mine), err)
 	}
 	rc := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
@@ -151,6 +164,23 @@ func BenchmarkDeskPush(b *testing.B) {
 	quietFrom := time.Now()
 	time.Sleep(2 * PresenceRefresh) // measuring a rate over a time span, not waiting for a condition
 	quiet := float64(commands(b, rc)) / time.Since(quietFrom).Seconds()
+
+	// The sweeps every node runs on a timer: ring-out (every ring time / 4)
+	// and absent desks (every PresenceRefresh).
+	if err := rc.ConfigResetStat(ctx).Err(); err != nil {
+		b.Fatal(err)
+	}
+	if moved, err := engA.RingOut(ctx); err != nil || len(moved) != 0 {
+		b.Fatalf("ring-out sweep: moved %v (%v)", moved, err)
+	}
+	ringOps := commands(b, rc)
+	if err := rc.ConfigResetStat(ctx).Err(); err != nil {
+		b.Fatal(err)
+	}
+	if gone, err := engA.ReapAbsent(ctx, dA.AbsentLease()); err != nil || len(gone) != 0 {
+		b.Fatalf("presence sweep: took %v offline (%v)", gone, err)
+	}
+	reapOps := commands(b, rc)
 
 	if err := rc.ConfigResetStat(ctx).Err(); err != nil {
 		b.Fatal(err)
@@ -211,6 +241,8 @@ func BenchmarkDeskPush(b *testing.B) {
 	b.ReportMetric(float64(ops)/elapsed.Seconds(), "store-ops/s")
 	b.ReportMetric(quiet, "quiet-store-ops/s")
 	b.ReportMetric(float64(viewOps), "whole-view-ops")
+	b.ReportMetric(float64(ringOps), "ringout-sweep-ops")
+	b.ReportMetric(float64(reapOps), "presence-sweep-ops")
 	b.Logf("%d changes in %s over %d desks (2 nodes), %d calls queued: %d store commands; one whole desk view costs %d; open desks with no change: %.0f commands/s",
 		b.N, elapsed.Round(time.Millisecond), desks, queued, ops, viewOps, quiet)
 }

@@ -32,10 +32,12 @@ func redisNode(t testing.TB, addr, prefix string) (*Desk, *handoff.Engine, *http
 	if err != nil {
 		t.Fatal(err)
 	}
-	return redisNodeWith(t, addr, prefix, r, ro, tx)
+	return redisNodeWith(t, addr, prefix, r, ro, tx, 0)
 }
 
-func redisNodeWith(t testing.TB, addr, prefix string, r *handoff.Router, ro *handoff.Roster, tx *taxonomy.Taxonomy) (*Desk, *handoff.Engine, *httptest.Server) {
+// redisNodeWith builds a node with this routing and roster; ring is the
+// offers' ring-out time (0: none).
+func redisNodeWith(t testing.TB, addr, prefix string, r *handoff.Router, ro *handoff.Roster, tx *taxonomy.Taxonomy, ring time.Duration) (*Desk, *handoff.Engine, *httptest.Server) {
 	t.Helper()
 	st, err := storeredis.New(storeredis.Config{Addr: addr, Prefix: prefix + ":"})
 	if err != nil {
@@ -45,7 +47,7 @@ func redisNodeWith(t testing.TB, addr, prefix string, r *handoff.Router, ro *han
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := handoff.NewEngine(handoff.Config{Router: r, Roster: ro, Queue: q, Store: st, Taxonomy: tx})
+	eng, err := handoff.NewEngine(handoff.Config{Router: r, Roster: ro, Queue: q, Store: st, Taxonomy: tx, OfferTimeout: ring})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -388,4 +388,106 @@ func Run(t *testing.T, fresh func(t *testing.T) queue.Store) {
 			t.Fatalf("phone_tech after the move: %v", ids(w))
 		}
 	})
+
+	t.Run("offers: held and not answered; seen and unseen", func(t *testing.T) {
+		s := fresh(t)
+		offerIDs := func() []string {
+			t.Helper()
+			es, err := s.Offers(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, e := range es {
+				out = append(out, e.CallID+"@"+e.Owner)
+			}
+			return out
+		}
+		for i, id := range []string{"c1", "c2", "c3"} {
+			if err := s.Enqueue(ctx, entry(id, "phone_tech", 0, time.Duration(i)*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a2 := basic
+		a2.ID = "a2"
+		for _, a := range []queue.Agent{basic, a2} {
+			if err := s.Online(ctx, a, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := offerIDs(); len(got) != 0 {
+			t.Fatalf("offers before any claim: %v", got)
+		}
+		if _, err := s.ClaimCall(ctx, "a1", "c1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Claim(ctx, "a2"); err != nil { // c2
+			t.Fatal(err)
+		}
+		if got := offerIDs(); !slices.Equal(got, []string{"c1@a1", "c2@a2"}) {
+			t.Fatalf("offers %v", got)
+		}
+		if err := s.Answer(ctx, "c1"); err != nil {
+			t.Fatal(err)
+		}
+		if got := offerIDs(); !slices.Equal(got, []string{"c2@a2"}) {
+			t.Fatalf("offers after an answer %v", got)
+		}
+		if err := s.Answer(ctx, "nope"); !errors.Is(err, queue.ErrUnknownCall) {
+			t.Fatalf("answer of an unknown call: %v", err)
+		}
+		// Requeued, taken again: it rings anew; closed or its agent gone:
+		// no longer.
+		if err := s.Requeue(ctx, "c1", ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Idle(ctx, "a1", t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ClaimCall(ctx, "a1", "c1"); err != nil {
+			t.Fatal(err)
+		}
+		if got := offerIDs(); !slices.Equal(got, []string{"c1@a1", "c2@a2"}) {
+			t.Fatalf("offers after a requeue and a claim %v", got)
+		}
+		if err := s.Done(ctx, "c1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Offline(ctx, "a2"); err != nil {
+			t.Fatal(err)
+		}
+		if got := offerIDs(); len(got) != 0 {
+			t.Fatalf("offers after close and offline %v", got)
+		}
+
+		// Seen: the last time wins; unseen lists online agents only.
+		if at, err := s.LastSeen(ctx, "a1"); err != nil || !at.IsZero() {
+			t.Fatalf("never seen: %v %v", at, err)
+		}
+		at := t0.Add(90 * time.Second).Add(123 * time.Microsecond)
+		for _, id := range []string{"a1", "a2", "a3"} {
+			if err := s.Seen(ctx, id, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Seen(ctx, "a1", at); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.LastSeen(ctx, "a1"); err != nil || !got.Equal(at) {
+			t.Fatalf("last seen %v (%v), want %v", got, err, at)
+		}
+		if err := s.Online(ctx, a2, t0); err != nil {
+			t.Fatal(err)
+		}
+		un, err := s.Unseen(ctx, t0.Add(time.Minute))
+		if err != nil || !slices.Equal(un, []string{"a2"}) {
+			t.Fatalf("unseen %v (%v), want a2 (a1 seen since, a3 not online)", un, err)
+		}
+		if un, _ := s.Unseen(ctx, t0); len(un) != 0 {
+			t.Fatalf("unseen before t0: %v", un)
+		}
+		if err := s.Seen(ctx, "", t0); !errors.Is(err, queue.ErrInvalid) {
+			t.Fatalf("seen without an agent: %v", err)
+		}
+	})
 }

@@ -64,6 +64,17 @@ func indexMatchesQueues(t *testing.T, rc *goredis.Client) int {
 			t.Fatalf("call %s waiting in the index but held by %s", id, owner)
 		}
 	}
+	// Every offer is a call an agent holds.
+	offers, _ := rc.SMembers(ctx, prefix+"offers").Result()
+	for _, id := range offers {
+		owner, _ := rc.HGet(ctx, prefix+"call:"+id, "owner").Result()
+		if owner == "" {
+			t.Fatalf("offer %s held by nobody", id)
+		}
+		if ok, _ := rc.SIsMember(ctx, prefix+"held:"+owner, id).Result(); !ok {
+			t.Fatalf("offer %s not among %s's calls", id, owner)
+		}
+	}
 	return len(idx)
 }
 
@@ -101,7 +112,9 @@ func TestIndexUnderConcurrentNodes(t *testing.T) {
 							_, err = s.Claim(ctx, agent.ID)
 						}
 					case k == 5:
-						_, err = s.ClaimCall(ctx, agent.ID, id)
+						if _, err = s.ClaimCall(ctx, agent.ID, id); err == nil && r.IntN(2) == 0 {
+							err = s.Answer(ctx, id)
+						}
 					case k == 6:
 						err = s.Requeue(ctx, id, agent.ID)
 					case k == 7:
@@ -139,6 +152,12 @@ func TestIndexUnderConcurrentNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := nodes[0].Agents(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodes[1].Offers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodes[1].Unseen(ctx, t0); err != nil {
 		t.Fatal(err)
 	}
 	stats, _ := rc.Info(ctx, "commandstats").Result()

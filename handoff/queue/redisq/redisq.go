@@ -3,11 +3,13 @@
 // scripts for every change so that a claim, a requeue or an agent going
 // offline is atomic across all nodes sharing the server.
 //
-// Reads never scan the keyspace: a sorted set "waiting" indexes every
-// waiting call of every group (same scores), and "idle" the free agents;
-// the scripts keep both in step with the queues in the same atomic step,
-// so listing the floor costs one range read plus one pipelined read of
-// the entries, whatever else the server holds.
+// Reads never scan the keyspace or every agent: a sorted set "waiting"
+// indexes every waiting call of every group (same scores), "idle" the free
+// agents, "offers" the calls held and not answered, and "seen" when each
+// agent's desk was last seen; the scripts keep them in step with the
+// queues in the same atomic step, so listing the floor costs one range
+// read plus one pipelined read of the entries, and the ring-out and
+// presence sweeps one read each when nothing is due.
 //
 // Every key carries the same hash tag ("{handoff}" by default), so the
 // scripts touch one slot and also run on Redis Cluster.
@@ -93,6 +95,7 @@ local function take(agent, id)
   redis.call('ZREM', P..'waiting', id)
   redis.call('HSET', ckey(id), 'owner', agent)
   redis.call('SADD', P..'held:'..agent, id)
+  redis.call('SADD', P..'offers', id)
   redis.call('ZREM', P..'idle', agent)
   return id
 end
@@ -103,6 +106,7 @@ local function back(id)
     redis.call('SREM', P..'held:'..c[1], id)
     redis.call('HSET', ckey(id), 'owner', '')
   end
+  redis.call('SREM', P..'offers', id)
   redis.call('ZADD', P..'q:'..c[2], c[3], id)
   redis.call('ZADD', P..'waiting', c[3], id)
 end
@@ -119,6 +123,7 @@ local id = ARGV[2]
 local old = redis.call('HMGET', ckey(id), 'owner', 'group')
 if old[1] and old[1] ~= '' then redis.call('SREM', P..'held:'..old[1], id) end
 if old[2] then redis.call('ZREM', P..'q:'..old[2], id) end
+redis.call('SREM', P..'offers', id)
 redis.call('DEL', ckey(id))
 redis.call('HSET', ckey(id), 'group', ARGV[3], 'level', ARGV[4], 'lang', ARGV[5], 'line', ARGV[6],
   'declined', ARGV[7], 'score', ARGV[8], 'json', ARGV[9], 'owner', '')
@@ -177,8 +182,26 @@ local c = redis.call('HMGET', ckey(id), 'owner', 'group')
 if c[1] and c[1] ~= '' then redis.call('SREM', P..'held:'..c[1], id) end
 if c[2] then redis.call('ZREM', P..'q:'..c[2], id) end
 redis.call('ZREM', P..'waiting', id)
+redis.call('SREM', P..'offers', id)
 redis.call('DEL', ckey(id))
 return 1`)
+
+	scriptAnswer = goredis.NewScript(lib + `
+local id = ARGV[2]
+local owner = redis.call('HGET', ckey(id), 'owner')
+if not owner then return redis.error_reply('unknown_call') end
+redis.call('SREM', P..'offers', id)
+return 1`)
+
+	// scriptUnseen lists online agents last seen before ARGV[2] (µs) and
+	// forgets offline ones as old: no answer about them can change.
+	scriptUnseen = goredis.NewScript(lib + `
+local out = {}
+for _, a in ipairs(redis.call('ZRANGEBYSCORE', P..'seen', '-inf', '(' .. ARGV[2])) do
+  if redis.call('SISMEMBER', P..'online', a) == 1 then table.insert(out, a)
+  else redis.call('ZREM', P..'seen', a) end
+end
+return out`)
 
 	// scriptReindex adds the calls of one group's queue to the index: for
 	// a server whose queues were written before the index existed.
@@ -187,6 +210,18 @@ local q = P..'q:'..ARGV[2]
 local page = redis.call('ZRANGE', q, 0, -1, 'WITHSCORES')
 for i = 1, #page, 2 do redis.call('ZADD', P..'waiting', page[i+1], page[i]) end
 return #page / 2`)
+
+	// scriptReindexHeld adds every call held by an online agent to the
+	// offers index (answered ones too: the ring-out sweep checks each
+	// call's state, and answers take it out).
+	scriptReindexHeld = goredis.NewScript(lib + `
+local n = 0
+for _, a in ipairs(redis.call('SMEMBERS', P..'online')) do
+  for _, id in ipairs(redis.call('SMEMBERS', P..'held:'..a)) do
+    n = n + redis.call('SADD', P..'offers', id)
+  end
+end
+return n`)
 
 	scriptOnline = goredis.NewScript(lib + `
 local agent = ARGV[2]
@@ -388,10 +423,16 @@ func (s *Store) entries(ctx context.Context, ids []string) ([]queue.Entry, error
 }
 
 // Reindex adds every call waiting in the queues of groups to the index of
-// waiting calls. The scripts keep the index from then on; this is for
-// queues written by a version before the index, once, at start.
+// waiting calls, and every held call to the index of offers. The scripts
+// keep the indexes from then on; this is for queues written by a version
+// before them, once, at start.
 func (s *Store) Reindex(ctx context.Context, groups ...string) (int, error) {
-	n := 0
+	v, err := s.run(ctx, scriptReindexHeld, "reindex")
+	if err != nil {
+		return 0, err
+	}
+	k, _ := v.(int64)
+	n := int(k)
 	for _, g := range groups {
 		v, err := s.run(ctx, scriptReindex, "reindex", g)
 		if err != nil {
@@ -509,5 +550,70 @@ func (s *Store) presence(ctx context.Context, ids []string, idle map[string]time
 		out = append(out, p)
 	}
 	queue.SortPresence(out)
+	return out, nil
+}
+
+// Answer implements queue.Store.
+func (s *Store) Answer(ctx context.Context, callID string) error {
+	_, err := s.run(ctx, scriptAnswer, "answer", callID)
+	return err
+}
+
+// Offers implements queue.Store: the offers index, then the entries in
+// one pipelined round trip.
+func (s *Store) Offers(ctx context.Context) ([]queue.Entry, error) {
+	ids, err := s.c.SMembers(ctx, s.p+"offers").Result()
+	if err != nil {
+		return nil, mapErr("offers", err)
+	}
+	sort.Strings(ids)
+	es, err := s.entries(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := es[:0]
+	for _, e := range es {
+		if e.Owner != "" {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// Seen implements queue.Store.
+func (s *Store) Seen(ctx context.Context, agentID string, at time.Time) error {
+	if agentID == "" {
+		return fmt.Errorf("%w: agent without id", queue.ErrInvalid)
+	}
+	return mapErr("seen", s.c.ZAdd(ctx, s.p+"seen", goredis.Z{Score: float64(at.UnixMicro()), Member: agentID}).Err())
+}
+
+// LastSeen implements queue.Store.
+func (s *Store) LastSeen(ctx context.Context, agentID string) (time.Time, error) {
+	us, err := s.c.ZScore(ctx, s.p+"seen", agentID).Result()
+	if errors.Is(err, goredis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, mapErr("last seen", err)
+	}
+	return time.UnixMicro(int64(us)), nil
+}
+
+// Unseen implements queue.Store.
+func (s *Store) Unseen(ctx context.Context, before time.Time) ([]string, error) {
+	v, err := s.run(ctx, scriptUnseen, "unseen", before.UnixMicro())
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	if xs, ok := v.([]any); ok {
+		for _, x := range xs {
+			if id, ok := x.(string); ok {
+				out = append(out, id)
+			}
+		}
+	}
+	sort.Strings(out)
 	return out, nil
 }
