@@ -222,6 +222,19 @@ func BuildStack(ctx context.Context, e *Engines) (*Stack, error) {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 		st.closers = append(st.closers, rq.Close)
+		// Queues written before the index of waiting calls are indexed
+		// once; the queue's scripts keep it from then on.
+		ictx, icancel := context.WithTimeout(ctx, 2*time.Second)
+		groups := st.Data.Router.Groups()
+		for _, g := range st.Data.Router.Groups() {
+			groups = append(groups, handoff.CallbackPrefix+g)
+		}
+		if n, err := rq.Reindex(ictx, groups...); err != nil {
+			log.Warn("queue index not rebuilt (Redis not answering yet?)", "err", err)
+		} else if n > 0 {
+			log.Info("queue index rebuilt", "waiting_calls", n)
+		}
+		icancel()
 		kv, q = rs, rq
 		st.redis = rs
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)

@@ -19,6 +19,7 @@ import (
 	"github.com/callbrief/callbrief/internal/redact"
 	"github.com/callbrief/callbrief/internal/zhscript"
 	"github.com/callbrief/callbrief/store"
+	"github.com/callbrief/callbrief/store/memory"
 )
 
 // Config assembles an Engine.
@@ -49,6 +50,10 @@ type Config struct {
 	Outbox *Outbox
 	// BriefTTL is how long briefs stay in the store; default 24h.
 	BriefTTL time.Duration
+	// Changes carries desk changes between nodes; nil: Store's own
+	// publish/subscribe when it has one (memory and Redis do), else within
+	// this process.
+	Changes store.PubSub
 	// OfferTimeout is how long an offered call rings on one agent's desk
 	// before it goes to the next eligible agent and the agent who let it
 	// ring is set not ready (RingOut); 0: offers never ring out.
@@ -63,6 +68,7 @@ type Engine struct {
 	cfg      Config
 	dispatch sync.Mutex
 	hub      notify.Hub
+	changes  changes
 }
 
 // NewEngine checks cfg.
@@ -91,7 +97,14 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{cfg: cfg}, nil
+	if cfg.Changes == nil {
+		if ps, ok := cfg.Store.(store.PubSub); ok {
+			cfg.Changes = ps
+		} else {
+			cfg.Changes = memory.NewPubSub()
+		}
+	}
+	return &Engine{cfg: cfg, changes: changes{ps: cfg.Changes, local: make(chan Change, 256)}}, nil
 }
 
 // Roster returns the agents who may sign in.
@@ -153,7 +166,7 @@ func (e *Engine) handoff(ctx context.Context, req Request, transfer func(group s
 	if err := e.Dispatch(ctx); err != nil {
 		log.Warn("dispatch failed; the call waits for an agent to take it", "err", err)
 	}
-	e.hub.Publish()
+	e.changed(ctx, Change{Calls: []string{req.CallID}})
 	return b, nil
 }
 
@@ -389,37 +402,48 @@ func (e *Engine) QueuePosition(ctx context.Context, callID string) (int, error) 
 // Dispatch offers waiting calls to idle agents: each call, best first, to
 // the longest-idle online agent who may take it. The claim is atomic in
 // the queue, so nodes dispatching at once never offer one call twice.
+// The idle agents are read first (from the queue's index): with nobody
+// free, as on a busy floor, a dispatch costs one read, and otherwise only
+// the queues of the free agents' groups are read.
 func (e *Engine) Dispatch(ctx context.Context) error {
 	e.dispatch.Lock()
 	defer e.dispatch.Unlock()
-	waiting, err := e.cfg.Queue.Waiting(ctx)
+	idle, err := e.cfg.Queue.IdleAgents(ctx)
 	if err != nil {
 		return unavailable(err)
 	}
-	if len(waiting) == 0 {
+	// Not-ready agents (an offer rang out on their desk) are skipped even
+	// if a reconnect made them idle in the queue.
+	agents := idle[:0]
+	var groups []string
+	for _, p := range idle {
+		if r, _ := e.NotReady(ctx, p.Agent.ID); r != "" {
+			continue
+		}
+		agents = append(agents, p)
+		for _, g := range p.Agent.Groups {
+			if !slices.Contains(groups, g) {
+				groups = append(groups, g)
+			}
+		}
+	}
+	if len(agents) == 0 {
 		return nil
 	}
-	agents, err := e.cfg.Queue.Agents(ctx)
+	waiting, err := e.cfg.Queue.Waiting(ctx, groups...)
 	if err != nil {
 		return unavailable(err)
 	}
 	busy := map[string]bool{}
-	// Not-ready agents (an offer rang out on their desk) are skipped even
-	// if a reconnect made them idle in the queue; read once per dispatch,
-	// and only for agents who could take a call.
-	notReady := map[string]bool{}
-	isNotReady := func(id string) bool {
-		v, ok := notReady[id]
-		if !ok {
-			r, _ := e.NotReady(ctx, id)
-			v = r != ""
-			notReady[id] = v
+	var offered []string
+	defer func() {
+		if len(offered) > 0 {
+			e.changed(ctx, Change{Calls: offered})
 		}
-		return v
-	}
+	}()
 	for _, c := range waiting {
 		for _, p := range agents {
-			if p.IdleSince.IsZero() || busy[p.Agent.ID] || !p.Agent.Eligible(c) || isNotReady(p.Agent.ID) {
+			if busy[p.Agent.ID] || !p.Agent.Eligible(c) {
 				continue
 			}
 			_, err := e.cfg.Queue.ClaimCall(ctx, p.Agent.ID, c.CallID)
@@ -430,6 +454,7 @@ func (e *Engine) Dispatch(ctx context.Context) error {
 				return unavailable(err)
 			}
 			busy[p.Agent.ID] = true
+			offered = append(offered, c.CallID)
 			if err := e.setState(ctx, c.CallID, StateOffered, p.Agent.ID); err != nil {
 				return err
 			}
@@ -501,7 +526,7 @@ func (e *Engine) Online(ctx context.Context, agentID string) error {
 	if err := e.Dispatch(ctx); err != nil {
 		return err
 	}
-	e.hub.Publish()
+	e.changed(ctx, Change{Agents: []string{agentID}})
 	return nil
 }
 
@@ -512,8 +537,15 @@ func seenKey(agentID string) string { return "handoff:seen:" + agentID }
 // connection closing elsewhere does not take the agent offline
 // (OfflineUnlessSeen).
 func (e *Engine) Seen(ctx context.Context, agentID string) error {
-	at := strconv.FormatInt(e.cfg.Now().UnixNano(), 10)
-	if err := e.cfg.Store.Set(ctx, seenKey(agentID), at, time.Hour); err != nil {
+	// In the queue's index, which the sweep for lost desks reads.
+	now := e.cfg.Now()
+	if err := e.cfg.Queue.Seen(ctx, agentID, now); err != nil {
+		return unavailable(err)
+	}
+	// Also where nodes of the previous release read it, so that while a
+	// deployment upgrades node by node they do not take the agents of
+	// upgraded nodes offline. Drop once no such node runs.
+	if err := e.cfg.Store.Set(ctx, seenKey(agentID), strconv.FormatInt(now.UnixNano(), 10), time.Hour); err != nil {
 		return unavailable(err)
 	}
 	return nil
@@ -542,6 +574,16 @@ func (e *Engine) OfflineUnlessSeen(ctx context.Context, agentID string, since ti
 }
 
 func (e *Engine) seenSince(ctx context.Context, agentID string, since time.Time) (bool, error) {
+	at, err := e.cfg.Queue.LastSeen(ctx, agentID)
+	if err != nil {
+		return false, unavailable(err)
+	}
+	// The queue keeps microseconds (Redis); within the same one, the
+	// nanoseconds below decide.
+	if at.Truncate(time.Microsecond).After(since.Truncate(time.Microsecond)) {
+		return true, nil
+	}
+	// A desk on a node of the previous release records it only here.
 	v, err := e.cfg.Store.Get(ctx, seenKey(agentID))
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
@@ -567,7 +609,7 @@ func (e *Engine) Offline(ctx context.Context, agentID string) error {
 	if err := e.Dispatch(ctx); err != nil {
 		return err
 	}
-	e.hub.Publish()
+	e.changed(ctx, Change{Calls: held, Agents: []string{agentID}})
 	return nil
 }
 
@@ -614,6 +656,10 @@ func (e *Engine) Accept(ctx context.Context, agentID, callID string) error {
 	if err := e.setState(ctx, callID, StateAccepted, agentID); err != nil {
 		return err
 	}
+	// Answered: it no longer rings (the ring-out sweep reads the offers).
+	if err := e.cfg.Queue.Answer(ctx, callID); err != nil && !errors.Is(err, queue.ErrUnknownCall) {
+		return unavailable(err)
+	}
 	// For the wallboard's service level: how long the caller waited.
 	now := e.cfg.Now()
 	if _, err := e.cfg.Store.Append(ctx, "handoff:events", map[string]string{
@@ -623,7 +669,7 @@ func (e *Engine) Accept(ctx context.Context, agentID, callID string) error {
 		e.cfg.Log.Warn("answer not recorded for the wallboard", "call_id", callID, "err", err)
 	}
 	e.cfg.Log.Info("call accepted", "call_id", callID, "agent", agentID)
-	e.hub.Publish()
+	e.changed(ctx, Change{Calls: []string{callID}, Agents: []string{agentID}})
 	return nil
 }
 
@@ -657,7 +703,7 @@ func (e *Engine) Decline(ctx context.Context, agentID, callID string) error {
 	}
 	e.cfg.Log.Info("call declined", "call_id", callID, "agent", agentID)
 	err := e.Dispatch(ctx)
-	e.hub.Publish()
+	e.changed(ctx, Change{Calls: []string{callID}, Agents: []string{agentID}})
 	return err
 }
 
@@ -795,7 +841,7 @@ func (e *Engine) RecordOutcome(ctx context.Context, agentID, callID string, o Ou
 	}
 	e.cfg.Log.Info("case closed", "call_id", callID, "agent", agentID, "resolved", o.Resolved, "draft", d != nil)
 	err = e.Dispatch(ctx)
-	e.hub.Publish()
+	e.changed(ctx, Change{Calls: []string{callID}, Agents: []string{agentID}})
 	return d, err
 }
 
@@ -895,6 +941,15 @@ const MaxOthers = 20
 // that they may take, those they may not (with why), and their groups'
 // call-back list.
 func (e *Engine) View(ctx context.Context, agentID string) (DeskView, error) {
+	v, err := e.view(ctx, agentID)
+	if len(v.Others) > MaxOthers {
+		v.Others = v.Others[:MaxOthers]
+	}
+	return v, err
+}
+
+// view is View with every greyed call of other groups listed.
+func (e *Engine) view(ctx context.Context, agentID string) (DeskView, error) {
 	a, err := e.cfg.Roster.Agent(agentID)
 	if err != nil {
 		return DeskView{}, err
@@ -929,9 +984,7 @@ func (e *Engine) View(ctx context.Context, agentID string) (DeskView, error) {
 			continue
 		}
 		v.OthersTotal++
-		if len(v.Others) < MaxOthers {
-			v.Others = append(v.Others, e.item(ctx, q, a))
-		}
+		v.Others = append(v.Others, e.item(ctx, q, a))
 	}
 	if v.NotReady, err = e.NotReady(ctx, agentID); err != nil {
 		return v, err
@@ -956,25 +1009,32 @@ func (e *Engine) View(ctx context.Context, agentID string) (DeskView, error) {
 }
 
 func (e *Engine) item(ctx context.Context, q queue.Entry, a queue.Agent) QueueItem {
+	return itemOf(e.snapshotOf(ctx, q, maySee(a, q)), a)
+}
+
+// maySee: what the caller said, and why, is for the agents who may take
+// the call: a waiting call of another group or above the agent's level
+// shows only its place and why it is greyed.
+func maySee(a queue.Agent, q queue.Entry) bool {
+	group, _ := IsCallback(q.Group)
+	return q.Owner == a.ID || (a.Level >= q.MinLevel && slices.Contains(a.Groups, group))
+}
+
+// itemOf is a call as agent a's desk lists it.
+func itemOf(s CallSnapshot, a queue.Agent) QueueItem {
+	q := s.Entry
 	it := QueueItem{CallID: q.CallID, State: StateWaiting, Group: q.Group, Priority: q.Priority, Language: q.Language,
 		Line: q.Line, MinLevel: q.MinLevel, Waiting: q.Enqueued, Eligible: q.Owner == "" && a.Eligible(q)}
 	if q.Owner == "" && !it.Eligible {
 		it.Blocked = Blocked(a, q)
 	}
 	if q.Owner != "" {
-		it.State, it.Agent, it.Since = e.stateAt(ctx, q.CallID)
-		if it.State == StateWaiting {
-			it.State = StateOffered
-		}
+		it.State, it.Agent, it.Since = s.State, s.Agent, s.Since
 	}
-	// What the caller said, and why, is for the agents who may take the
-	// call: a waiting call of another group or above this agent's level
-	// shows only its place and why it is greyed.
-	group, _ := IsCallback(q.Group)
-	if q.Owner != a.ID && (a.Level < q.MinLevel || !slices.Contains(a.Groups, group)) {
+	if !maySee(a, q) {
 		return it
 	}
-	if b, err := e.Brief(ctx, q.CallID); err == nil {
+	if b := s.brief; b != nil {
 		it.Intent, it.Urgency, it.Verified = b.Intent.Intent, b.Urgency.Level.String(), b.Verification.Status
 		it.IntentName, it.IntentNameZH = b.IntentName, b.IntentNameZH
 		it.Headline = quote(b.Transcript.Text())
@@ -1000,21 +1060,23 @@ func (e *Engine) Subscribe() (<-chan struct{}, func()) { return e.hub.Subscribe(
 // first requeues; the queue's Offline is atomic, so two nodes reaping at
 // once requeue each call once. It returns the agents taken offline.
 func (e *Engine) ReapAbsent(ctx context.Context, lease time.Duration) ([]string, error) {
-	ps, err := e.cfg.Queue.Agents(ctx)
+	since := e.cfg.Now().Add(-lease)
+	// The queue's index of when desks were seen: one read when every desk
+	// is fresh, whatever the number of agents.
+	ids, err := e.cfg.Queue.Unseen(ctx, since)
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	since := e.cfg.Now().Add(-lease)
 	var gone []string
-	for _, p := range ps {
-		off, err := e.OfflineUnlessSeen(ctx, p.Agent.ID, since)
+	for _, id := range ids {
+		off, err := e.OfflineUnlessSeen(ctx, id, since)
 		if err != nil {
 			return gone, err
 		}
 		if off {
 			e.cfg.Log.Warn("agent's desk not seen within the lease on any node (its node lost?): calls back in the queue",
-				"agent", p.Agent.ID, "lease", lease, "calls", p.Calls)
-			gone = append(gone, p.Agent.ID)
+				"agent", id, "lease", lease)
+			gone = append(gone, id)
 		}
 	}
 	return gone, nil

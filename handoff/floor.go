@@ -72,7 +72,7 @@ func (e *Engine) Ready(ctx context.Context, agentID string) error {
 	}
 	e.cfg.Log.Info("agent ready", "agent", agentID)
 	err := e.Dispatch(ctx)
-	e.hub.Publish()
+	e.changed(ctx, Change{Agents: []string{agentID}})
 	return err
 }
 
@@ -91,47 +91,54 @@ func (e *Engine) RingOut(ctx context.Context) ([]string, error) {
 	if e.cfg.OfferTimeout <= 0 {
 		return nil, nil
 	}
-	ps, err := e.cfg.Queue.Agents(ctx)
+	// The queue's index of calls held and not answered: one read when
+	// nothing rings, whatever the number of agents and calls.
+	offers, err := e.cfg.Queue.Offers(ctx)
 	if err != nil {
 		return nil, unavailable(err)
 	}
 	now := e.cfg.Now()
-	var moved []string
-	for _, p := range ps {
-		for _, id := range p.Calls {
-			st, agent, at := e.stateAt(ctx, id)
-			if st != StateOffered || agent != p.Agent.ID || at.IsZero() || now.Sub(at) < e.cfg.OfferTimeout {
-				continue
-			}
-			q, err := e.cfg.Queue.Get(ctx, id)
-			if err != nil || q.Owner != p.Agent.ID {
-				continue // moved meanwhile (another node, a decline)
-			}
-			// Not ready first: the dispatch the requeue triggers must not
-			// offer the call straight back.
-			if err := e.cfg.Store.Set(ctx, notReadyKey(p.Agent.ID), NotReadyRangOut, e.cfg.BriefTTL); err != nil {
-				return moved, unavailable(err)
-			}
-			if err := e.cfg.Queue.Requeue(ctx, id, ""); err != nil {
-				return moved, unavailable(err)
-			}
-			_ = e.cfg.Store.Delete(ctx, stateKey(id))
-			if _, err := e.cfg.Store.Append(ctx, "handoff:events", map[string]string{
-				"kind": "rang_out", "call_id": id, "agent": p.Agent.ID, "group": q.Group,
-				"at": strconv.FormatInt(now.UnixNano(), 10),
-			}); err != nil {
-				e.cfg.Log.Warn("ring-out not recorded for the wallboard", "call_id", id, "err", err)
-			}
-			e.cfg.Log.Warn("offer rang out: call back in its queue, agent set not ready", "call_id", id, "agent", p.Agent.ID,
-				"rang_for", now.Sub(at).Round(time.Millisecond))
-			moved = append(moved, id)
+	var moved, rang []string
+	for _, o := range offers {
+		id, owner := o.CallID, o.Owner
+		st, agent, at := e.stateAt(ctx, id)
+		if st == StateAccepted && agent == owner {
+			// Answered before the index knew (a previous version).
+			_ = e.cfg.Queue.Answer(ctx, id)
+			continue
 		}
+		if st != StateOffered || agent != owner || at.IsZero() || now.Sub(at) < e.cfg.OfferTimeout {
+			continue
+		}
+		q, err := e.cfg.Queue.Get(ctx, id)
+		if err != nil || q.Owner != owner {
+			continue // moved meanwhile (another node, a decline)
+		}
+		// Not ready first: the dispatch the requeue triggers must not
+		// offer the call straight back.
+		if err := e.cfg.Store.Set(ctx, notReadyKey(owner), NotReadyRangOut, e.cfg.BriefTTL); err != nil {
+			return moved, unavailable(err)
+		}
+		if err := e.cfg.Queue.Requeue(ctx, id, ""); err != nil {
+			return moved, unavailable(err)
+		}
+		_ = e.cfg.Store.Delete(ctx, stateKey(id))
+		if _, err := e.cfg.Store.Append(ctx, "handoff:events", map[string]string{
+			"kind": "rang_out", "call_id": id, "agent": owner, "group": q.Group,
+			"at": strconv.FormatInt(now.UnixNano(), 10),
+		}); err != nil {
+			e.cfg.Log.Warn("ring-out not recorded for the wallboard", "call_id", id, "err", err)
+		}
+		e.cfg.Log.Warn("offer rang out: call back in its queue, agent set not ready", "call_id", id, "agent", owner,
+			"rang_for", now.Sub(at).Round(time.Millisecond))
+		moved = append(moved, id)
+		rang = append(rang, owner)
 	}
 	if len(moved) > 0 {
+		e.changed(ctx, Change{Calls: moved, Agents: rang})
 		if err := e.Dispatch(ctx); err != nil {
 			return moved, err
 		}
-		e.hub.Publish()
 	}
 	return moved, nil
 }
@@ -190,6 +197,7 @@ func (e *Engine) CallerLeft(ctx context.Context, callID, why string) error {
 		return err
 	}
 	now := e.cfg.Now()
+	var freed []string
 	b.Reason = "abandoned: " + why + " (was: " + b.Reason + ")"
 	b.AbandonedAt = now
 	if err := e.saveBrief(ctx, b); err != nil {
@@ -213,6 +221,7 @@ func (e *Engine) CallerLeft(ctx context.Context, callID, why string) error {
 			}
 			_ = e.cfg.Store.Delete(ctx, stateKey(callID))
 			if owner != "" {
+				freed = append(freed, owner)
 				// The agent it rang on, or who had not joined, is free.
 				if nr, _ := e.NotReady(ctx, owner); nr == "" {
 					if err := e.cfg.Queue.Idle(ctx, owner, now); err != nil && !errors.Is(err, queue.ErrUnknownAgent) {
@@ -233,7 +242,7 @@ func (e *Engine) CallerLeft(ctx context.Context, callID, why string) error {
 	if err := e.Dispatch(ctx); err != nil {
 		e.cfg.Log.Warn("dispatch after an abandon failed", "call_id", callID, "err", err)
 	}
-	e.hub.Publish()
+	e.changed(ctx, Change{Calls: []string{callID}, Agents: freed})
 	return nil
 }
 
@@ -282,7 +291,7 @@ func (e *Engine) CalledBack(ctx context.Context, agentID, callID string, o Outco
 		return unavailable(err)
 	}
 	e.cfg.Log.Info("abandoned call called back", "call_id", callID, "agent", agentID)
-	e.hub.Publish()
+	e.changed(ctx, Change{Calls: []string{callID}})
 	return nil
 }
 

@@ -176,7 +176,7 @@ func (e *Engine) keep(b Brief, entry queue.Entry, cause error) (Brief, error) {
 	} else {
 		log.Warn("store unavailable: call kept in the outbox until it returns", "err", cause, "outbox", e.cfg.Outbox.Len())
 	}
-	e.hub.Publish()
+	e.changedHere()
 	return b, nil
 }
 
@@ -188,6 +188,7 @@ func (e *Engine) Flush(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	n := 0
+	var delivered []string
 	for _, p := range e.cfg.Outbox.list() {
 		b := p.Brief
 		b.Delivery = DeliveryLate
@@ -200,12 +201,13 @@ func (e *Engine) Flush(ctx context.Context) (int, error) {
 		e.cfg.Outbox.remove(b.CallID)
 		e.cfg.Log.Info("kept call delivered to the shared queue", "call_id", b.CallID, "kept_for", e.cfg.Now().Sub(p.Since).Round(time.Millisecond))
 		n++
+		delivered = append(delivered, b.CallID)
 	}
 	if n > 0 {
 		if err := e.Dispatch(ctx); err != nil {
 			e.cfg.Log.Warn("dispatch after delivering kept calls failed", "err", err)
 		}
-		e.hub.Publish()
+		e.changed(ctx, Change{Calls: delivered})
 	}
 	return n, nil
 }

@@ -63,7 +63,7 @@ func (e *Engine) TransferFailed(ctx context.Context, callID, why string) error {
 	if err := e.Dispatch(ctx); err != nil {
 		e.cfg.Log.Warn("dispatch failed; the call waits for an agent to take it", "call_id", callID, "err", err)
 	}
-	e.hub.Publish()
+	e.changed(ctx, Change{Calls: []string{callID}})
 	return nil
 }
 
@@ -78,6 +78,6 @@ func (e *Engine) Note(ctx context.Context, callID, note string) error {
 	if err := e.saveBrief(ctx, b); err != nil {
 		return err
 	}
-	e.hub.Publish()
+	e.changed(ctx, Change{Calls: []string{callID}})
 	return nil
 }

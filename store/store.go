@@ -88,3 +88,32 @@ type Store interface {
 	Name() string
 	Close() error
 }
+
+// PubSub broadcasts short messages to every subscriber of a channel, on
+// every node sharing the backend. Messages are numbered per channel as
+// they are published, so a subscriber that misses one (it fell behind,
+// its connection was lost) is told: a Message with Resync set, after
+// which it must re-read the state it follows. A message missed with none
+// after it is noticed by a check of the channel's number every
+// SubscribeCheck. Both store/memory and store/redis implement it.
+type PubSub interface {
+	// Publish sends msg to the channel's current subscribers.
+	Publish(ctx context.Context, channel, msg string) error
+	// Subscribe listens on the channel until ctx ends, when the returned
+	// channel closes. The first message has Resync set once the
+	// subscription is in place: messages published after it are
+	// delivered, in order, or a Resync says some were missed.
+	Subscribe(ctx context.Context, channel string) (<-chan Message, error)
+}
+
+// SubscribeCheck is how often a subscription compares the last number it
+// received with the channel's: the bound on how long a lost message with
+// none after it can go unnoticed.
+const SubscribeCheck = 15 * time.Second
+
+// Message is one message received, or (Resync) word that some may have
+// been missed.
+type Message struct {
+	Payload string
+	Resync  bool
+}

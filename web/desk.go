@@ -16,6 +16,8 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -399,11 +401,24 @@ func (d *Desk) drafts(w http.ResponseWriter, r *http.Request, agent string) {
 	writeJSON(w, http.StatusOK, map[string]any{"drafts": ds})
 }
 
-// live pushes the agent's desk view on every change, and every few
-// seconds so that changes made on other nodes show too. The agent is
-// online while the socket is open (and seen, every few seconds); when it
-// closes and no desk of theirs reconnects within the grace, their calls
-// are requeued.
+// DeskResync is about how often an open desk's view is read whole and
+// compared with what the desk shows (each desk at its own time, within
+// 20% of it, so that desks opened together do not read together). A last
+// resort only: every change reaches the desk by push, and a lost message
+// (a gap in the channel's numbers, a subscription re-established, a
+// number ahead of the last received) makes the desks resync at once.
+const DeskResync = 10 * time.Minute
+
+// WallboardEvery bounds how often a supervisor's wallboard is recomputed
+// and pushed: at most once per interval, and only after a change.
+const WallboardEvery = time.Second
+
+// live sends the agent's desk view once, then only what changes for this
+// desk ("delta": calls added, updated or removed, readiness, media), as
+// changes made on any node arrive through the store's publish/subscribe.
+// The agent is online while the socket is open (and seen, every few
+// seconds); when it closes and no desk of theirs reconnects within the
+// grace, their calls are requeued.
 func (d *Desk) live(w http.ResponseWriter, r *http.Request) {
 	agent, err := d.redeem(r.Context(), r.URL.Query().Get("ticket"))
 	if err != nil {
@@ -432,7 +447,9 @@ func (d *Desk) live(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	log := d.log.With("agent", agent)
-	changed, stop := d.eng.Subscribe()
+	// Subscribed before the first read: a change made meanwhile is
+	// applied on top of it (applying one twice changes nothing).
+	feed, stop := d.eng.Updates()
 	defer stop()
 	var mediaChanged <-chan struct{}
 	if d.media != nil {
@@ -456,47 +473,132 @@ func (d *Desk) live(w http.ResponseWriter, r *http.Request) {
 		d.feeds--
 		d.mu.Unlock()
 	}()
-	tick := time.NewTicker(PresenceRefresh)
-	defer tick.Stop()
-	for {
-		v, err := d.eng.View(conn, agent)
-		if err == nil {
-			// The audio of the agent's own calls: holding or bridged.
-			media := map[string]MediaStatus{}
-			for _, it := range v.Mine {
-				if d.media != nil {
-					if st := d.media.Status(it.CallID); st.State != MediaNone {
-						media[it.CallID] = st
-					}
+	send := func(msg map[string]any) bool {
+		b, _ := json.Marshal(msg)
+		wctx, cancel := context.WithTimeout(conn, 5*time.Second)
+		defer cancel()
+		return c.Write(wctx, websocket.MessageText, b) == nil
+	}
+	var (
+		ds    *handoff.DeskState
+		role  string
+		media map[string]MediaStatus
+	)
+	// The audio of the agent's own calls: holding or bridged.
+	mediaOf := func(mine []string) map[string]MediaStatus {
+		m := map[string]MediaStatus{}
+		for _, id := range mine {
+			if d.media != nil {
+				if st := d.media.Status(id); st.State != MediaNone {
+					m[id] = st
 				}
-			}
-			msg := map[string]any{"type": "view", "view": v, "media": media}
-			if v.Role == handoff.RoleSupervisor {
-				// Pushed on every change, like the view; each push is a
-				// read, audited.
-				if wb, err := d.eng.Wallboard(conn, agent); err == nil {
-					msg["wallboard"] = wb
-				} else {
-					log.Warn("wallboard not pushed", "err", err)
-				}
-			}
-			b, _ := json.Marshal(msg)
-			wctx, cancel := context.WithTimeout(conn, 5*time.Second)
-			err = c.Write(wctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
-				return
 			}
 		}
+		return m
+	}
+	// open reads the whole view: the first message, and again after a
+	// read failed.
+	open := func() bool {
+		v, st, err := d.eng.OpenDesk(conn, agent)
+		if err != nil {
+			log.Warn("desk view not read; retried at the next change or resync", "err", err)
+			return true
+		}
+		ds, role = st, v.Role
+		var mine []string
+		for _, it := range v.Mine {
+			mine = append(mine, it.CallID)
+		}
+		media = mediaOf(mine)
+		msg := map[string]any{"type": "view", "view": v, "media": media}
+		if role == handoff.RoleSupervisor {
+			if wb, err := d.eng.Wallboard(conn, agent); err == nil {
+				msg["wallboard"] = wb
+			}
+		}
+		return send(msg)
+	}
+	if !open() {
+		return
+	}
+	presence := time.NewTicker(PresenceRefresh)
+	defer presence.Stop()
+	resync := time.NewTicker(DeskResync*4/5 + mrand.N(DeskResync*2/5))
+	defer resync.Stop()
+	// A supervisor's wallboard: recomputed after changes, at most once per
+	// WallboardEvery (each read is audited).
+	var wallDue <-chan time.Time
+	wallDirty, lastWall := false, time.Now()
+	for {
+		var delta handoff.DeskDelta
+		full := false
 		select {
 		case <-ctx.Done():
 			return
-		case <-changed:
+		case <-feed.C():
+			ups, again := feed.Take()
+			if ds == nil || again {
+				full = true
+				break
+			}
+			for _, u := range ups {
+				dd := d.eng.ApplyDesk(conn, ds, u)
+				delta.Ops = append(delta.Ops, dd.Ops...)
+				if dd.OthersTotal != nil {
+					delta.OthersTotal = dd.OthersTotal
+				}
+				if dd.NotReady != nil {
+					delta.NotReady = dd.NotReady
+				}
+			}
+			wallDirty = wallDirty || len(ups) > 0
+		case <-resync.C:
+			full = true
 		case <-mediaChanged:
-		case <-tick.C:
+		case <-wallDue:
+			wallDue = nil
+		case <-presence.C:
 			if err := d.eng.Seen(ctx, agent); err != nil && ctx.Err() == nil {
 				log.Warn("agent's presence not refreshed", "err", err)
 			}
+			continue
+		}
+		if ds == nil {
+			// The first read failed: read whole again.
+			if !open() {
+				return
+			}
+			continue
+		}
+		if full {
+			dd, err := d.eng.ResyncDesk(conn, ds)
+			if err != nil {
+				log.Warn("desk resync failed", "err", err)
+				continue
+			}
+			delta, wallDirty = dd, true
+		}
+		msg := map[string]any{"type": "delta"}
+		if !delta.Empty() {
+			msg["delta"] = delta
+		}
+		if m := mediaOf(ds.Mine()); !maps.EqualFunc(m, media, func(a, b MediaStatus) bool { return a == b }) {
+			media = m
+			msg["media"] = m
+		}
+		if role == handoff.RoleSupervisor && wallDirty {
+			if wait := WallboardEvery - time.Since(lastWall); wait > 0 {
+				if wallDue == nil {
+					wallDue = time.After(wait)
+				}
+			} else if wb, err := d.eng.Wallboard(conn, agent); err == nil {
+				msg["wallboard"], wallDirty, lastWall = wb, false, time.Now()
+			} else {
+				log.Warn("wallboard not pushed", "err", err)
+			}
+		}
+		if len(msg) > 1 && !send(msg) {
+			return
 		}
 	}
 }

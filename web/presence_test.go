@@ -16,7 +16,9 @@ import (
 
 // liveURL fetches a one-time ticket with the access token and returns the
 // live feed's address with it.
-func liveURL(t *testing.T, url, token string) string {
+func liveURL(t *testing.T, url, token string) string { return liveURLB(t, url, token) }
+
+func liveURLB(t testing.TB, url, token string) string {
 	t.Helper()
 	req, _ := http.NewRequest("POST", url+"/desk/api/live-ticket", nil)
 	req.Header.Set("Authorization", "Bearer "+token)

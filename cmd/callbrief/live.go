@@ -230,6 +230,30 @@ func (s *server) runCall(ctx context.Context, c webrtc.Call, synth tts.Synthesiz
 	// On hold (in the caller's language, at their pace) until the agent
 	// joins.
 	hc := s.lines.holdConfig(c.ID(), ln, w.HoldTimeout, s.stack.Engine.QueuePosition)
+	if o.hub != nil {
+		// The caller's page shows their place on hold, in their language,
+		// pushed as the queue moves (on any node).
+		lang := caller.PageLang(string(res.Brief.Language.Language))
+		wctx, stopWatch := context.WithCancel(ctx)
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			s.stack.Engine.WatchPosition(wctx, c.ID(), func(st handoff.HoldStatus) {
+				o.hub.Publish(wctx, c.ID(), caller.Caption{Queue: &caller.Queue{State: st.State, Position: st.Position, Lang: lang}})
+			})
+		}()
+		defer func() { stopWatch(); <-watched }()
+		onState := hc.OnState
+		hc.OnState = func(state, mode string) {
+			onState(state, mode)
+			if state == "bridged" {
+				// Talking with the agent: no longer on hold.
+				stopWatch()
+				<-watched
+				o.hub.Publish(ctx, c.ID(), caller.Caption{Queue: &caller.Queue{State: "gone", Lang: lang}})
+			}
+		}
+	}
 	hr, err := in.Hold(ctx, hc)
 	m.Hold, m.Talked, m.BridgeMode, m.Ended, m.Bridged = hr.Waited, hr.Talked, hr.Mode, hr.Ended, hr.Bridged
 	if err != nil {

@@ -103,6 +103,16 @@ func TestLiveCallChromium(t *testing.T) {
 		t.Fatalf("brief %+v", b)
 	}
 	t.Logf("brief from Chromium: %q, reason %q, verification %s, group %s", b.text(), b.Reason, b.Verification.Status, b.Route.Group)
+	// On hold with no agent online: the page says the caller is next, in
+	// the language they spoke (pushed by the server, not polled).
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.Search(`//p[@id="queue" and @data-state="waiting" and @data-position="1"]`))); err != nil {
+		t.Fatalf("place on hold not shown: %v (page %q)", err, pageText(ctx, "queue"))
+	}
+	q := pageText(ctx, "queue")
+	if b.Language.Language == "en" && q != "On hold: you are next" {
+		t.Fatalf("place on hold for an English caller: %q", q)
+	}
+	t.Logf("page on hold (%s caller): %q", b.Language.Language, q)
 	// The caller, holding for an agent, hangs up from the page.
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("hangup"))); err != nil {
 		t.Fatal(err)

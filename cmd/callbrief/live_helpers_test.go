@@ -188,6 +188,9 @@ type deskBrief struct {
 	Verification struct {
 		Status string `json:"status"`
 	} `json:"verification"`
+	Language struct {
+		Language string `json:"language"`
+	} `json:"language"`
 }
 
 func (b deskBrief) text() string {

@@ -11,16 +11,18 @@ import (
 
 // Memory is the in-process Store: one mutex makes every operation atomic.
 type Memory struct {
-	mu     sync.Mutex
-	calls  map[string]*Entry
-	agents map[string]*Presence
+	mu       sync.Mutex
+	calls    map[string]*Entry
+	agents   map[string]*Presence
+	answered map[string]bool
+	seen     map[string]time.Time
 }
 
 var _ Store = (*Memory)(nil)
 
 // NewMemory returns an empty in-process store.
 func NewMemory() *Memory {
-	return &Memory{calls: map[string]*Entry{}, agents: map[string]*Presence{}}
+	return &Memory{calls: map[string]*Entry{}, agents: map[string]*Presence{}, answered: map[string]bool{}, seen: map[string]time.Time{}}
 }
 
 // Enqueue implements Store.
@@ -43,6 +45,7 @@ func (m *Memory) release(e *Entry) {
 		p.Calls = slices.DeleteFunc(p.Calls, func(id string) bool { return id == e.CallID })
 	}
 	e.Owner = ""
+	delete(m.answered, e.CallID)
 }
 
 // waiting returns waiting calls in order; callers hold mu.
@@ -132,6 +135,7 @@ func (m *Memory) Done(ctx context.Context, callID string) error {
 			m.release(e)
 		}
 		delete(m.calls, callID)
+		delete(m.answered, callID)
 	}
 	return nil
 }
@@ -205,6 +209,7 @@ func (m *Memory) Offline(ctx context.Context, agentID string) ([]string, error) 
 		if e, ok := m.calls[id]; ok {
 			e.Owner = ""
 		}
+		delete(m.answered, id)
 	}
 	delete(m.agents, agentID)
 	return held, nil
@@ -221,6 +226,78 @@ func (m *Memory) Agents(ctx context.Context) ([]Presence, error) {
 		out = append(out, c)
 	}
 	SortPresence(out)
+	return out, nil
+}
+
+// IdleAgents implements Store.
+func (m *Memory) IdleAgents(ctx context.Context) ([]Presence, error) {
+	ps, _ := m.Agents(ctx)
+	out := ps[:0]
+	for _, p := range ps {
+		if !p.IdleSince.IsZero() {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// Answer implements Store.
+func (m *Memory) Answer(ctx context.Context, callID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.calls[callID]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownCall, callID)
+	}
+	if e.Owner != "" {
+		m.answered[callID] = true
+	}
+	return nil
+}
+
+// Offers implements Store.
+func (m *Memory) Offers(ctx context.Context) ([]Entry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Entry
+	for id, e := range m.calls {
+		if e.Owner != "" && !m.answered[id] {
+			out = append(out, *e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CallID < out[j].CallID })
+	return out, nil
+}
+
+// Seen implements Store.
+func (m *Memory) Seen(ctx context.Context, agentID string, at time.Time) error {
+	if agentID == "" {
+		return fmt.Errorf("%w: agent without id", ErrInvalid)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seen[agentID] = at
+	return nil
+}
+
+// LastSeen implements Store.
+func (m *Memory) LastSeen(ctx context.Context, agentID string) (time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.seen[agentID], nil
+}
+
+// Unseen implements Store.
+func (m *Memory) Unseen(ctx context.Context, before time.Time) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for id := range m.agents {
+		if at, ok := m.seen[id]; ok && at.Before(before) {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
 	return out, nil
 }
 

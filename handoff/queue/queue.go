@@ -146,4 +146,25 @@ type Store interface {
 	Offline(ctx context.Context, agentID string) ([]string, error)
 	// Agents lists online agents, the longest idle first, then busy ones.
 	Agents(ctx context.Context) ([]Presence, error)
+	// IdleAgents lists the online agents who are idle, the longest idle
+	// first: what a dispatch needs, read from an index (no scan of every
+	// agent when none is free).
+	IdleAgents(ctx context.Context) ([]Presence, error)
+
+	// Answer records that the agent holding the call answered it: it no
+	// longer rings (Offers). A call requeued and taken again rings anew.
+	Answer(ctx context.Context, callID string) error
+	// Offers lists the calls held by an agent and not answered: what a
+	// ring-out sweep checks, read from an index (no scan of every agent).
+	Offers(ctx context.Context) ([]Entry, error)
+
+	// Seen records that the agent's desk was connected at at (any node).
+	Seen(ctx context.Context, agentID string, at time.Time) error
+	// LastSeen is when the agent's desk was last seen; zero: never.
+	LastSeen(ctx context.Context, agentID string) (time.Time, error)
+	// Unseen lists the online agents last seen before before, from an
+	// index: what a sweep for desks lost with their node needs, one read
+	// when every desk is fresh. (An agent online but never seen is not
+	// listed: the engine records a desk seen before it goes online.)
+	Unseen(ctx context.Context, before time.Time) ([]string, error)
 }

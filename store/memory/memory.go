@@ -17,7 +17,8 @@ import (
 
 // Store is safe for concurrent use.
 type Store struct {
-	now func() time.Time
+	now     func() time.Time
+	*PubSub // messages between this process's parts
 
 	mu     sync.Mutex
 	closed bool
@@ -43,7 +44,7 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // New returns an empty store.
 func New(opts ...Option) *Store {
-	s := &Store{now: time.Now, items: map[string]*item{}, logs: map[string][]store.Entry{}}
+	s := &Store{now: time.Now, PubSub: NewPubSub(), items: map[string]*item{}, logs: map[string][]store.Entry{}}
 	for _, o := range opts {
 		o(s)
 	}

@@ -36,6 +36,7 @@ func Run(t *testing.T, h Harness) {
 		{"InvalidArguments", testInvalid},
 		{"WrongType", testWrongType},
 		{"CanceledContext", testCanceled},
+		{"PubSub", testPubSub},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -274,5 +275,63 @@ func testCanceled(t *testing.T, s store.Store, _ Harness) {
 	cancel()
 	if err := s.Set(ctx, "k", "v", 0); err == nil {
 		t.Fatal("Set with a canceled context succeeded")
+	}
+}
+
+// testPubSub: two subscribers (two nodes) each get the Resync that says
+// they are subscribed, then every message published after it, in order;
+// a subscription ends with its context.
+func testPubSub(t *testing.T, s store.Store, _ Harness) {
+	ps, ok := s.(store.PubSub)
+	if !ok {
+		t.Fatalf("%s does not implement store.PubSub", s.Name())
+	}
+	ctx := ctxT(t)
+	sctx, stop := context.WithCancel(ctx)
+	var subs []<-chan store.Message
+	for range 2 {
+		ch, err := ps.Subscribe(sctx, "changes")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := <-ch; !m.Resync {
+			t.Fatalf("first message %+v, want a resync", m)
+		}
+		subs = append(subs, ch)
+	}
+	other, err := ps.Subscribe(sctx, "elsewhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-other
+	for i := range 50 {
+		if err := ps.Publish(ctx, "changes", fmt.Sprint("m", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ch := range subs {
+		for i := range 50 {
+			select {
+			case m := <-ch:
+				if m.Payload != fmt.Sprint("m", i) {
+					t.Fatalf("message %d: %+v", i, m)
+				}
+			case <-ctx.Done():
+				t.Fatalf("message %d not delivered", i)
+			}
+		}
+	}
+	select {
+	case m := <-other:
+		t.Fatalf("a subscriber of another channel got %+v", m)
+	default:
+	}
+	if err := ps.Publish(ctx, "", "x"); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("empty channel: %v", err)
+	}
+	stop()
+	for _, ch := range append(subs, other) {
+		for range ch { // closes once the context ends
+		}
 	}
 }

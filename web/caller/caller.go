@@ -26,10 +26,33 @@ import (
 //go:embed static
 var static embed.FS
 
-// Caption is one line of the live transcript shown to the caller.
+// Caption is one line of the live transcript shown to the caller, or
+// (Queue set) where the caller stands on hold.
 type Caption struct {
-	Text  string `json:"text"`
+	Text  string `json:"text,omitempty"`
 	Final bool   `json:"final"` // a partial is replaced by the next caption
+	Queue *Queue `json:"queue,omitempty"`
+}
+
+// Queue is the caller's place on hold, shown in their language.
+type Queue struct {
+	// State: waiting (at Position, 1 being next), agent (an agent has
+	// the call), gone (no longer waiting).
+	State    string `json:"state"`
+	Position int    `json:"position,omitempty"`
+	// Lang is the page's language for it: zh, yue or en.
+	Lang string `json:"lang"`
+}
+
+// PageLang is the caller page's language for a call's language tag (as
+// the brief has it: cmn, yue, en...): Cantonese and English callers read
+// their own, every other Chinese variety written Chinese.
+func PageLang(tag string) string {
+	switch tag {
+	case "yue", "en":
+		return tag
+	}
+	return "zh"
 }
 
 // Config names the endpoints the page uses.
@@ -124,10 +147,15 @@ func (h *Handler) captions(w http.ResponseWriter, r *http.Request) {
 type Hub struct {
 	mu   sync.Mutex
 	subs map[string]map[chan Caption]struct{}
+	// hold is each call's last place on hold: a page that (re)connects
+	// is told it at once, not at the queue's next move.
+	hold map[string]Caption
 }
 
 // NewHub returns an empty hub.
-func NewHub() *Hub { return &Hub{subs: map[string]map[chan Caption]struct{}{}} }
+func NewHub() *Hub {
+	return &Hub{subs: map[string]map[chan Caption]struct{}{}, hold: map[string]Caption{}}
+}
 
 // Subscribe returns a channel of callID's captions and a function that
 // unsubscribes. The channel is closed by End or by the function.
@@ -138,6 +166,9 @@ func (h *Hub) Subscribe(callID string) (<-chan Caption, func()) {
 		h.subs[callID] = map[chan Caption]struct{}{}
 	}
 	h.subs[callID][ch] = struct{}{}
+	if c, ok := h.hold[callID]; ok {
+		ch <- c
+	}
 	h.mu.Unlock()
 	var once sync.Once
 	return ch, func() {
@@ -156,6 +187,9 @@ func (h *Hub) Subscribe(callID string) (<-chan Caption, func()) {
 func (h *Hub) Publish(_ context.Context, callID string, c Caption) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if c.Queue != nil {
+		h.hold[callID] = c
+	}
 	for ch := range h.subs[callID] {
 		select {
 		case ch <- c:
@@ -172,4 +206,5 @@ func (h *Hub) End(callID string) {
 		close(ch)
 	}
 	delete(h.subs, callID)
+	delete(h.hold, callID)
 }

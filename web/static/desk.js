@@ -77,12 +77,28 @@ async function connect() {
   ws.onmessage = (m) => {
     const msg = JSON.parse(m.data);
     window.deskViews = (window.deskViews || 0) + 1; // for the desk's own tests
-    if (msg.type !== "view") return;
-    media = msg.media || {};
+    if (msg.media) media = msg.media;
     if (msg.wallboard) { wall = msg.wallboard; renderWall(); }
-    render(msg.view);
+    if (msg.type === "view") render(msg.view);
+    else if (msg.type === "delta" && view) { if (msg.delta) applyDelta(view, msg.delta); render(view); }
   };
   ws.onclose = () => { setConn("reconnecting"); if (token) setTimeout(connect, 1000); };
+}
+
+// applyDelta puts what changed for this desk (pushed by the server as it
+// happens, on whichever node) into the view: calls added, updated or moved
+// between lists, removed; the greyed count and readiness.
+function applyDelta(v, d) {
+  for (const op of d.ops || []) {
+    for (const l of ["mine", "waiting", "others", "callbacks"]) v[l] = (v[l] || []).filter((x) => x.call_id !== op.call_id);
+    if (op.op !== "removed" && op.item) v[op.list].push(op.item);
+  }
+  // Best first, as the queue orders them: priority, then waiting time.
+  const order = (a, b) => (b.priority - a.priority) || (new Date(a.waiting_since) - new Date(b.waiting_since));
+  for (const l of ["waiting", "others", "callbacks"]) v[l].sort(order);
+  if (d.others_total !== undefined) v.others_total = d.others_total;
+  if (d.not_ready !== undefined) v.not_ready = d.not_ready;
+  window.deskDeltas = (window.deskDeltas || 0) + 1; // for the desk's own tests
 }
 
 function setConn(k) { $("conn").dataset.state = k; $("conn").textContent = t(k); }

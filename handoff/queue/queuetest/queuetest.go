@@ -289,4 +289,205 @@ func Run(t *testing.T, fresh func(t *testing.T) queue.Store) {
 			t.Fatalf("%d calls still waiting", len(w))
 		}
 	})
+
+	t.Run("every group's waiting calls follow each move; idle agents", func(t *testing.T) {
+		s := fresh(t)
+		ids := func(es []queue.Entry) []string {
+			var out []string
+			for _, e := range es {
+				out = append(out, e.CallID)
+			}
+			return out
+		}
+		check := func(step string, want ...string) {
+			t.Helper()
+			all, err := s.Waiting(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(ids(all), want) {
+				t.Fatalf("%s: waiting %v, want %v", step, ids(all), want)
+			}
+			// The floor's list is the groups' lists merged.
+			var byGroup []queue.Entry
+			for _, g := range []string{"phone_tech", "orders", "callback:orders"} {
+				es, err := s.Waiting(ctx, g)
+				if err != nil {
+					t.Fatal(err)
+				}
+				byGroup = append(byGroup, es...)
+			}
+			slices.SortStableFunc(byGroup, func(a, b queue.Entry) int {
+				if a.Score() < b.Score() {
+					return -1
+				}
+				if a.Score() > b.Score() {
+					return 1
+				}
+				return 0
+			})
+			if !slices.Equal(ids(byGroup), want) {
+				t.Fatalf("%s: groups' lists %v, floor's %v", step, ids(byGroup), want)
+			}
+		}
+		check("empty")
+		for _, e := range []queue.Entry{entry("p1", "phone_tech", 0, 1*time.Second), entry("o1", "orders", 0, 2*time.Second),
+			entry("p2", "phone_tech", 10, 3*time.Second)} {
+			if err := s.Enqueue(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check("enqueued", "p2", "p1", "o1")
+		a2 := basic
+		a2.ID = "a2"
+		if err := s.Online(ctx, basic, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Online(ctx, a2, t0.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		idle, err := s.IdleAgents(ctx)
+		if err != nil || len(idle) != 2 || idle[0].Agent.ID != "a1" || idle[1].Agent.ID != "a2" || idle[0].IdleSince.IsZero() {
+			t.Fatalf("idle agents %+v %v, want a1 then a2", idle, err)
+		}
+		if _, err := s.ClaimCall(ctx, "a1", "p1"); err != nil {
+			t.Fatal(err)
+		}
+		check("claimed", "p2", "o1")
+		if idle, _ := s.IdleAgents(ctx); len(idle) != 1 || idle[0].Agent.ID != "a2" {
+			t.Fatalf("idle agents after a claim %+v, want a2", idle)
+		}
+		if err := s.Requeue(ctx, "p1", "a1"); err != nil {
+			t.Fatal(err)
+		}
+		check("requeued", "p2", "p1", "o1")
+		if _, err := s.Claim(ctx, "a2"); err != nil {
+			t.Fatal(err)
+		}
+		check("claimed by the best", "p1", "o1")
+		if _, err := s.Offline(ctx, "a2"); err != nil {
+			t.Fatal(err)
+		}
+		check("agent gone", "p2", "p1", "o1")
+		// A call moved to another group (a call-back list) leaves the first.
+		o1, _ := s.Get(ctx, "o1")
+		if err := s.Done(ctx, "o1"); err != nil {
+			t.Fatal(err)
+		}
+		check("done", "p2", "p1")
+		o1.Group = "callback:orders"
+		if err := s.Enqueue(ctx, o1); err != nil {
+			t.Fatal(err)
+		}
+		check("moved to the call-back list", "p2", "p1", "o1")
+		if err := s.Enqueue(ctx, entry("p1", "orders", 0, 1*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		check("re-enqueued in another group", "p2", "p1", "o1")
+		if w, _ := s.Waiting(ctx, "phone_tech"); !slices.Equal(ids(w), []string{"p2"}) {
+			t.Fatalf("phone_tech after the move: %v", ids(w))
+		}
+	})
+
+	t.Run("offers: held and not answered; seen and unseen", func(t *testing.T) {
+		s := fresh(t)
+		offerIDs := func() []string {
+			t.Helper()
+			es, err := s.Offers(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, e := range es {
+				out = append(out, e.CallID+"@"+e.Owner)
+			}
+			return out
+		}
+		for i, id := range []string{"c1", "c2", "c3"} {
+			if err := s.Enqueue(ctx, entry(id, "phone_tech", 0, time.Duration(i)*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a2 := basic
+		a2.ID = "a2"
+		for _, a := range []queue.Agent{basic, a2} {
+			if err := s.Online(ctx, a, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := offerIDs(); len(got) != 0 {
+			t.Fatalf("offers before any claim: %v", got)
+		}
+		if _, err := s.ClaimCall(ctx, "a1", "c1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Claim(ctx, "a2"); err != nil { // c2
+			t.Fatal(err)
+		}
+		if got := offerIDs(); !slices.Equal(got, []string{"c1@a1", "c2@a2"}) {
+			t.Fatalf("offers %v", got)
+		}
+		if err := s.Answer(ctx, "c1"); err != nil {
+			t.Fatal(err)
+		}
+		if got := offerIDs(); !slices.Equal(got, []string{"c2@a2"}) {
+			t.Fatalf("offers after an answer %v", got)
+		}
+		if err := s.Answer(ctx, "nope"); !errors.Is(err, queue.ErrUnknownCall) {
+			t.Fatalf("answer of an unknown call: %v", err)
+		}
+		// Requeued, taken again: it rings anew; closed or its agent gone:
+		// no longer.
+		if err := s.Requeue(ctx, "c1", ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Idle(ctx, "a1", t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ClaimCall(ctx, "a1", "c1"); err != nil {
+			t.Fatal(err)
+		}
+		if got := offerIDs(); !slices.Equal(got, []string{"c1@a1", "c2@a2"}) {
+			t.Fatalf("offers after a requeue and a claim %v", got)
+		}
+		if err := s.Done(ctx, "c1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Offline(ctx, "a2"); err != nil {
+			t.Fatal(err)
+		}
+		if got := offerIDs(); len(got) != 0 {
+			t.Fatalf("offers after close and offline %v", got)
+		}
+
+		// Seen: the last time wins; unseen lists online agents only.
+		if at, err := s.LastSeen(ctx, "a1"); err != nil || !at.IsZero() {
+			t.Fatalf("never seen: %v %v", at, err)
+		}
+		at := t0.Add(90 * time.Second).Add(123 * time.Microsecond)
+		for _, id := range []string{"a1", "a2", "a3"} {
+			if err := s.Seen(ctx, id, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Seen(ctx, "a1", at); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.LastSeen(ctx, "a1"); err != nil || !got.Equal(at) {
+			t.Fatalf("last seen %v (%v), want %v", got, err, at)
+		}
+		if err := s.Online(ctx, a2, t0); err != nil {
+			t.Fatal(err)
+		}
+		un, err := s.Unseen(ctx, t0.Add(time.Minute))
+		if err != nil || !slices.Equal(un, []string{"a2"}) {
+			t.Fatalf("unseen %v (%v), want a2 (a1 seen since, a3 not online)", un, err)
+		}
+		if un, _ := s.Unseen(ctx, t0); len(un) != 0 {
+			t.Fatalf("unseen before t0: %v", un)
+		}
+		if err := s.Seen(ctx, "", t0); !errors.Is(err, queue.ErrInvalid) {
+			t.Fatalf("seen without an agent: %v", err)
+		}
+	})
 }

@@ -3,6 +3,14 @@
 // scripts for every change so that a claim, a requeue or an agent going
 // offline is atomic across all nodes sharing the server.
 //
+// Reads never scan the keyspace or every agent: a sorted set "waiting"
+// indexes every waiting call of every group (same scores), "idle" the free
+// agents, "offers" the calls held and not answered, and "seen" when each
+// agent's desk was last seen; the scripts keep them in step with the
+// queues in the same atomic step, so listing the floor costs one range
+// read plus one pipelined read of the entries, and the ring-out and
+// presence sweeps one read each when nothing is due.
+//
 // Every key carries the same hash tag ("{handoff}" by default), so the
 // scripts touch one slot and also run on Redis Cluster.
 package redisq
@@ -84,8 +92,10 @@ end
 local function take(agent, id)
   local g = redis.call('HGET', ckey(id), 'group')
   redis.call('ZREM', P..'q:'..g, id)
+  redis.call('ZREM', P..'waiting', id)
   redis.call('HSET', ckey(id), 'owner', agent)
   redis.call('SADD', P..'held:'..agent, id)
+  redis.call('SADD', P..'offers', id)
   redis.call('ZREM', P..'idle', agent)
   return id
 end
@@ -96,7 +106,9 @@ local function back(id)
     redis.call('SREM', P..'held:'..c[1], id)
     redis.call('HSET', ckey(id), 'owner', '')
   end
+  redis.call('SREM', P..'offers', id)
   redis.call('ZADD', P..'q:'..c[2], c[3], id)
+  redis.call('ZADD', P..'waiting', c[3], id)
 end
 local function agentOf(agent)
   local a = redis.call('HMGET', P..'agent:'..agent, 'level', 'groups', 'langs', 'lines')
@@ -111,10 +123,12 @@ local id = ARGV[2]
 local old = redis.call('HMGET', ckey(id), 'owner', 'group')
 if old[1] and old[1] ~= '' then redis.call('SREM', P..'held:'..old[1], id) end
 if old[2] then redis.call('ZREM', P..'q:'..old[2], id) end
+redis.call('SREM', P..'offers', id)
 redis.call('DEL', ckey(id))
 redis.call('HSET', ckey(id), 'group', ARGV[3], 'level', ARGV[4], 'lang', ARGV[5], 'line', ARGV[6],
   'declined', ARGV[7], 'score', ARGV[8], 'json', ARGV[9], 'owner', '')
 redis.call('ZADD', P..'q:'..ARGV[3], ARGV[8], id)
+redis.call('ZADD', P..'waiting', ARGV[8], id)
 return 1`)
 
 	// scriptClaim scans the agent's queues from the head, a page at a time,
@@ -167,8 +181,47 @@ local id = ARGV[2]
 local c = redis.call('HMGET', ckey(id), 'owner', 'group')
 if c[1] and c[1] ~= '' then redis.call('SREM', P..'held:'..c[1], id) end
 if c[2] then redis.call('ZREM', P..'q:'..c[2], id) end
+redis.call('ZREM', P..'waiting', id)
+redis.call('SREM', P..'offers', id)
 redis.call('DEL', ckey(id))
 return 1`)
+
+	scriptAnswer = goredis.NewScript(lib + `
+local id = ARGV[2]
+local owner = redis.call('HGET', ckey(id), 'owner')
+if not owner then return redis.error_reply('unknown_call') end
+redis.call('SREM', P..'offers', id)
+return 1`)
+
+	// scriptUnseen lists online agents last seen before ARGV[2] (µs) and
+	// forgets offline ones as old: no answer about them can change.
+	scriptUnseen = goredis.NewScript(lib + `
+local out = {}
+for _, a in ipairs(redis.call('ZRANGEBYSCORE', P..'seen', '-inf', '(' .. ARGV[2])) do
+  if redis.call('SISMEMBER', P..'online', a) == 1 then table.insert(out, a)
+  else redis.call('ZREM', P..'seen', a) end
+end
+return out`)
+
+	// scriptReindex adds the calls of one group's queue to the index: for
+	// a server whose queues were written before the index existed.
+	scriptReindex = goredis.NewScript(lib + `
+local q = P..'q:'..ARGV[2]
+local page = redis.call('ZRANGE', q, 0, -1, 'WITHSCORES')
+for i = 1, #page, 2 do redis.call('ZADD', P..'waiting', page[i+1], page[i]) end
+return #page / 2`)
+
+	// scriptReindexHeld adds every call held by an online agent to the
+	// offers index (answered ones too: the ring-out sweep checks each
+	// call's state, and answers take it out).
+	scriptReindexHeld = goredis.NewScript(lib + `
+local n = 0
+for _, a in ipairs(redis.call('SMEMBERS', P..'online')) do
+  for _, id in ipairs(redis.call('SMEMBERS', P..'held:'..a)) do
+    n = n + redis.call('SADD', P..'offers', id)
+  end
+end
+return n`)
 
 	scriptOnline = goredis.NewScript(lib + `
 local agent = ARGV[2]
@@ -290,6 +343,11 @@ func (s *Store) Get(ctx context.Context, callID string) (queue.Entry, error) {
 	if err != nil {
 		return queue.Entry{}, mapErr("get", err)
 	}
+	return decodeEntry(callID, vals)
+}
+
+// decodeEntry reads a call's hash fields json, owner and declined.
+func decodeEntry(callID string, vals []any) (queue.Entry, error) {
 	js, ok := vals[0].(string)
 	if !ok {
 		return queue.Entry{}, fmt.Errorf("redisq: get %s: %w", callID, queue.ErrUnknownCall)
@@ -309,36 +367,81 @@ func (s *Store) Get(ctx context.Context, callID string) (queue.Entry, error) {
 	return e, nil
 }
 
-// Waiting implements queue.Store.
+// Waiting implements queue.Store. Every group at once reads the index of
+// waiting calls, never the keyspace; the entries come in one pipelined
+// round trip.
 func (s *Store) Waiting(ctx context.Context, groups ...string) ([]queue.Entry, error) {
-	if len(groups) == 0 {
-		keys, err := s.c.Keys(ctx, s.p+"q:*").Result()
-		if err != nil {
-			return nil, mapErr("waiting", err)
-		}
-		for _, k := range keys {
-			groups = append(groups, strings.TrimPrefix(k, s.p+"q:"))
+	keys := []string{s.p + "waiting"}
+	if len(groups) > 0 {
+		keys = keys[:0]
+		for _, g := range groups {
+			keys = append(keys, s.p+"q:"+g)
 		}
 	}
-	var out []queue.Entry
-	for _, g := range groups {
-		ids, err := s.c.ZRange(ctx, s.p+"q:"+g, 0, -1).Result()
+	var ids []string
+	for _, k := range keys {
+		xs, err := s.c.ZRange(ctx, k, 0, -1).Result()
 		if err != nil {
 			return nil, mapErr("waiting", err)
 		}
-		for _, id := range ids {
-			e, err := s.Get(ctx, id)
-			if errors.Is(err, queue.ErrUnknownCall) {
-				continue // ended between the two reads
-			}
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, e)
-		}
+		ids = append(ids, xs...)
+	}
+	out, err := s.entries(ctx, ids)
+	if err != nil {
+		return nil, err
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Score() < out[j].Score() })
 	return out, nil
+}
+
+// entries reads calls in one round trip, leaving out those that ended
+// since their ids were read.
+func (s *Store) entries(ctx context.Context, ids []string) ([]queue.Entry, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	pipe := s.c.Pipeline()
+	cmds := make([]*goredis.SliceCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HMGet(ctx, s.p+"call:"+id, "json", "owner", "declined")
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, mapErr("waiting", err)
+	}
+	out := make([]queue.Entry, 0, len(ids))
+	for i, id := range ids {
+		e, err := decodeEntry(id, cmds[i].Val())
+		if errors.Is(err, queue.ErrUnknownCall) {
+			continue // ended between the two reads
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Reindex adds every call waiting in the queues of groups to the index of
+// waiting calls, and every held call to the index of offers. The scripts
+// keep the indexes from then on; this is for queues written by a version
+// before them, once, at start.
+func (s *Store) Reindex(ctx context.Context, groups ...string) (int, error) {
+	v, err := s.run(ctx, scriptReindexHeld, "reindex")
+	if err != nil {
+		return 0, err
+	}
+	k, _ := v.(int64)
+	n := int(k)
+	for _, g := range groups {
+		v, err := s.run(ctx, scriptReindex, "reindex", g)
+		if err != nil {
+			return n, err
+		}
+		k, _ := v.(int64)
+		n += int(k)
+	}
+	return n, nil
 }
 
 // Online implements queue.Store.
@@ -375,17 +478,57 @@ func (s *Store) Offline(ctx context.Context, agentID string) ([]string, error) {
 	return ids, nil
 }
 
-// Agents implements queue.Store.
+// Agents implements queue.Store: two round trips (the online set, then
+// every agent's profile, idle time and calls in one pipeline).
 func (s *Store) Agents(ctx context.Context) ([]queue.Presence, error) {
 	ids, err := s.c.SMembers(ctx, s.p+"online").Result()
 	if err != nil {
 		return nil, mapErr("agents", err)
 	}
+	return s.presence(ctx, ids, nil)
+}
+
+// IdleAgents implements queue.Store: the idle index, then the idle
+// agents' profiles and calls; one command when nobody is idle.
+func (s *Store) IdleAgents(ctx context.Context) ([]queue.Presence, error) {
+	zs, err := s.c.ZRangeWithScores(ctx, s.p+"idle", 0, -1).Result()
+	if err != nil {
+		return nil, mapErr("idle agents", err)
+	}
+	ids := make([]string, len(zs))
+	since := make(map[string]time.Time, len(zs))
+	for i, z := range zs {
+		id, _ := z.Member.(string)
+		ids[i], since[id] = id, time.UnixMilli(int64(z.Score))
+	}
+	return s.presence(ctx, ids, since)
+}
+
+// presence reads agents in one pipeline; idle, when given, holds their
+// idle times already read.
+func (s *Store) presence(ctx context.Context, ids []string, idle map[string]time.Time) ([]queue.Presence, error) {
 	out := make([]queue.Presence, 0, len(ids))
-	for _, id := range ids {
-		js, err := s.c.HGet(ctx, s.p+"agent:"+id, "json").Result()
+	if len(ids) == 0 {
+		return out, nil
+	}
+	pipe := s.c.Pipeline()
+	prof := make([]*goredis.StringCmd, len(ids))
+	held := make([]*goredis.StringSliceCmd, len(ids))
+	score := make([]*goredis.FloatCmd, len(ids))
+	for i, id := range ids {
+		prof[i] = pipe.HGet(ctx, s.p+"agent:"+id, "json")
+		held[i] = pipe.SMembers(ctx, s.p+"held:"+id)
+		if idle == nil {
+			score[i] = pipe.ZScore(ctx, s.p+"idle", id)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, mapErr("agents", err)
+	}
+	for i, id := range ids {
+		js, err := prof[i].Result()
 		if errors.Is(err, goredis.Nil) {
-			continue
+			continue // went offline between the reads
 		}
 		if err != nil {
 			return nil, mapErr("agents", err)
@@ -394,13 +537,83 @@ func (s *Store) Agents(ctx context.Context) ([]queue.Presence, error) {
 		if err := json.Unmarshal([]byte(js), &p.Agent); err != nil {
 			return nil, fmt.Errorf("redisq: agent %s: %w: %w", id, queue.ErrUnavailable, err)
 		}
-		if ms, err := s.c.ZScore(ctx, s.p+"idle", id).Result(); err == nil {
+		if idle != nil {
+			p.IdleSince = idle[id]
+		} else if ms, err := score[i].Result(); err == nil {
 			p.IdleSince = time.UnixMilli(int64(ms))
 		}
-		p.Calls, _ = s.c.SMembers(ctx, s.p+"held:"+id).Result()
+		p.Calls = held[i].Val()
+		if len(p.Calls) == 0 {
+			p.Calls = nil
+		}
 		sort.Strings(p.Calls)
 		out = append(out, p)
 	}
 	queue.SortPresence(out)
+	return out, nil
+}
+
+// Answer implements queue.Store.
+func (s *Store) Answer(ctx context.Context, callID string) error {
+	_, err := s.run(ctx, scriptAnswer, "answer", callID)
+	return err
+}
+
+// Offers implements queue.Store: the offers index, then the entries in
+// one pipelined round trip.
+func (s *Store) Offers(ctx context.Context) ([]queue.Entry, error) {
+	ids, err := s.c.SMembers(ctx, s.p+"offers").Result()
+	if err != nil {
+		return nil, mapErr("offers", err)
+	}
+	sort.Strings(ids)
+	es, err := s.entries(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := es[:0]
+	for _, e := range es {
+		if e.Owner != "" {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// Seen implements queue.Store.
+func (s *Store) Seen(ctx context.Context, agentID string, at time.Time) error {
+	if agentID == "" {
+		return fmt.Errorf("%w: agent without id", queue.ErrInvalid)
+	}
+	return mapErr("seen", s.c.ZAdd(ctx, s.p+"seen", goredis.Z{Score: float64(at.UnixMicro()), Member: agentID}).Err())
+}
+
+// LastSeen implements queue.Store.
+func (s *Store) LastSeen(ctx context.Context, agentID string) (time.Time, error) {
+	us, err := s.c.ZScore(ctx, s.p+"seen", agentID).Result()
+	if errors.Is(err, goredis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, mapErr("last seen", err)
+	}
+	return time.UnixMicro(int64(us)), nil
+}
+
+// Unseen implements queue.Store.
+func (s *Store) Unseen(ctx context.Context, before time.Time) ([]string, error) {
+	v, err := s.run(ctx, scriptUnseen, "unseen", before.UnixMicro())
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	if xs, ok := v.([]any); ok {
+		for _, x := range xs {
+			if id, ok := x.(string); ok {
+				out = append(out, id)
+			}
+		}
+	}
+	sort.Strings(out)
 	return out, nil
 }

@@ -61,6 +61,7 @@
     state.events = es;
     es.onmessage = (e) => {
       const c = JSON.parse(e.data);
+      if (c.queue) { showQueue(c.queue); return; }
       if (c.final) {
         const li = document.createElement('li');
         li.textContent = c.text;
@@ -71,6 +72,24 @@
       }
     };
     es.addEventListener('end', () => es.close());
+  }
+
+  // Where the caller stands on hold, pushed by the server as the queue
+  // moves, in the caller's language (the one they spoke).
+  const holdText = {
+    zh: { waiting: (n) => (n === 1 ? '正在等候：您是下一位' : `正在等候：您在队列中排第 ${n} 位`), agent: () => '正在为您接通客服人员', gone: () => '' },
+    yue: { waiting: (n) => (n === 1 ? '等緊：下一位就到你' : `等緊：你喺隊入面排第 ${n} 位`), agent: () => '而家幫你駁去客服人員', gone: () => '' },
+    en: { waiting: (n) => (n === 1 ? 'On hold: you are next' : `On hold: you are number ${n} in the queue`), agent: () => 'Connecting you to an agent', gone: () => '' },
+  };
+  function showQueue(q) {
+    const lang = holdText[q.lang] ? q.lang : 'zh';
+    const text = (holdText[lang][q.state] || (() => ''))(q.position);
+    const el = $('queue');
+    el.lang = lang === 'yue' ? 'zh-HK' : lang === 'zh' ? 'zh-CN' : 'en';
+    el.dataset.state = q.state;
+    el.dataset.position = q.position || '';
+    el.textContent = text;
+    el.hidden = !text;
   }
 
   function press(key) {
@@ -101,6 +120,7 @@
 
   function end(s) {
     cleanup();
+    $('queue').hidden = true;
     status(s);
     $('call').disabled = false;
     $('hangup').disabled = true;
