@@ -230,6 +230,7 @@ func (l *LiveIngress) turn(ctx context.Context, text string, keys bool) ([]int16
 					last := seg.LastSpeech()
 					switch {
 					case !paused && f.Offset+f.Duration()-last >= pauseAfter:
+						log.Debug("caller paused; recognising the turn so far", "at", last, "samples", len(utt))
 						decoder.Pause(callCtx, utt)
 						paused, pausedAt = true, last
 					case paused && last > pausedAt:

@@ -81,6 +81,7 @@ func (p *PausedTranscriber) Pause(ctx context.Context, utt []int16) {
 		minPiece = 600 * time.Millisecond
 	}
 	if len(utt)-from < int(minPiece.Seconds()*16000) {
+		p.logger().Debug("pause: too little new speech to send on its own", "samples", len(utt)-from)
 		return
 	}
 	pc := &piece{start: from, end: len(utt), pcm: slices.Clone(utt[from:]), done: make(chan struct{})}
