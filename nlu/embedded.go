@@ -80,6 +80,9 @@ func HotlineOptions() linear.Options {
 	o := linear.DefaultOptions()
 	o.OOSLabel = string(call.IntentOutOfScope)
 	o.Epochs = 12
+	// Callers' words reach the model through a recognizer that errs by
+	// sound: their syllables are features too.
+	o.Features.PinyinMax = 2
 	// Our data is small and written by us, so validation held out of it
 	// is small too; a stratified 15% keeps a few utterances of every intent.
 	o.ValidationFraction = 0.15

@@ -85,8 +85,10 @@ func fraction(items []evals.IntentItem, f float64) []evals.IntentItem {
 func runIntentSpec(ctx context.Context, c *common, s *evals.Suite, sp evals.EvalSpec) (*evals.Evaluation, error) {
 	var ds *evals.IntentDataset
 	var err error
-	hotline := sp.Dataset == "" || sp.Dataset == "hotline" || sp.Dataset == "hotline-cross"
+	hotline := sp.Dataset == "" || sp.Dataset == "hotline" || sp.Dataset == "hotline-cross" || sp.Dataset == "hotline-homophones"
 	switch {
+	case sp.Dataset == "hotline-homophones":
+		ds, err = hotlineHomophoneDataset()
 	case sp.Dataset == "hotline-cross":
 		ds, err = hotlineCrossDataset(sharedRoot(s, sp))
 	case hotline:

@@ -39,6 +39,11 @@ type Features struct {
 	// character n-gram together. Model files written before it have it
 	// false and keep the old features.
 	SkipHanStart bool `json:"skip_han_start,omitempty"`
+	// PinyinMax is the longest n-gram of toneless pinyin syllables over
+	// runs of Chinese characters (0: none), in the character block: what
+	// a homophone error by the recognizer leaves intact. Model files
+	// written before it have 0 and keep the old features.
+	PinyinMax int `json:"pinyin_max,omitempty"`
 }
 
 // DefaultFeatures are the features used unless told otherwise.
@@ -164,6 +169,7 @@ func (f Features) extract(s string, out []hashed) []hashed {
 	}
 	// Character block.
 	var run []rune
+	var syl []string
 	flushHan := func() {
 		if len(run) == 0 {
 			return
@@ -177,6 +183,19 @@ func (f Features) extract(s string, out []hashed) []hashed {
 		// ("我要..." vs "...吗").
 		out = append(out, hashed{fnv(4, string(run[:min(2, len(run))])), blockChar})
 		out = append(out, hashed{fnv(5, string(run[max(0, len(run)-2):])), blockChar})
+		if f.PinyinMax > 0 {
+			syl = syl[:0]
+			for _, r := range run {
+				if p := TonelessPinyin(r); p != "" {
+					syl = append(syl, p)
+				}
+			}
+			for n := 1; n <= f.PinyinMax; n++ {
+				for i := 0; i+n <= len(syl); i++ {
+					out = append(out, hashed{fnv(7, syl[i:i+n]...), blockChar})
+				}
+			}
+		}
 		run = run[:0]
 	}
 	for _, t := range toks {
