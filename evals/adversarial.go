@@ -91,6 +91,9 @@ func BuildAdversarialStack(ctx context.Context, cfg config.Config, log *slog.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Two thousand calls at info would bury the run's log; warnings (the
+	// lockouts the attacks set off) and errors still show.
+	log = slog.New(minLevel{log.Handler(), slog.LevelWarn})
 	var over []string
 	if cfg.Intent.EmbedWait != 0 {
 		over = append(over, "intent.embed_wait=0")
@@ -890,3 +893,18 @@ func leakText(m map[string]int) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// minLevel passes on records at or above its level only.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.min}
+}
+func (h minLevel) WithGroup(g string) slog.Handler { return minLevel{h.Handler.WithGroup(g), h.min} }
