@@ -342,11 +342,11 @@ type name struct {
 const surnames = `王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤欧区麦`
 
 var (
-	zhTitled = regexp.MustCompile(`([` + surnames + `])(?:先生|女士|小姐|太太|师傅|老师|经理|阿姨|叔叔|伯伯)`)
+	zhTitled  = regexp.MustCompile(`([` + surnames + `])(?:先生|女士|小姐|太太|师傅|老师|经理|阿姨|叔叔|伯伯)`)
 	zhSurname = regexp.MustCompile(`姓([` + surnames + `])`)
-	zhCued   = regexp.MustCompile(`(?:叫|名叫|名字是|姓名|客户|用户|机主|来电人|顾客|account [A-Za-z0-9]+)\s*[：:]?\s*([` + surnames + `]\p{Han}{1,2})`)
-	enTitled = regexp.MustCompile(`\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+([A-Z][a-z]+(?:[ -][A-Z][a-z]+)?)`)
-	enCued   = regexp.MustCompile(`\b(?:named|name is|called|caller|customer)\s+([A-Z][a-z]+(?:[ -][A-Z][a-z]+)?)`)
+	zhCued    = regexp.MustCompile(`(?:叫|名叫|名字是|姓名|客户|用户|机主|来电人|顾客|account [A-Za-z0-9]+)\s*[：:]?\s*([` + surnames + `]\p{Han}{1,2})`)
+	enTitled  = regexp.MustCompile(`\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+([A-Z][a-z]+(?:[ -][A-Z][a-z]+)?)`)
+	enCued    = regexp.MustCompile(`\b(?:named|name is|called|caller|customer)\s+([A-Z][a-z]+(?:[ -][A-Z][a-z]+)?)`)
 	// enPair: two capitalised words in a row (Wang Xiaoming): a name
 	// unless the call has the words.
 	enPair = regexp.MustCompile(`\b([A-Z][a-z]+[ -][A-Z][a-z]+)\b`)
