@@ -47,7 +47,11 @@ func TestRandomRequests(t *testing.T) {
 
 	// Pocketsphinx alone: the recognizer is not what is probed here, and
 	// the speech server would make each accepted upload slow.
-	ls := startLive(t, "--set", "asr.engine=sphinx", "--set", "log.level=warn")
+	// The per-address limits of the anonymous endpoints are off here, so
+	// that the offers and page requests reach their parsers (every request
+	// comes from one address); TestAnonymousLimits checks the limits.
+	ls := startLive(t, "--set", "asr.engine=sphinx", "--set", "log.level=warn",
+		"--set", "webrtc.offers_per_minute=0", "--set", "webrtc.page_per_minute=0")
 	ctx, cancel := context.WithTimeout(context.Background(), liveGuard)
 	defer cancel()
 	agentToken := ls.login(t, ctx, "wang.jian", "demo-token-wang-jian-0003")
@@ -101,6 +105,47 @@ func TestRandomRequests(t *testing.T) {
 	}
 	if code, err := ls.do(ctx, http.MethodGet, "/healthz", "", nil, nil); err != nil || code != http.StatusOK {
 		t.Fatalf("after the requests: healthz %d %v", code, err)
+	}
+}
+
+// TestAnonymousLimits: the caller page and its WHIP offers, reached
+// without signing in, are limited per address: past the burst, 429 with
+// Retry-After and a reason; a hang-up (DELETE) is not held up by the offer
+// limit, and the desk is not limited by them.
+func TestAnonymousLimits(t *testing.T) {
+	ls := startLive(t, "--set", "asr.engine=sphinx", "--set", "webrtc.offers_per_minute=1", "--set", "webrtc.page_per_minute=1")
+	ctx, cancel := context.WithTimeout(context.Background(), liveGuard)
+	defer cancel()
+	send := func(method, path, ctype string) *http.Response {
+		req, _ := http.NewRequestWithContext(ctx, method, ls.base+path, strings.NewReader("v=0\r\n"))
+		req.Header.Set("Content-Type", ctype)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	for _, c := range []struct {
+		method, path string
+		burst        int
+	}{{"POST", "/v1/whip", 5}, {"GET", "/call/", 60}} {
+		for i := range c.burst {
+			if resp := send(c.method, c.path, "application/sdp"); resp.StatusCode == http.StatusTooManyRequests {
+				t.Fatalf("%s %s: 429 at request %d of a burst of %d", c.method, c.path, i+1, c.burst)
+			}
+		}
+		resp := send(c.method, c.path, "application/sdp")
+		if ra, _ := strconv.Atoi(resp.Header.Get("Retry-After")); resp.StatusCode != http.StatusTooManyRequests || ra < 1 {
+			t.Fatalf("%s %s past the burst: %d Retry-After %q", c.method, c.path, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	}
+	if resp := send("DELETE", "/v1/whip/nope", ""); resp.StatusCode == http.StatusTooManyRequests {
+		t.Fatal("a hang-up was refused by the offer limit")
+	}
+	if code, err := ls.do(ctx, http.MethodGet, "/desk/", "", nil, nil); err != nil || code != http.StatusOK {
+		t.Fatalf("the desk page: %d %v", code, err)
 	}
 }
 
