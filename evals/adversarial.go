@@ -192,6 +192,7 @@ type advRun struct {
 	attacks map[string]*AttackResult
 	mu      sync.Mutex
 	epoch   int
+	base    time.Time // the first epoch's day: after whatever the clock held
 	rep     *AdversarialReport
 }
 
@@ -315,17 +316,22 @@ func (r *advRun) openings(ctx context.Context, intent string) ([]opening, string
 	return []opening{first}, landed, nil
 }
 
-// at moves the clock to a fresh epoch: three days after the last, so every
+// at moves the clock to a fresh epoch: three days after the last (the
+// first three days after the clock's time when the run began), so every
 // lock and strike of the attack before has run out, at 10:00 or 23:30 in
-// the policy's zone.
+// the policy's zone. Runs on one stack follow each other in time.
 func (r *advRun) at(night bool) {
-	r.epoch++
 	loc := r.st.Data.Policy.Location()
+	if r.base.IsZero() {
+		y, mo, d := r.clk.Now().In(loc).Date()
+		r.base = time.Date(y, mo, d, 0, 0, 0, 0, loc).AddDate(0, 0, 3)
+	}
 	h, m := 10, 0
 	if night {
 		h, m = 23, 30
 	}
-	r.clk.Set(time.Date(2025, 3, 3, h, m, 0, 0, loc).AddDate(0, 0, 3*r.epoch))
+	r.clk.Set(r.base.AddDate(0, 0, 3*r.epoch).Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute))
+	r.epoch++
 }
 
 func (r *advRun) victim(cell, j int) accounts.Account {

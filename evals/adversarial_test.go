@@ -4,28 +4,40 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/callbrief/callbrief/config"
 	"github.com/callbrief/callbrief/handoff"
 )
 
+var (
+	advOnce  sync.Once
+	advStack *AdversarialStack
+	advErr   error
+)
+
+// adversarialStack is built once for the package's tests (training the
+// served intent model is most of the cost); each test moves its clock to
+// epochs of its own. It lives as long as the test binary.
 func adversarialStack(t *testing.T) *AdversarialStack {
 	t.Helper()
-	st, err := BuildAdversarialStack(context.Background(), config.Default(), nil)
-	if err != nil {
-		t.Fatal(err)
+	advOnce.Do(func() { advStack, advErr = BuildAdversarialStack(context.Background(), config.Default(), nil) })
+	if advErr != nil {
+		t.Fatal(advErr)
 	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return advStack
 }
 
-// TestAdversarial: every attack, every intent, day and night, through the
-// served stack: no impostor is accepted and no brief shows them anything
-// of the victim's account.
+// TestAdversarial: every attack, by day and night, through the served
+// stack, on intents of each kind (one factor, two factors, an emergency,
+// a request for a person): no impostor is accepted and no brief shows them
+// anything of the victim's account. The CI gate (verify-adversarial) runs
+// every intent.
 func TestAdversarial(t *testing.T) {
 	st := adversarialStack(t)
-	rep, err := RunAdversarial(t.Context(), AdversarialConfig{Stack: st, Seed: 1})
+	intents := []string{"order_status", "account_device_unlock", "safety_emergency", "human_agent"}
+	rep, err := RunAdversarial(t.Context(), AdversarialConfig{Stack: st, Seed: 1, Intents: intents})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,10 +49,10 @@ func TestAdversarial(t *testing.T) {
 	if rep.FalseAccepts != 0 || rep.LeakedFields != 0 || rep.Errors != 0 {
 		t.Errorf("false accepts %d, leaked fields %d, errors %d; want 0", rep.FalseAccepts, rep.LeakedFields, rep.Errors)
 	}
-	if n := len(st.Stack.Taxonomy.Intents()); rep.Intents != n || len(rep.Cells) != 2*n {
+	if n := len(intents); rep.Intents != n || len(rep.Cells) != 2*n {
 		t.Errorf("%d intents, %d cells; want %d and %d", rep.Intents, len(rep.Cells), n, 2*n)
 	}
-	if rep.Covered < len(rep.Cells)-2 {
+	if rep.Covered < len(rep.Cells) {
 		t.Errorf("only %d of %d cells covered (the opening landed elsewhere)", rep.Covered, len(rep.Cells))
 	}
 	for _, a := range rep.Attacks {
@@ -70,8 +82,7 @@ func TestAdversarialCanFail(t *testing.T) {
 		t.Errorf("race without the lock: %+v; want the late callers accepted and the account shown", race)
 	}
 	r := &advRun{cfg: AdversarialConfig{Stack: st}, st: st.Stack, clk: st.Clock, cc: st.Stack.CallConfig(st.Engines, nil, false, nil), accts: st.Stack.Data.Accounts}
-	r.epoch = 1000 // after every lock of the run above
-	r.at(false)
+	r.at(false) // after every epoch of the run above
 	v := st.Stack.Data.Accounts[0]
 	g := r.genuine(t.Context(), opening{text: "我想查一下我的订单到哪了"}, v)
 	if !g.verified {
