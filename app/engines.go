@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/callbrief/callbrief/obs"
 	ttsopenai "github.com/callbrief/callbrief/tts/openai"
@@ -57,6 +58,19 @@ type Engines struct {
 
 	asrMu sync.Mutex
 	asr   *asrengines.Set // the last recognizer built, for readyz
+
+	// now is the stack's clock (nil: the wall clock); see WithClock.
+	now func() time.Time
+}
+
+// WithClock makes the stacks built over e keep time by now: the
+// verifier's night mode and lockouts, the handoff engine and the
+// in-process store's expiry. Evaluations use it to place calls by day and
+// by night and to let lockouts expire between attacks; `serve` never sets
+// it. Call it before BuildStack.
+func (e *Engines) WithClock(now func() time.Time) *Engines {
+	e.now = now
+	return e
 }
 
 // NewEngines prepares the engines of cfg; each is loaded on first use.

@@ -241,7 +241,11 @@ func BuildStack(ctx context.Context, e *Engines) (*Stack, error) {
 		st.persistence = checkPersistence(pctx, rs, sc.SentinelMaster != "" && sc.ReplicaAcks == 0, log)
 		cancel()
 	} else {
-		kv, q = memory.New(), queue.NewMemory()
+		var opts []memory.Option
+		if e.now != nil {
+			opts = append(opts, memory.WithClock(e.now))
+		}
+		kv, q = memory.New(opts...), queue.NewMemory()
 	}
 	st.KV = kv
 
@@ -256,7 +260,7 @@ func BuildStack(ctx context.Context, e *Engines) (*Stack, error) {
 		}
 	}
 	if st.Engine, err = handoff.NewEngine(handoff.Config{Router: st.Data.Router, Roster: st.Data.Roster, Queue: q, Store: kv, Taxonomy: st.Taxonomy, Outbox: st.Outbox,
-		KB: kbase, KBTimeout: cfg.KB.Timeout, OfferTimeout: cfg.Desk.RingOut, Log: log,
+		KB: kbase, KBTimeout: cfg.KB.Timeout, OfferTimeout: cfg.Desk.RingOut, Now: e.now, Log: log,
 		// Every search counted, its errors and time-outs too
 		// (callbrief_stage_errors_total{stage="kb"}).
 		ObserveKB: func(d time.Duration, err error) { e.metrics.Observe("kb", "kb", d, err) }}); err != nil {
@@ -278,7 +282,7 @@ func BuildStack(ctx context.Context, e *Engines) (*Stack, error) {
 	}
 	st.Gateway = otp.NewDevGateway(log, 50)
 	if st.Verifier, err = verify.New(verify.Config{Policy: st.Data.Policy, Directory: accounts.NewMemory(st.Data.Accounts), Store: kv, Gateway: st.Gateway,
-		Secret: SecretOrRandom(cfg.Store.Secret), Log: log}); err != nil {
+		Secret: SecretOrRandom(cfg.Store.Secret), Now: e.now, Log: log}); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -293,6 +297,7 @@ func (st *Stack) CallConfig(e *Engines, rec asr.Recognizer, realTime bool, log *
 		Verifier:      st.Verifier,
 		Handoff:       st.Engine,
 		AnswerTimeout: 10 * time.Second,
+		Now:           e.now,
 		Log:           log,
 	}
 }

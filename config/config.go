@@ -225,6 +225,11 @@ type WebRTC struct {
 	HoldTimeout time.Duration `yaml:"hold_timeout"`
 	// Loopback offers loopback candidates: development on one machine.
 	Loopback bool `yaml:"loopback"`
+	// OffersPerMinute and PagePerMinute limit, per client address, the
+	// WHIP offers (a burst of 5) and the caller page's requests (a burst
+	// of 60): both are reached without signing in. 0 turns a limit off.
+	OffersPerMinute int `yaml:"offers_per_minute"`
+	PagePerMinute   int `yaml:"page_per_minute"`
 }
 
 // TTS chooses the voice of the prompts.
@@ -425,7 +430,7 @@ func Default() Config {
 		Desk:     Desk{TokenTTL: 12 * time.Hour, ReconnectGrace: 15 * time.Second, RingOut: 20 * time.Second},
 		SMS:      SMS{Gateway: "dev"},
 		WebRTC: WebRTC{TURNTTL: 12 * time.Hour, ICETimeout: 15 * time.Second, MaxCalls: 200, Loopback: true, AnswerTimeout: 10 * time.Second, TurnTimeout: 12 * time.Second,
-			HoldTimeout: 10 * time.Minute},
+			HoldTimeout: 10 * time.Minute, OffersPerMinute: 20, PagePerMinute: 300},
 		TTS:   TTS{EspeakBin: "espeak-ng"},
 		KB:    KB{Timeout: 500 * time.Millisecond},
 		Admit: Admit{Queue: 8, Wait: 10 * time.Second, BodyTimeout: 60 * time.Second},
@@ -740,6 +745,12 @@ func (c Config) Validate() error {
 	}
 	if c.WebRTC.MaxCalls < 1 {
 		return bad("webrtc.max_calls", "must be at least 1")
+	}
+	if c.WebRTC.OffersPerMinute < 0 {
+		return bad("webrtc.offers_per_minute", "must not be negative (0 turns the limit off)")
+	}
+	if c.WebRTC.PagePerMinute < 0 {
+		return bad("webrtc.page_per_minute", "must not be negative (0 turns the limit off)")
 	}
 	if err := c.SIP.validate(); err != nil {
 		return err

@@ -31,7 +31,7 @@ type Suite struct {
 // Kind; the runner for the kind says so in its error when one is wrong.
 type EvalSpec struct {
 	Name string `yaml:"name"`
-	Kind string `yaml:"kind"` // asr, intent, dialect, verify, retrieval, scenarios, served
+	Kind string `yaml:"kind"` // asr, intent, dialect, verify, adversarial, retrieval, scenarios, served
 	// Dataset names a built-in or public dataset (intent: hotline,
 	// banking77, clinc150, hwu64; dialect: embedded, shared).
 	Dataset string `yaml:"dataset"`
@@ -71,7 +71,7 @@ type EvalSpec struct {
 }
 
 // Kinds are the evaluation kinds a suite may list.
-var Kinds = []string{"asr", "intent", "dialect", "verify", "retrieval", "scenarios", "served"}
+var Kinds = []string{"asr", "intent", "dialect", "verify", "adversarial", "retrieval", "scenarios", "served"}
 
 // LoadSuite reads a suite file strictly: unknown keys are errors.
 func LoadSuite(path string) (*Suite, error) {

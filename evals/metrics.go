@@ -29,6 +29,17 @@ type Metric struct {
 	// N is how many items the metric is over, so a reader can judge a
 	// change of one item.
 	N int `json:"n,omitempty"`
+	// Limit, when set, is an absolute ceiling: a value above it fails the
+	// gate whatever the baseline says (a baseline made on a bad day must
+	// not make a false accept acceptable).
+	Limit *float64 `json:"limit,omitempty"`
+}
+
+// mustBeZero is a gated count whose only passing value is 0.
+func mustBeZero(name string, v, n int) Metric {
+	m := count(name, v, n)
+	m.Limit = new(float64)
+	return m
 }
 
 // quality is a gated metric (an accuracy or error rate).

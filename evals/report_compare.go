@@ -53,6 +53,12 @@ func Compare(s *Suite, base, cur *Report) *Comparison {
 		if e.Error != "" {
 			c.Failures = append(c.Failures, fmt.Sprintf("%s: did not run: %s", e.Name, e.Error))
 		}
+		for _, m := range e.Metrics {
+			if m.Limit != nil && m.Value > *m.Limit {
+				c.Failures = append(c.Failures, fmt.Sprintf("%s: %s is %s, above its absolute limit %s", e.Name, m.Name,
+					FormatValue(m, m.Value), FormatValue(m, *m.Limit)))
+			}
+		}
 		b, ok := base.Evaluation(e.Name)
 		if !ok {
 			for _, m := range e.Metrics {

@@ -14,6 +14,7 @@ func TestCompare(t *testing.T) {
 	wer := func(v float64) Metric { return quality("wer", v, LowerIsBetter, 100) }
 	fa := func(v int) Metric { return count("false_accepts", v, 100) }
 	lat := func(v float64) Metric { return timing("latency_p90", v, "ms", 100) }
+	zero := func(v int) Metric { return mustBeZero("leaked_fields", v, 100) }
 	tests := []struct {
 		name       string
 		base, cur  Metric
@@ -28,6 +29,8 @@ func TestCompare(t *testing.T) {
 		{"one more false accept", fa(0), fa(1), Regressed, true},
 		{"same false accepts", fa(0), fa(0), Unchanged, false},
 		{"slower but timings are not gated", lat(1), lat(10), Regressed, false},
+		{"a leak the baseline also had still fails", zero(2), zero(2), Unchanged, true},
+		{"no leak", zero(0), zero(0), Unchanged, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

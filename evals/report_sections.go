@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -191,12 +192,41 @@ func VerifyEvaluation(name string, r *VerifyReport) *Evaluation {
 	// False accepts are the security failure: any rise is a regression,
 	// so the gate on them has no tolerance (see DefaultTolerance).
 	e.Metrics = append(e.Metrics,
-		count("false_accepts", r.FalseAccepts, r.ImpostorCall),
+		mustBeZero("false_accepts", r.FalseAccepts, r.ImpostorCall),
 		quality("false_reject_rate", r.FRR, LowerIsBetter, r.GenuineCalls),
 		quality("false_accept_rate", r.FAR, LowerIsBetter, r.ImpostorCall))
 	t := &Table{Caption: "Scenarios", Columns: []string{"scenario", "expect", "calls", "guesses", "false accepts", "false rejects", "lockouts", "questions"}}
 	for _, s := range r.Scenarios {
 		t.Rows = append(t.Rows, []string{s.Name, s.Expect, fmt.Sprint(s.Calls), fmt.Sprint(s.Guesses), fmt.Sprint(s.FalseAccepts), fmt.Sprint(s.FalseRejects), fmt.Sprint(s.LockoutsTriggered), fmt.Sprint(s.Questions)})
+	}
+	e.Charts.Table = t
+	return e
+}
+
+// AdversarialEvaluation is the suite section for the impostor calls
+// through the served stack. False accepts and fields leaked must be zero,
+// whatever the baseline.
+func AdversarialEvaluation(name string, r *AdversarialReport) *Evaluation {
+	e := &Evaluation{Name: name, Kind: "adversarial", Title: "Impostors against the served stack (every intent, day and night)",
+		Engine: r.Stack, Dataset: fmt.Sprintf("%d intents x day/night, %d impostor calls", r.Intents, r.Calls), Detail: detail(r)}
+	if len(r.Overrides) > 0 {
+		e.Notes = append(e.Notes, "differs from serve: "+strings.Join(r.Overrides, "; "))
+	}
+	if r.Covered < len(r.Cells) {
+		e.Notes = append(e.Notes, fmt.Sprintf("%d of %d cells: no training utterance landed on the intent; their attacks ran on another intent", len(r.Cells)-r.Covered, len(r.Cells)))
+	}
+	e.Metrics = append(e.Metrics,
+		mustBeZero("false_accepts", r.FalseAccepts, r.Calls),
+		mustBeZero("leaked_fields", r.LeakedFields, r.Calls),
+		mustBeZero("errors", r.Errors, r.Calls),
+		count("cells_not_covered", len(r.Cells)-r.Covered, len(r.Cells)))
+	for _, a := range r.Attacks {
+		e.Metrics = append(e.Metrics, mustBeZero(a.Attack+".false_accepts", a.FalseAccepts, a.Calls),
+			mustBeZero(a.Attack+".leaked_fields", a.LeakedFields, a.Calls))
+	}
+	t := &Table{Caption: "Attacks (what impostors could read of the victim's account)", Columns: []string{"attack", "calls", "guesses", "false accepts", "leaked fields", "refused while locked", "readable"}}
+	for _, a := range r.Attacks {
+		t.Rows = append(t.Rows, []string{a.Attack, fmt.Sprint(a.Calls), fmt.Sprint(a.Guesses), fmt.Sprint(a.FalseAccepts), fmt.Sprint(a.LeakedFields), fmt.Sprint(a.Refused), leakText(a.Leaks)})
 	}
 	e.Charts.Table = t
 	return e

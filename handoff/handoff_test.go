@@ -170,7 +170,7 @@ func TestBriefAndDeskFlow(t *testing.T) {
 		b.Ticket.Fields["imei"] != "867693067951602" || len(b.KB) != 1 || b.Summary.Engine != "template" {
 		t.Fatalf("brief = %+v", b)
 	}
-	if err := handoff.Grounded(b.Summary.Text, b.Transcript.Text(), "device_power_boot", "Phone 14 Pro"); err != nil {
+	if err := handoff.Grounded(b.Summary.Text, b.Transcript.Text(), "device_power_boot", "Phone 14 Pro", fmt.Sprintf("%.0f", b.Intent.Confidence*100)); err != nil {
 		t.Fatalf("template summary not grounded: %v: %q", err, b.Summary.Text)
 	}
 	v, err := e.View(ctx, "sam.taylor")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -36,9 +37,15 @@ type SummaryInput struct {
 	Profile string
 }
 
-// Sources are the texts a summary's facts must come from.
+// Sources are the texts a summary's facts must come from: the call, and
+// what the summarizer is told of it (the confidence as a percentage, the
+// repeat calls the caller mentioned).
 func (in SummaryInput) Sources() []string {
-	s := []string{in.Transcript, in.Profile, string(in.Intent.Intent)}
+	s := []string{in.Transcript, in.Profile, string(in.Intent.Intent), in.IntentName,
+		fmt.Sprintf("%.0f %.2f", in.Intent.Confidence*100, in.Intent.Confidence)}
+	if in.Urgency.RepeatCall > 0 {
+		s = append(s, strconv.Itoa(in.Urgency.RepeatCall))
+	}
 	for _, sl := range in.Slots {
 		s = append(s, sl.Value, sl.Text)
 	}
@@ -127,43 +134,6 @@ func quote(t string) string {
 		return t
 	}
 	return string(r[:maxQuote]) + "…"
-}
-
-// Grounded checks that every number and identifier in summary (runs of 3
-// or more digits, and letter-digit codes such as RMA-2024-0012) occurs in
-// one of sources. Digits are compared without separators, so "138 0013"
-// in the transcript grounds "1380013".
-func Grounded(summary string, sources ...string) error {
-	var hay strings.Builder
-	for _, s := range sources {
-		hay.WriteString(digitsOnly(s))
-		hay.WriteByte('|')
-	}
-	all := strings.ToLower(strings.Join(sources, "\n"))
-	var missing []string
-	for _, tok := range facts(summary) {
-		d := digitsOnly(tok)
-		if !strings.Contains(hay.String(), d) && !strings.Contains(all, strings.ToLower(tok)) {
-			missing = append(missing, tok)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%w: %s not in the transcript or profile", ErrUngrounded, strings.Join(missing, ", "))
-	}
-	return nil
-}
-
-// facts returns the tokens of s that carry 3 or more digits.
-func facts(s string) []string {
-	var out []string
-	for _, tok := range strings.FieldsFunc(s, func(r rune) bool {
-		return !(r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) || r == '-' || r == '/')
-	}) {
-		if len(digitsOnly(tok)) >= 3 {
-			out = append(out, strings.Trim(tok, "-/"))
-		}
-	}
-	return out
 }
 
 func digitsOnly(s string) string {

@@ -35,6 +35,7 @@ targets=(
   "FuzzParseSipfrag ./media/sip"
   "FuzzParsePeoplesDaily ./nlu/relevance"
   "FuzzUnmarshalBackground ./nlu/relevance"
+  "FuzzGrounded ./handoff"
 )
 status=0
 for t in "${targets[@]}"; do

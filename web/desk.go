@@ -114,7 +114,7 @@ func (d *Desk) WithStore(st store.Store) *Desk {
 // Mount adds the desk's routes under /desk/.
 func (d *Desk) Mount(mux *http.ServeMux) {
 	sub, _ := fs.Sub(static, "static")
-	mux.Handle("GET /desk/", http.StripPrefix("/desk/", http.FileServerFS(sub)))
+	mux.Handle("GET /desk/", http.StripPrefix("/desk/", Static(sub)))
 	mux.HandleFunc("POST /desk/api/login", d.login)
 	mux.HandleFunc("GET /desk/api/queue", d.auth(d.queue))
 	mux.HandleFunc("GET /desk/api/calls/{id}/brief", d.auth(d.brief))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/callbrief/callbrief/app"
 	"github.com/callbrief/callbrief/classifier"
+	"github.com/callbrief/callbrief/config"
 	"github.com/callbrief/callbrief/evals"
 	"github.com/callbrief/callbrief/handoff/kb"
 	"github.com/callbrief/callbrief/media/vad"
@@ -35,6 +37,9 @@ func suiteRunners(c *common) map[string]evals.Runner {
 		},
 		"verify": func(ctx context.Context, s *evals.Suite, sp evals.EvalSpec, p *evals.Progress) (*evals.Evaluation, error) {
 			return runVerifySpec(ctx, c, sp)
+		},
+		"adversarial": func(ctx context.Context, s *evals.Suite, sp evals.EvalSpec, p *evals.Progress) (*evals.Evaluation, error) {
+			return runAdversarialSpec(ctx, c, sp)
 		},
 		"asr": func(ctx context.Context, s *evals.Suite, sp evals.EvalSpec, p *evals.Progress) (*evals.Evaluation, error) {
 			return runASRSpec(ctx, c, s, sp, p)
@@ -217,6 +222,27 @@ func runVerifySpec(ctx context.Context, c *common, sp evals.EvalSpec) (*evals.Ev
 		return nil, err
 	}
 	return evals.VerifyEvaluation(sp.Name, rep), nil
+}
+
+// runAdversarialSpec places the impostor calls through the stack `serve`
+// builds from this run's configuration.
+func runAdversarialSpec(ctx context.Context, c *common, sp evals.EvalSpec) (*evals.Evaluation, error) {
+	rep, err := runAdversarial(ctx, c.cfg, c.log, evals.AdversarialConfig{Seed: 1})
+	if err != nil {
+		return nil, err
+	}
+	return evals.AdversarialEvaluation(sp.Name, rep), nil
+}
+
+// runAdversarial builds the served stack from cfg and runs the attacks.
+func runAdversarial(ctx context.Context, cfg config.Config, log *slog.Logger, ac evals.AdversarialConfig) (*evals.AdversarialReport, error) {
+	st, err := evals.BuildAdversarialStack(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	ac.Stack = st
+	return evals.RunAdversarial(ctx, ac)
 }
 
 func runASRSpec(ctx context.Context, c *common, s *evals.Suite, sp evals.EvalSpec, p *evals.Progress) (*evals.Evaluation, error) {

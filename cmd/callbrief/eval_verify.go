@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/callbrief/callbrief/evals"
@@ -19,9 +20,13 @@ import (
 
 // cmdEvalVerify runs scripted callers (genuine, wrong answers, brute force,
 // replayed code, spoofed number, emergency at night) through the
-// verification policy and reports false accepts and false rejects.
+// verification policy and reports false accepts and false rejects; then,
+// unless --adversarial=false, impostors through the stack `serve` builds
+// from the configuration (--config, --set: the served files and store),
+// for every intent by day and night, with what each could read in its
+// brief. Either finding a false accept, or a leaked field, fails.
 //
-//	callbrief eval verify [--accounts FILE] [--policy FILE] [--redis ADDR] [--guesses N] [--out DIR] [--json]
+//	callbrief eval verify [--accounts FILE] [--policy FILE] [--redis ADDR] [--guesses N] [--adversarial] [--victims N] [--numbers N] [--out DIR] [--json]
 func cmdEvalVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c common
 	fs := newFlagSet("eval verify", &c, stderr)
@@ -32,11 +37,17 @@ func cmdEvalVerify(ctx context.Context, args []string, stdout, stderr io.Writer)
 	seed := fs.Uint64("seed", 1, "seed of the impostors' guesses")
 	out := fs.String("out", "", "folder to write verify.json and verify.md (default: print)")
 	asJSON := fs.Bool("json", false, "print JSON instead of Markdown")
+	adversarial := fs.Bool("adversarial", true, "also place impostor calls through the served stack (every intent, day and night)")
+	victims := fs.Int("victims", 3, "adversarial: victims per intent, time of day and attack")
+	numbers := fs.Int("numbers", 30, "adversarial: calls of the many-numbers attack per intent and time of day")
 	if _, err := c.parse(fs, args, stderr); err != nil {
 		return err
 	}
 	if *guesses < 1 {
 		return fmt.Errorf("%w: --guesses must be positive", errUsage)
+	}
+	if *victims < 1 || *numbers < 1 {
+		return fmt.Errorf("%w: --victims and --numbers must be positive", errUsage)
 	}
 	var (
 		pol *policy.Policy
@@ -82,26 +93,59 @@ func cmdEvalVerify(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	var adv *evals.AdversarialReport
+	if *adversarial {
+		if adv, err = runAdversarial(ctx, c.cfg, c.log, evals.AdversarialConfig{Victims: *victims, Numbers: *numbers, Seed: *seed}); err != nil {
+			return fmt.Errorf("adversarial evaluation: %w", err)
+		}
+	}
 	if *out != "" {
 		if err := os.MkdirAll(*out, 0o755); err != nil {
 			return err
 		}
-		if err := writeVerifyReport(filepath.Join(*out, "verify.json"), rep.WriteJSON); err != nil {
-			return err
+		type report struct {
+			name  string
+			write func(io.Writer) error
 		}
-		if err := writeVerifyReport(filepath.Join(*out, "verify.md"), rep.WriteMarkdown); err != nil {
-			return err
+		files := []report{{"verify.json", rep.WriteJSON}, {"verify.md", rep.WriteMarkdown}}
+		if adv != nil {
+			files = append(files, report{"adversarial.json", adv.WriteJSON}, report{"adversarial.md", adv.WriteMarkdown})
 		}
-		fmt.Fprintf(stderr, "wrote %s and %s\n", filepath.Join(*out, "verify.json"), filepath.Join(*out, "verify.md"))
+		for _, f := range files {
+			if err := writeVerifyReport(filepath.Join(*out, f.name), f.write); err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "wrote %s\n", filepath.Join(*out, f.name))
+		}
 	} else if *asJSON {
 		if err := rep.WriteJSON(stdout); err != nil {
 			return err
 		}
-	} else if err := rep.WriteMarkdown(stdout); err != nil {
-		return err
+		if adv != nil {
+			if err := adv.WriteJSON(stdout); err != nil {
+				return err
+			}
+		}
+	} else {
+		if err := rep.WriteMarkdown(stdout); err != nil {
+			return err
+		}
+		if adv != nil {
+			fmt.Fprintln(stdout)
+			if err := adv.WriteMarkdown(stdout); err != nil {
+				return err
+			}
+		}
 	}
+	var fails []string
 	if rep.FalseAccepts > 0 {
-		return fmt.Errorf("verification evaluation: %d false accepts", rep.FalseAccepts)
+		fails = append(fails, fmt.Sprintf("%d false accepts of scripted callers", rep.FalseAccepts))
+	}
+	if adv != nil && (adv.FalseAccepts > 0 || adv.LeakedFields > 0 || adv.Errors > 0) {
+		fails = append(fails, fmt.Sprintf("impostors through the served stack: %d false accepts, %d fields leaked, %d errors", adv.FalseAccepts, adv.LeakedFields, adv.Errors))
+	}
+	if len(fails) > 0 {
+		return fmt.Errorf("verification evaluation: %s", strings.Join(fails, "; "))
 	}
 	return nil
 }

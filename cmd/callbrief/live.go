@@ -19,6 +19,7 @@ import (
 	"github.com/callbrief/callbrief/obs"
 	"github.com/callbrief/callbrief/pipeline"
 	"github.com/callbrief/callbrief/tts"
+	"github.com/callbrief/callbrief/web"
 	"github.com/callbrief/callbrief/web/caller"
 )
 
@@ -89,14 +90,19 @@ func (s *server) mountLive(ctx context.Context, mux *http.ServeMux) error {
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, http.StatusOK, ws.ICEServers())
 	})
+	// The caller's device reaches the page and its offers anonymously:
+	// each address is limited (webrtc.offers_per_minute, page_per_minute).
+	// Only offers count against the WHIP limit: a caller's trickle and
+	// hang-up must get through.
+	offers := web.NewAddressLimit(w.OffersPerMinute, 5).Wrap(http.StripPrefix("/v1/whip", ws), http.MethodPost)
 	// Both patterns: a bare POST to /v1/whip must not be redirected.
-	mux.Handle("/v1/whip", http.StripPrefix("/v1/whip", ws))
-	mux.Handle("/v1/whip/", http.StripPrefix("/v1/whip", ws))
+	mux.Handle("/v1/whip", offers)
+	mux.Handle("/v1/whip/", offers)
 	page, err := caller.New(caller.Config{WHIP: "/v1/whip", Captions: "/call/captions/"}, hub)
 	if err != nil {
 		return err
 	}
-	mux.Handle("/call/", http.StripPrefix("/call", page))
+	mux.Handle("/call/", web.NewAddressLimit(w.PagePerMinute, 60).Wrap(http.StripPrefix("/call", page)))
 	return nil
 }
 

@@ -56,6 +56,10 @@ func TestLLMSummaryGroundedOrFallback(t *testing.T) {
 	}{
 		{"grounded", "Caller's Phone 14 Pro will not turn on since this morning.", 0, "llm"},
 		{"invented order number", "Caller's order 99887766 is late; refund promised.", 0, "llm-fallback:template"},
+		{"invented amount in Chinese numerals", "来电人的Phone 14 Pro今早起无法开机，已承诺退款三百元。", 0, "llm-fallback:template"},
+		{"invented date", "Caller's Phone 14 Pro will not turn on since 12月3日.", 0, "llm-fallback:template"},
+		{"invented name", "Mr Li's Phone 14 Pro will not turn on.", 0, "llm-fallback:template"},
+		{"grounded in Chinese", "来电人的Phone 14 Pro今早起无法开机。", 0, "llm"},
 		{"too slow", "Caller's phone will not turn on.", 2 * time.Second, "llm-fallback:template"},
 	}
 	tx, _ := taxonomy.Load()

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/callbrief/callbrief/web"
 )
 
 //go:embed static
@@ -89,7 +91,7 @@ func New(cfg Config, hub *Hub) (*Handler, error) {
 	}
 	h := &Handler{cfg: cfg, hub: hub, page: page, mux: http.NewServeMux()}
 	h.mux.HandleFunc("GET /{$}", h.index)
-	h.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(sub)))
+	h.mux.Handle("GET /static/", http.StripPrefix("/static/", web.Static(sub)))
 	h.mux.HandleFunc("GET /captions/{id}", h.captions)
 	return h, nil
 }
@@ -118,6 +120,11 @@ func (h *Handler) captions(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		// A HEAD has no body to stream: returning frees the connection,
+		// which the client may reuse as soon as it has the headers.
+		return
+	}
 	fl.Flush()
 	keep := time.NewTicker(15 * time.Second) // proxies close idle streams
 	defer keep.Stop()

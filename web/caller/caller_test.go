@@ -70,6 +70,41 @@ func TestCaptionsStream(t *testing.T) {
 	}
 }
 
+// TestCaptionsHead: a HEAD of a captions stream answers its headers and
+// ends, so the client's connection is free for its next request (a
+// streaming HEAD held it until the call ended).
+func TestCaptionsHead(t *testing.T) {
+	h, _ := New(Config{}, NewHub())
+	srv := httptest.NewServer(h)
+	defer func() {
+		// Every handler must have returned: Close waits for them.
+		srv.CloseClientConnections()
+		closed := make(chan struct{})
+		go func() { srv.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Error("a captions handler is still running after its HEAD")
+		}
+	}()
+	client := &http.Client{Timeout: 5 * time.Second}
+	for i := range 3 { // one connection, reused
+		resp, err := client.Head(srv.URL + "/captions/abc")
+		if err != nil {
+			t.Fatalf("HEAD %d: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+			t.Fatalf("HEAD %d: %d %q", i, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	resp, err := client.Get(srv.URL + "/static/caller.css")
+	if err != nil {
+		t.Fatalf("GET after the HEADs: %v", err)
+	}
+	resp.Body.Close()
+}
+
 // TestChromiumCall places a call from the page in real headless Chromium
 // with a fake microphone playing a WAV made here, presses a key, and hangs
 // up: the server must receive speech-level audio frames, the key, and the
