@@ -380,8 +380,8 @@ func (p *servedProcess) live(ctx context.Context, sc CallScenario, pcm []int16, 
 		o.Error = err.Error()
 		return o
 	}
-	loc := cl.Location()
-	o.CallID = loc[strings.LastIndexByte(loc, '/')+1:]
+	o.CallID = cl.CallID()
+	resource := cl.Resource()
 	// The greeting: wait for it to start and end (half a second of
 	// quiet), as a caller waits for the line to speak first.
 	if err := awaitGreeting(ctx, cl); err != nil {
@@ -396,7 +396,7 @@ func (p *servedProcess) live(ctx context.Context, sc CallScenario, pcm []int16, 
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if at, err := p.firstCaption(cctx, o.CallID); err == nil {
+		if at, err := p.firstCaption(cctx, resource); err == nil {
 			captioned <- at
 		}
 	}()
@@ -467,7 +467,8 @@ func (p *servedProcess) awaitLiveMetrics(ctx context.Context, count float64) (li
 	}
 }
 
-// firstCaption reads the call's captions until the first final one and
+// firstCaption reads the call's captions (by its resource, ID.SECRET, as
+// the caller's page does) until the first final one and
 // returns when it arrived.
 func (p *servedProcess) firstCaption(ctx context.Context, callID string) (time.Time, error) {
 	resp, err := p.request(ctx, http.MethodGet, "/call/captions/"+url.PathEscape(callID), "", "", nil)

@@ -98,7 +98,7 @@ func (s *server) mountLive(ctx context.Context, mux *http.ServeMux) error {
 	// Both patterns: a bare POST to /v1/whip must not be redirected.
 	mux.Handle("/v1/whip", offers)
 	mux.Handle("/v1/whip/", offers)
-	page, err := caller.New(caller.Config{WHIP: "/v1/whip", Captions: "/call/captions/"}, hub)
+	page, err := caller.New(caller.Config{WHIP: "/v1/whip", Captions: "/call/captions/", Resolve: ws.CallOfResource}, hub)
 	if err != nil {
 		return err
 	}

@@ -34,9 +34,9 @@ func dialLive(t *testing.T, ctx context.Context, ls *liveServer) (*webrtctest.Cl
 		t.Fatalf("%v\n%s", err, ls.stderr.String())
 	}
 	loc := cl.Location()
-	id := loc[strings.LastIndexByte(loc, '/')+1:]
-	if !strings.HasPrefix(loc, "/v1/whip/") || id == "" {
-		t.Fatalf("Location %q", loc)
+	id := cl.CallID()
+	if !strings.HasPrefix(loc, "/v1/whip/") || id == "" || cl.Resource() == id {
+		t.Fatalf("Location %q: want /v1/whip/ID.SECRET", loc)
 	}
 	// The greeting: speech-level audio from the server.
 	if err := cl.Receive(ctx, func(pcm []int16) bool { return rmsOf(pcm) < 500 }); err != nil {
@@ -250,8 +250,21 @@ func TestLiveCallAbandoned(t *testing.T) {
 	defer cancel()
 
 	cl, id := dialLive(t, ctx, ls)
+	// The call id, which agents and logs see, opens neither the caller's
+	// captions nor their hang-up: only the page's resource (ID.SECRET) does.
+	for _, probe := range []struct{ method, path string }{{http.MethodGet, "/call/captions/" + id}, {http.MethodDelete, "/v1/whip/" + id}} {
+		req, _ := http.NewRequestWithContext(ctx, probe.method, ls.base+probe.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("%s %s with the bare call id: %d, want 404", probe.method, probe.path, resp.StatusCode)
+		}
+	}
 	captioned := make(chan error, 1)
-	go func() { captioned <- ls.awaitCaption(ctx, id, "young man") }()
+	go func() { captioned <- ls.awaitCaption(ctx, cl.Resource(), "young man") }()
 	if err := cl.SendPCM(ctx, pcm, 20*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}

@@ -271,9 +271,10 @@ func (ls *liveServer) awaitMetric(t *testing.T, ctx context.Context, want string
 	}
 }
 
-// awaitCaption reads the call's captions until a final one contains want.
-func (ls *liveServer) awaitCaption(ctx context.Context, callID, want string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ls.base+"/call/captions/"+callID, nil)
+// awaitCaption reads the call's captions, by its resource (ID.SECRET), as
+// the caller's page does, until a final one contains want.
+func (ls *liveServer) awaitCaption(ctx context.Context, resource, want string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ls.base+"/call/captions/"+resource, nil)
 	if err != nil {
 		return err
 	}

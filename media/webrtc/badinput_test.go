@@ -127,6 +127,23 @@ func TestGarbageRTP(t *testing.T) {
 	if st.Malformed != 20 || st.PacketsLost != 6 || call.Err() != nil {
 		t.Fatalf("after garbage: err %v, stats %+v", call.Err(), st)
 	}
+	// The call id alone, or with a wrong secret, opens nothing: agents,
+	// logs and briefs see call ids.
+	id, secret, _ := strings.Cut(loc[strings.LastIndexByte(loc, '/')+1:], ".")
+	if id != call.ID() || len(secret) != 32 {
+		t.Fatalf("Location %q: want /v1/whip/%s.SECRET", loc, call.ID())
+	}
+	for _, bad := range []string{"/v1/whip/" + id, "/v1/whip/" + id + ".00000000000000000000000000000000", "/v1/whip/" + id + "."} {
+		if code := ts.delete(t, bad); code != http.StatusNotFound {
+			t.Fatalf("DELETE %s: %d, want 404", bad, code)
+		}
+		if _, ok := ts.srv.CallOfResource(strings.TrimPrefix(bad, "/v1/whip/")); ok {
+			t.Fatalf("%s resolved", bad)
+		}
+	}
+	if got, ok := ts.srv.CallOfResource(id + "." + secret); !ok || got != id {
+		t.Fatalf("the call's own resource: %q %v", got, ok)
+	}
 	if code := ts.delete(t, loc); code != http.StatusOK {
 		t.Fatalf("DELETE: %d", code)
 	}

@@ -101,7 +101,11 @@ var ErrInterrupted = errors.New("webrtc: prompt interrupted")
 
 // peerCall implements Call on a pion PeerConnection.
 type peerCall struct {
-	id      string
+	id string
+	// secret makes the call's resource URL (Location) a capability: the
+	// call id alone is seen by agents, logs and briefs, and must not let
+	// anyone hang the caller up or read their captions.
+	secret  string
 	leg     string // the call this one joined (a bridge leg), else empty
 	codec   Codec
 	log     *slog.Logger

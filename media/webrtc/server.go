@@ -12,6 +12,9 @@ package webrtc
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -37,7 +40,7 @@ const mimeTelephoneEvent = "audio/telephone-event"
 // default.
 type Config struct {
 	// BasePath is where the handler is mounted; Location headers are
-	// BasePath + "/" + call id. Default "/v1/whip".
+	// BasePath + "/" + call id + "." + a per-call secret. Default "/v1/whip".
 	BasePath string
 	// ICEServers: none by default, which gathers host candidates only (a
 	// caller on the same network or a server with a public address).
@@ -375,9 +378,13 @@ func (s *Server) setup(ctx context.Context, pc *webrtc.PeerConnection, o offer, 
 		return nil, "", fmt.Errorf("webrtc: gathering candidates: %w", ctx.Err())
 	}
 
+	var sb [16]byte
+	if _, err := rand.Read(sb[:]); err != nil {
+		return nil, "", fmt.Errorf("webrtc: call secret: %w", err)
+	}
 	cctx, cancel := context.WithCancelCause(context.Background())
 	c := &peerCall{
-		id: id, leg: legOf, codec: o.codec, log: log, cfg: &s.cfg, pc: pc, ctx: cctx, cancel: cancel,
+		id: id, secret: hex.EncodeToString(sb[:]), leg: legOf, codec: o.codec, log: log, cfg: &s.cfg, pc: pc, ctx: cctx, cancel: cancel,
 		frames: media.NewFrameQueue(s.cfg.QueueFrames), ready: make(chan struct{}, 1),
 		keys: make(chan rune, 64), out: newOutbound(track, int(clock)), done: make(chan struct{}),
 		connected: make(chan struct{}), started: time.Now(),
@@ -506,12 +513,37 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 }
 
-// ServeHTTP implements the WHIP-style resource; see Server.
+// CallOfResource resolves a call's resource ("ID.SECRET", the last part
+// of its Location) to the call id, for whoever serves the caller's other
+// views of the call (its captions): ok is false for an unknown call, an
+// ended one, or a wrong secret, alike.
+func (s *Server) CallOfResource(resource string) (id string, ok bool) {
+	id, secret, found := strings.Cut(resource, ".")
+	if !found || id == "" || secret == "" {
+		return "", false
+	}
+	s.mu.Lock()
+	c, live := s.calls[id]
+	s.mu.Unlock()
+	if !live || subtle.ConstantTimeCompare([]byte(secret), []byte(c.secret)) != 1 {
+		return "", false
+	}
+	return id, true
+}
+
+// ServeHTTP implements the WHIP-style resource; see Server. The resource
+// of a call is "ID.SECRET" (its Location): the call id alone opens nothing.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id := strings.Trim(r.URL.Path, "/")
+	res := strings.Trim(r.URL.Path, "/")
+	id, known := s.CallOfResource(res)
+	if res != "" && !known {
+		id = "" // answered 404 below, whatever the reason
+	}
 	switch {
-	case r.Method == http.MethodPost && id == "":
+	case r.Method == http.MethodPost && res == "":
 		s.post(w, r)
+	case (r.Method == http.MethodDelete || r.Method == http.MethodPatch) && res != "" && !known:
+		httpError(w, fmt.Errorf("%w: no such call resource", ErrNotFound))
 	case r.Method == http.MethodDelete && id != "":
 		if err := s.Hangup(id); err != nil {
 			httpError(w, err)
@@ -552,7 +584,11 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/sdp")
-	w.Header().Set("Location", s.cfg.BasePath+"/"+c.ID())
+	res := c.ID()
+	if pc, ok := c.(*peerCall); ok {
+		res += "." + pc.secret
+	}
+	w.Header().Set("Location", s.cfg.BasePath+"/"+res)
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, answer)
 }

@@ -61,6 +61,11 @@ func PageLang(tag string) string {
 type Config struct {
 	WHIP     string // default "/v1/whip"
 	Captions string // prefix of the captions stream, default "/call/captions/"
+	// Resolve turns the call's resource (ID.SECRET, from its WHIP
+	// Location, which only the caller's page has) into the call id whose
+	// captions it may read; nil serves captions by bare call id (tests of
+	// the page alone).
+	Resolve func(resource string) (callID string, ok bool)
 }
 
 // Handler serves the page and its assets at "/" and the captions stream.
@@ -114,6 +119,14 @@ func (h *Handler) captions(w http.ResponseWriter, r *http.Request) {
 	if !ok || id == "" || strings.ContainsAny(id, "/?") {
 		http.Error(w, "bad captions request", http.StatusBadRequest)
 		return
+	}
+	if h.cfg.Resolve != nil {
+		// The captions are the caller's words: only the page that placed
+		// the call (it holds the resource's secret) reads them.
+		if id, ok = h.cfg.Resolve(id); !ok {
+			http.Error(w, "no such call", http.StatusNotFound)
+			return
+		}
 	}
 	ch, cancel := h.hub.Subscribe(id)
 	defer cancel()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -67,6 +68,43 @@ func TestCaptionsStream(t *testing.T) {
 	want := []string{`data: {"text":"你好","final":false}`, `data: {"text":"你好，我想查账单","final":true}`, "event: end", "data: {}"}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("stream:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestCaptionsNeedTheResource: with Resolve set (as serve sets it), the
+// captions are read by the call's resource (ID.SECRET from its WHIP
+// Location) only: the bare call id, which agents and logs see, or a wrong
+// secret get 404, like a call that does not exist.
+func TestCaptionsNeedTheResource(t *testing.T) {
+	hub := NewHub()
+	h, _ := New(Config{Resolve: func(res string) (string, bool) {
+		if res == "abc.s3cret" {
+			return "abc", true
+		}
+		return "", false
+	}}, hub)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for _, bad := range []string{"abc", "abc.wrong", "abc."} {
+		resp, err := http.Get(srv.URL + "/captions/" + bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("%s: %d, want 404", bad, resp.StatusCode)
+		}
+	}
+	resp, err := http.Get(srv.URL + "/captions/abc.s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	hub.Publish(context.Background(), "abc", Caption{Text: "你好", Final: true})
+	hub.End("abc")
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "你好") {
+		t.Fatalf("own resource: %d %q", resp.StatusCode, b)
 	}
 }
 

@@ -157,6 +157,22 @@ func (c *Client) Location() string {
 	return c.location
 }
 
+// CallID is the call's id: its resource (the last part of Location) is
+// "ID.SECRET", and the id alone names the call to the desk and the logs.
+func (c *Client) CallID() string {
+	loc := c.Location()
+	res := loc[strings.LastIndexByte(loc, '/')+1:]
+	id, _, _ := strings.Cut(res, ".")
+	return id
+}
+
+// Resource is the last part of Location ("ID.SECRET"), the capability
+// the caller's page uses for its captions.
+func (c *Client) Resource() string {
+	loc := c.Location()
+	return loc[strings.LastIndexByte(loc, '/')+1:]
+}
+
 // SendPCM encodes pcm (16 kHz mono) as 20 ms Opus packets and sends them,
 // one every pace (20 ms is real time; less is faster, the timestamps carry
 // the timing).
