@@ -797,10 +797,12 @@ func (e *Engine) RecordOutcome(ctx context.Context, agentID, callID string, o Ou
 	if len(o.Resolution) > MaxOutcomeText || len(o.Notes) > MaxOutcomeText {
 		return nil, fmt.Errorf("%w: resolution or notes longer than %d bytes", ErrInvalid, MaxOutcomeText)
 	}
-	if _, err := e.owned(ctx, agentID, callID); err != nil {
+	entry, err := e.owned(ctx, agentID, callID)
+	if err != nil {
 		return nil, err
 	}
-	if st, _ := e.state(ctx, callID); st != StateAccepted {
+	st, _, acceptedAt := e.stateAt(ctx, callID)
+	if st != StateAccepted {
 		return nil, fmt.Errorf("%w: accept call %q before recording its outcome", ErrInvalid, callID)
 	}
 	b, err := e.Brief(ctx, callID)
@@ -838,6 +840,19 @@ func (e *Engine) RecordOutcome(ctx context.Context, agentID, callID string, o Ou
 	_ = e.cfg.Store.Delete(ctx, stateKey(callID))
 	if err := e.cfg.Queue.Idle(ctx, agentID, now); err != nil && !errors.Is(err, queue.ErrUnknownAgent) {
 		return d, unavailable(err)
+	}
+	// For the wallboard's average handle time: accepted to closed.
+	if !acceptedAt.IsZero() {
+		group := entry.Group
+		if group == "" {
+			group = b.Route.Group
+		}
+		if _, err := e.cfg.Store.Append(ctx, "handoff:events", map[string]string{
+			"kind": "handled", "call_id": callID, "agent": agentID, "group": group,
+			"at": strconv.FormatInt(now.UnixNano(), 10), "handled_ms": strconv.FormatInt(now.Sub(acceptedAt).Milliseconds(), 10),
+		}); err != nil {
+			e.cfg.Log.Warn("handle time not recorded for the wallboard", "call_id", callID, "err", err)
+		}
 	}
 	e.cfg.Log.Info("case closed", "call_id", callID, "agent", agentID, "resolved", o.Resolved, "draft", d != nil)
 	err = e.Dispatch(ctx)

@@ -317,7 +317,25 @@ type GroupStats struct {
 	Abandoned     int     `json:"abandoned"`
 	RangOut       int     `json:"rang_out"`
 	CallbacksOpen int     `json:"callbacks_open"`
+	// Handled calls closed in the hour and their average handle time
+	// (accepted to outcome recorded: talk and wrap-up), seconds; -1 with
+	// none.
+	Handled       int     `json:"handled"`
+	AvgHandleS    float64 `json:"avg_handle_s"`
+	handleSeconds float64
 }
+
+// Bucket is one slice of the wallboard's hour: calls answered (and of
+// them within the service-level target) and abandoned in it.
+type Bucket struct {
+	Start        time.Time `json:"start"`
+	Answered     int       `json:"answered"`
+	AnsweredInSL int       `json:"answered_in_sl"`
+	Abandoned    int       `json:"abandoned"`
+}
+
+// TimelineBuckets slices the wallboard's hour for its chart.
+const TimelineBuckets = 12
 
 // AgentState is one agent on the wallboard.
 type AgentState struct {
@@ -339,6 +357,8 @@ type Wallboard struct {
 	// AgentsByState counts the roster's agents by State.
 	AgentsByState map[string]int `json:"agents_by_state"`
 	SLTargetS     float64        `json:"sl_target_s"`
+	// Timeline is the floor's hour in TimelineBuckets slices, oldest first.
+	Timeline []Bucket `json:"timeline"`
 }
 
 // WallboardWindow is how far back the wallboard's counts look.
@@ -436,27 +456,43 @@ func (e *Engine) Wallboard(ctx context.Context, supervisorID string) (Wallboard,
 		return w, unavailable(err)
 	}
 	from := now.Add(-WallboardWindow)
+	slice := WallboardWindow / TimelineBuckets
+	w.Timeline = make([]Bucket, TimelineBuckets)
+	for i := range w.Timeline {
+		w.Timeline[i].Start = from.Add(time.Duration(i) * slice)
+	}
 	for _, ev := range evs {
 		ns, err := strconv.ParseInt(ev.Fields["at"], 10, 64)
-		if err != nil || time.Unix(0, ns).Before(from) {
+		at := time.Unix(0, ns)
+		if err != nil || at.Before(from) || at.After(now) {
 			continue
 		}
+		b := &w.Timeline[min(TimelineBuckets-1, int(at.Sub(from)/slice))]
 		s := stat(ev.Fields["group"])
 		switch ev.Fields["kind"] {
 		case "answered":
 			s.Answered++
+			b.Answered++
 			if ms, err := strconv.ParseInt(ev.Fields["waited_ms"], 10, 64); err == nil && time.Duration(ms)*time.Millisecond <= ServiceLevelTarget {
 				s.AnsweredInSL++
+				b.AnsweredInSL++
 			}
 		case "abandoned":
 			s.Abandoned++
+			b.Abandoned++
 		case "rang_out":
 			s.RangOut++
+		case "handled":
+			if ms, err := strconv.ParseInt(ev.Fields["handled_ms"], 10, 64); err == nil && ms >= 0 {
+				s.Handled++
+				s.handleSeconds += float64(ms) / 1000
+			}
 		}
 	}
 	w.Floor.ServiceLevel = -1
 	for _, s := range byGroup {
 		s.ServiceLevel = serviceLevel(s.AnsweredInSL, s.Answered)
+		s.AvgHandleS = average(s.handleSeconds, s.Handled)
 		w.Groups = append(w.Groups, *s)
 		f := &w.Floor
 		f.Waiting += s.Waiting
@@ -468,8 +504,11 @@ func (e *Engine) Wallboard(ctx context.Context, supervisorID string) (Wallboard,
 		f.Abandoned += s.Abandoned
 		f.RangOut += s.RangOut
 		f.CallbacksOpen += s.CallbacksOpen
+		f.Handled += s.Handled
+		f.handleSeconds += s.handleSeconds
 	}
 	w.Floor.ServiceLevel = serviceLevel(w.Floor.AnsweredInSL, w.Floor.Answered)
+	w.Floor.AvgHandleS = average(w.Floor.handleSeconds, w.Floor.Handled)
 	sort.Slice(w.Groups, func(i, j int) bool {
 		gi, gj := w.Groups[i], w.Groups[j]
 		if gi.Waiting != gj.Waiting {
@@ -478,6 +517,13 @@ func (e *Engine) Wallboard(ctx context.Context, supervisorID string) (Wallboard,
 		return gi.Group < gj.Group
 	})
 	return w, nil
+}
+
+func average(sum float64, n int) float64 {
+	if n == 0 {
+		return -1
+	}
+	return sum / float64(n)
 }
 
 func serviceLevel(in, of int) float64 {

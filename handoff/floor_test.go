@@ -158,7 +158,9 @@ func TestAbandonedNeverLive(t *testing.T) {
 	}
 }
 
-// TestServiceLevel: answers within 20 s count toward the service level.
+// TestServiceLevel: answers within 20 s count toward the service level;
+// the handle time (accepted to outcome) averages over the closed calls;
+// the hour's timeline holds every answer.
 func TestServiceLevel(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock(noon)
@@ -180,6 +182,7 @@ func TestServiceLevel(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		clk.add([]time.Duration{90 * time.Second, 150 * time.Second}[i]) // talk and wrap-up
 		if _, err := e.RecordOutcome(ctx, "a1", id, handoff.Outcome{Resolved: true, Resolution: "ok"}); err != nil {
 			t.Fatal(err)
 		}
@@ -187,5 +190,21 @@ func TestServiceLevel(t *testing.T) {
 	w, err := e.Wallboard(ctx, "boss")
 	if err != nil || w.Floor.Answered != 2 || w.Floor.AnsweredInSL != 1 || w.Floor.ServiceLevel != 50 {
 		t.Fatalf("floor %+v %v", w.Floor, err)
+	}
+	if w.Floor.Handled != 2 || w.Floor.AvgHandleS != 120 {
+		t.Fatalf("handled %d, average handle %v s, want 2 and 120", w.Floor.Handled, w.Floor.AvgHandleS)
+	}
+	var answered, inSL int
+	for _, b := range w.Timeline {
+		answered += b.Answered
+		inSL += b.AnsweredInSL
+	}
+	if len(w.Timeline) != handoff.TimelineBuckets || answered != 2 || inSL != 1 {
+		t.Fatalf("timeline %+v", w.Timeline)
+	}
+	for _, g := range w.Groups {
+		if g.Group == "phone_tech" && (g.Handled != 2 || g.AvgHandleS != 120) {
+			t.Fatalf("group %+v", g)
+		}
 	}
 }

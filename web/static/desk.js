@@ -468,15 +468,41 @@ function renderWall() {
   const sl = (x) => (x.service_level < 0 ? t("wb.none") : Math.round(x.service_level) + "%");
   const secs = (s) => (s > 0 ? fmtWait(Date.now() - s * 1000, Date.now()) : t("wb.none"));
   const tile = (k, n, bad) => { const d = el("div", "", "tile" + (bad ? " bad" : "")); d.dataset.k = k; d.append(el("div", String(n), "n"), el("div", t(k), "muted")); return d; };
+  const aht = (x) => (x.avg_handle_s >= 0 ? fmtWait(Date.now() - x.avg_handle_s * 1000, Date.now()) : t("wb.none"));
   const by = w.agents_by_state || {};
   $("wb-tiles").replaceChildren(tile("wb.waiting", f.waiting, f.waiting > 0 && !(by.ready > 0)), tile("wb.longest", secs(f.longest_wait_s), f.longest_wait_s > w.sl_target_s),
     tile("wb.sl", sl(f), f.service_level >= 0 && f.service_level < 80), tile("wb.abandoned", f.abandoned, f.abandoned > 0), tile("wb.callbacks", f.callbacks_open),
+    tile("wb.aht", aht(f)),
     tile("agent.ready", by.ready || 0), tile("agent.talking", by.talking || 0), tile("agent.offered", by.offered || 0), tile("agent.not_ready", by.not_ready || 0, (by.not_ready || 0) > 0));
   const row = (g) => { const tr = el("tr"); tr.dataset.group = g.group || "all";
-    [t("group." + (g.group || "all")), g.waiting, secs(g.longest_wait_s), sl(g), g.answered, g.abandoned, g.rang_out, g.callbacks_open].forEach((x) => tr.append(el("td", String(x)))); return tr; };
+    [t("group." + (g.group || "all")), g.waiting, secs(g.longest_wait_s), sl(g), g.answered, g.abandoned, g.rang_out, g.callbacks_open, aht(g)].forEach((x) => tr.append(el("td", String(x)))); return tr; };
   $("wb-groups").tBodies[0].replaceChildren(row(Object.assign({}, f, { group: "" })), ...w.groups.filter((g) => g.waiting || g.answered || g.abandoned || g.callbacks_open || g.rang_out || g.talking || g.offered).map(row));
+  renderTimeline(w.timeline || []);
   $("wb-agents").replaceChildren(...w.agents.map((a) => { const li = el("li"); li.dataset.agent = a.id;
     li.append(el("strong", a.name), " ", el("span", t("agent." + a.state) + (a.reason ? " · " + t("agent.reason." + a.reason) : ""), "agent-" + a.state)); return li; }));
+}
+
+// renderTimeline draws the hour as bars, one per slice: answered within
+// the target, answered later, and abandoned (below the line), so a
+// supervisor sees when the floor fell behind.
+function renderTimeline(tl) {
+  const svg = $("wb-timeline");
+  const NS = "http://www.w3.org/2000/svg";
+  const W = 360, H = 120, mid = 80, n = Math.max(1, tl.length), bw = W / n;
+  const peak = Math.max(1, ...tl.map((b) => b.answered), ...tl.map((b) => b.abandoned));
+  const rect = (x, y, w, h, cls) => { const r = document.createElementNS(NS, "rect");
+    r.setAttribute("x", x); r.setAttribute("y", y); r.setAttribute("width", w); r.setAttribute("height", Math.max(0, h)); r.setAttribute("class", cls); return r; };
+  const kids = [];
+  tl.forEach((b, i) => {
+    const x = i * bw + 2, w = bw - 4, inSL = (b.answered_in_sl / peak) * (mid - 4), late = ((b.answered - b.answered_in_sl) / peak) * (mid - 4);
+    kids.push(rect(x, mid - inSL, w, inSL, "in-sl"), rect(x, mid - inSL - late, w, late, "late"), rect(x, mid, w, (b.abandoned / peak) * (H - mid - 4), "abandoned"));
+  });
+  const axis = document.createElementNS(NS, "line");
+  axis.setAttribute("x1", 0); axis.setAttribute("x2", W); axis.setAttribute("y1", mid); axis.setAttribute("y2", mid); axis.setAttribute("class", "axis");
+  kids.push(axis);
+  svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+  svg.replaceChildren(...kids);
+  svg.dataset.answered = String(tl.reduce((a, b) => a + b.answered, 0));
 }
 
 // Offers count down on screen between pushes: the text changes in place
