@@ -353,10 +353,11 @@ type VAD struct {
 	Threads  int                `yaml:"threads"`
 	Endpoint vad.EndpointConfig `yaml:"endpoint"`
 	// PauseDecode is the silence inside a live caller's opening turn
-	// after which what they said so far goes to the recognizer while they
-	// go on (pipeline.PausedTranscriber): the turn's final then waits only
-	// for the part after the last pause. 0 recognises turns whole. It must
-	// be shorter than the endpoint's hangover, or no pause is ever seen.
+	// after which the turn so far is recognised speculatively
+	// (pipeline.PausedTranscriber): if the silence was the end, the final
+	// is ready sooner; if the caller goes on, the guess is dropped. 0
+	// turns it off. It must be shorter than the endpoint's hangover, or no
+	// pause is ever seen.
 	PauseDecode time.Duration `yaml:"pause_decode"`
 }
 

@@ -40,7 +40,8 @@ type LiveIngress struct {
 	BargeIn time.Duration
 	// Decoder, when set, is told of the caller's pauses in the opening
 	// turn (after PauseAfter of silence, default 300 ms) so the turn is
-	// recognised while it is spoken (see PausedTranscriber).
+	// recognised before the endpoint is sure it ended (see
+	// PausedTranscriber).
 	Decoder    PauseDecoder
 	PauseAfter time.Duration
 	Log        *slog.Logger
@@ -119,11 +120,7 @@ func (l *LiveIngress) turn(ctx context.Context, text string, keys bool) ([]int16
 	if pauseAfter <= 0 {
 		pauseAfter = 300 * time.Millisecond
 	}
-	var (
-		paused   bool
-		pausedAt time.Duration // the last speech before the pause
-		decoder  = l.Decoder
-	)
+	paused, decoder := false, l.Decoder
 	if keys {
 		decoder = nil // answers are recognised by their own grammars, whole
 	}
@@ -227,14 +224,13 @@ func (l *LiveIngress) turn(ctx context.Context, text string, keys bool) ([]int16
 			if inSpeech && len(evs) == 0 {
 				utt = append(utt, f.Samples...)
 				if decoder != nil {
-					last := seg.LastSpeech()
-					switch {
-					case !paused && f.Offset+f.Duration()-last >= pauseAfter:
-						log.Debug("caller paused; recognising the turn so far", "at", last, "samples", len(utt))
+					switch sil := seg.Silence(); {
+					case !paused && sil >= pauseAfter:
+						log.Debug("caller paused; recognising the turn so far", "silence", sil, "samples", len(utt))
 						decoder.Pause(callCtx, utt)
-						paused, pausedAt = true, last
-					case paused && last > pausedAt:
-						decoder.Resume()
+						paused = true
+					case paused && sil < pauseAfter:
+						decoder.Resume() // speech again: the silence run restarted
 						paused = false
 					}
 				}

@@ -13,8 +13,8 @@ import (
 )
 
 // PauseDecoder is told by a live ingress when the caller pauses inside a
-// turn and when they speak again, so the turn can be recognised piece by
-// piece while it is still being spoken.
+// turn and when they speak again, so the turn can be recognised while the
+// endpointer is still waiting to be sure it has ended.
 type PauseDecoder interface {
 	// Pause: the caller has been silent for a moment; utt is the turn so
 	// far (the callee copies what it keeps).
@@ -23,40 +23,46 @@ type PauseDecoder interface {
 	Resume()
 }
 
-// PausedTranscriber recognises a live turn at its pauses. A whole-turn
-// recognizer (Whisper behind the OpenAI API) only starts once the
-// endpointer has waited out its hangover, and then takes the whole turn's
-// decode time: on two busy cores several seconds after the caller stopped.
-// Here each stretch of speech is sent off as soon as the caller pauses
-// (a short silence, well before the hangover), so when the turn ends its
-// speech is already recognised, or only the part after the last pause is
-// left. The pieces are cut at pauses, where a sentence or a clause ends,
-// so the recognizer loses little context.
+// PausedTranscriber recognises a live turn speculatively at its pauses. A
+// whole-turn recognizer (Whisper behind the OpenAI API) only starts once the
+// endpointer has waited out its hangover (600 ms of silence) and then takes
+// the whole turn's decode time. Here the turn so far is sent off as soon as
+// the caller has been silent for a shorter while: if the silence turns out
+// to be the end, the turn's recognition is already under way, or done, when
+// the endpoint fires. If the caller speaks again the guess is cancelled and
+// the turn is recognised whole at its end, as without this: a turn is
+// never cut into pieces, because a pause inside a sentence (a stop
+// consonant, a hesitation) is not a boundary a recognizer can decode
+// across (cutting "he was not an ill-disposed man" at its 300 ms gap gave
+// "he was not a" + "an ill-disposed").
 //
-// One PausedTranscriber serves one call. Transcribe uses the pieces only
-// when they are exactly the start of the samples it is given (the same
-// turn); anything else is recognised whole by the wrapped transcriber, as
-// are digit and yes/no turns.
+// One PausedTranscriber serves one call. Transcribe uses the guess only
+// when it is exactly the start of the samples it is given and what follows
+// it is no longer than the endpoint's silence; anything else, digit and
+// yes/no turns included, is recognised whole by the wrapped transcriber.
 type PausedTranscriber struct {
 	Base Transcriber
-	// MinPiece is the least audio worth sending off on its own (default
-	// 0.6 s): shorter stretches wait for the next pause.
-	MinPiece time.Duration
-	Log      *slog.Logger
+	// MinSpeech is the least audio worth a guess (default 0.5 s).
+	MinSpeech time.Duration
+	// Tail is the silence a turn still ends with after its last pause was
+	// noticed (the endpoint's hangover less the pause): audio after the
+	// guess longer than that by a margin held speech, and the guess is not
+	// used even if no Resume said so. 0: only Resume counts.
+	Tail time.Duration
+	Log  *slog.Logger
 
-	mu      sync.Mutex
-	pieces  []*piece
-	resumed bool // speech after the last piece
-	wg      sync.WaitGroup
+	mu    sync.Mutex
+	guess *guess
+	wg    sync.WaitGroup
 }
 
-// piece is one stretch of a turn, from sample start to end.
-type piece struct {
-	start, end int
-	pcm        []int16
-	done       chan struct{}
-	tr         call.Transcript
-	err        error
+// guess is one speculative recognition of the turn so far.
+type guess struct {
+	pcm    []int16
+	cancel context.CancelFunc
+	done   chan struct{}
+	tr     call.Transcript
+	err    error
 }
 
 var (
@@ -64,99 +70,79 @@ var (
 	_ PauseDecoder = (*PausedTranscriber)(nil)
 )
 
-// Pause implements PauseDecoder: it sends the turn's audio since the last
-// piece to the recognizer, in the background, under ctx (the call's).
+// Pause implements PauseDecoder: it sends the turn so far to the
+// recognizer, in the background, under ctx (the call's), replacing any
+// earlier guess.
 func (p *PausedTranscriber) Pause(ctx context.Context, utt []int16) {
+	minSpeech := p.MinSpeech
+	if minSpeech <= 0 {
+		minSpeech = 500 * time.Millisecond
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.prefixLocked(utt) {
-		p.pieces = nil // a new turn
-	}
-	from := 0
-	if n := len(p.pieces); n > 0 {
-		from = p.pieces[n-1].end
-	}
-	minPiece := p.MinPiece
-	if minPiece <= 0 {
-		minPiece = 600 * time.Millisecond
-	}
-	if len(utt)-from < int(minPiece.Seconds()*16000) {
-		p.logger().Debug("pause: too little new speech to send on its own", "samples", len(utt)-from)
+	p.dropLocked()
+	if len(utt) < int(minSpeech.Seconds()*16000) {
+		p.logger().Debug("pause: too little speech for a guess", "samples", len(utt))
 		return
 	}
-	pc := &piece{start: from, end: len(utt), pcm: slices.Clone(utt[from:]), done: make(chan struct{})}
-	p.pieces = append(p.pieces, pc)
-	p.resumed = false
+	gctx, cancel := context.WithCancel(ctx)
+	g := &guess{pcm: slices.Clone(utt), cancel: cancel, done: make(chan struct{})}
+	p.guess = g
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		defer close(pc.done)
-		pc.tr, pc.err = p.Base.Transcribe(ctx, pc.pcm, asr.ModeFree)
+		defer close(g.done)
+		g.tr, g.err = p.Base.Transcribe(gctx, g.pcm, asr.ModeFree)
 	}()
 }
 
-// Resume implements PauseDecoder.
+// Resume implements PauseDecoder: the guess is cancelled.
 func (p *PausedTranscriber) Resume() {
 	p.mu.Lock()
-	p.resumed = true
+	p.dropLocked()
 	p.mu.Unlock()
 }
 
-// prefixLocked says whether every piece is the start of utt.
-func (p *PausedTranscriber) prefixLocked(utt []int16) bool {
-	for _, pc := range p.pieces {
-		if pc.end > len(utt) || !slices.Equal(pc.pcm, utt[pc.start:pc.end]) {
-			return false
-		}
+func (p *PausedTranscriber) dropLocked() {
+	if p.guess != nil {
+		p.guess.cancel()
+		p.guess = nil
 	}
-	return true
 }
 
-// Transcribe implements Transcriber: the turn's pieces, waited for, and
-// the audio after the last one when the caller spoke again after it (what
-// follows the last pause is otherwise the endpointer's silence, which a
-// recognizer may fill with invented words).
+// Transcribe implements Transcriber: the guess, waited for, when it is
+// the turn; else the turn recognised whole.
 func (p *PausedTranscriber) Transcribe(ctx context.Context, samples []int16, mode asr.Mode) (call.Transcript, error) {
 	p.mu.Lock()
-	pieces, resumed := p.pieces, p.resumed
-	ok := mode == asr.ModeFree && len(pieces) > 0 && p.prefixLocked(samples)
-	p.pieces, p.resumed = nil, false
+	g := p.guess
+	p.guess = nil
 	p.mu.Unlock()
-	if !ok {
+	if g == nil {
 		return p.Base.Transcribe(ctx, samples, mode)
 	}
-	var out call.Transcript
-	for _, pc := range pieces {
-		select {
-		case <-pc.done:
-		case <-ctx.Done():
+	defer g.cancel()
+	rest := len(samples) - len(g.pcm)
+	spoke := p.Tail > 0 && rest > int((p.Tail+250*time.Millisecond).Seconds()*16000)
+	if mode != asr.ModeFree || rest < 0 || spoke || !slices.Equal(g.pcm, samples[:len(g.pcm)]) {
+		return p.Base.Transcribe(ctx, samples, mode)
+	}
+	select {
+	case <-g.done:
+	case <-ctx.Done():
+		return call.Transcript{}, ctx.Err()
+	}
+	if g.err != nil {
+		if errors.Is(g.err, context.Canceled) && ctx.Err() != nil {
 			return call.Transcript{}, ctx.Err()
 		}
-		if pc.err != nil {
-			if errors.Is(pc.err, context.Canceled) && ctx.Err() != nil {
-				return call.Transcript{}, ctx.Err()
-			}
-			// One piece failed (a server restarting): the whole turn,
-			// once more, as if there had been no pieces.
-			p.logger().Warn("a piece of the turn was not recognised; recognising the whole turn", "err", pc.err)
-			return p.Base.Transcribe(ctx, samples, mode)
-		}
-		out.CallID = pc.tr.CallID
-		out.Segments = append(out.Segments, shift(pc.tr.Segments, pc.start)...)
+		p.logger().Warn("the guess at the pause failed; recognising the turn whole", "err", g.err)
+		return p.Base.Transcribe(ctx, samples, mode)
 	}
-	last := pieces[len(pieces)-1].end
-	if resumed && len(samples) > last {
-		rest, err := p.Base.Transcribe(ctx, samples[last:], mode)
-		if err != nil {
-			return call.Transcript{}, err
-		}
-		out.Segments = append(out.Segments, shift(rest.Segments, last)...)
-	}
-	p.logger().Debug("turn recognised at its pauses", "pieces", len(pieces), "rest", resumed && len(samples) > last)
-	return out, nil
+	p.logger().Debug("turn recognised at its pause", "samples", len(g.pcm), "after", rest)
+	return g.tr, nil
 }
 
-// Wait blocks until every piece sent off has come back (or its context
+// Wait blocks until every guess sent off has come back (or its context
 // ended): the call's end, so no recognition outlives it.
 func (p *PausedTranscriber) Wait() { p.wg.Wait() }
 
@@ -165,25 +151,4 @@ func (p *PausedTranscriber) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return p.Log
-}
-
-// shift moves segments recognised from a piece starting at sample from
-// onto the turn's clock (16 kHz).
-func shift(segs []call.Segment, from int) []call.Segment {
-	off := time.Duration(from) * time.Second / 16000
-	out := make([]call.Segment, len(segs))
-	for i, s := range segs {
-		s.Start += off
-		s.End += off
-		if len(s.Words) > 0 {
-			w := slices.Clone(s.Words)
-			for j := range w {
-				w[j].Start += off
-				w[j].End += off
-			}
-			s.Words = w
-		}
-		out[i] = s
-	}
-	return out
 }

@@ -157,7 +157,7 @@ func (s *server) runCall(ctx context.Context, c webrtc.Call, synth tts.Synthesiz
 	if s.cfg.VAD.PauseDecode > 0 {
 		// The opening turn is recognised at the caller's pauses while they
 		// speak; nothing it sends off outlives the call.
-		paused = &pipeline.PausedTranscriber{Base: cfg.Transcriber, Log: log}
+		paused = &pipeline.PausedTranscriber{Base: cfg.Transcriber, Tail: s.cfg.VAD.Endpoint.Hangover - s.cfg.VAD.PauseDecode, Log: log}
 		cfg.Transcriber = paused
 		defer paused.Wait()
 	}

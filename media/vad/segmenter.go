@@ -34,9 +34,16 @@ func (s *Segmenter) Detector() Detector { return s.det }
 // InSpeech reports whether an utterance is open.
 func (s *Segmenter) InSpeech() bool { return s.ep.InSpeech() }
 
-// LastSpeech is the Endpointer's LastSpeech: the end of the last speech
-// chunk, in stream time.
-func (s *Segmenter) LastSpeech() time.Duration { return s.ep.LastSpeech() }
+// Silence is how long the open utterance has been silent, on the
+// segmenter's own clock (the chunks it has scored): 0 while speech goes on
+// or when no utterance is open. Frame offsets are not used, so a source
+// whose timestamps jump or run at another rate cannot fake a pause.
+func (s *Segmenter) Silence() time.Duration {
+	if !s.ep.InSpeech() {
+		return 0
+	}
+	return max(0, s.bufAt-s.ep.LastSpeech())
+}
 
 // Onset is the Endpointer's Onset: speech running towards an utterance.
 func (s *Segmenter) Onset() time.Duration { return s.ep.Onset() }
