@@ -36,7 +36,9 @@ func TestChromiumHold(t *testing.T) {
 		t.Fatal(err)
 	}
 	hub := NewHub()
-	page, err := New(Config{}, hub)
+	// As serve wires it: the page reads its captions by the call's
+	// resource (ID.SECRET), which the server resolves to the call id.
+	page, err := New(Config{Resolve: ws.CallOfResource}, hub)
 	if err != nil {
 		t.Fatal(err)
 	}
