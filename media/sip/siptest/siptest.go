@@ -100,6 +100,13 @@ func ToneShare(pcm []int16, freq float64, rate int) float64 {
 //go:embed shortcall.xml
 var ShortCallScenario []byte
 
+// LoadCallScenario is ShortCallScenario for load: a 503 is ACKed and the
+// call ends there, so that sipp counts as failed only calls the node left
+// unanswered or answered wrong.
+//
+//go:embed loadcall.xml
+var LoadCallScenario []byte
+
 // SpeechPCAP is where sip-tester keeps its key pcaps.
 const KeyPCAPs = "/usr/share/sip-tester"
 
