@@ -560,25 +560,6 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.busy(req, tx, "draining")
 		return
 	}
-	// A place for the call (never waiting: the caller's phone is
-	// ringing), then the set-up rate. The place is the call's until it
-	// ends; an INVITE refused on the way gives it back.
-	release, err := s.limit.Acquire(s.ctx)
-	if err != nil {
-		var o *admit.Overloaded
-		retry := s.cfg.RetryAfter
-		if errors.As(err, &o) {
-			retry = o.RetryAfter
-		}
-		s.busyFor(req, tx, "at the call limit", retry)
-		return
-	}
-	held := true
-	defer func() {
-		if held {
-			release()
-		}
-	}()
 	s.mu.Lock()
 	rate := s.setup.allow(time.Now())
 	s.mu.Unlock()
@@ -623,6 +604,26 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		return
 	}
+	// A place for the call (never waiting: the caller's phone is
+	// ringing), taken once the INVITE is one we would answer, so that
+	// refusals do not skew the limiter's estimate of how long a call
+	// holds its place. The place is the call's until it ends.
+	release, err := s.limit.Acquire(s.ctx)
+	if err != nil {
+		var o *admit.Overloaded
+		retry := s.cfg.RetryAfter
+		if errors.As(err, &o) {
+			retry = o.RetryAfter
+		}
+		s.busyFor(req, tx, "at the call limit", retry)
+		return
+	}
+	held := true
+	defer func() {
+		if held {
+			release()
+		}
+	}()
 	conn, port, err := s.rtpPort()
 	if err != nil {
 		s.log.Warn("no RTP port", "err", err)
