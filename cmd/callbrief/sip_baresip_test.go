@@ -38,7 +38,7 @@ func TestSIPBaresipCallReachesDesk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sipAddr := fmt.Sprintf("127.0.0.1:%d", mustPort(t, false))
+	sipAddr := fmt.Sprintf("127.0.0.1:%d", sipPort(t))
 	rtp := mustPort(t, true)
 	conf := filepath.Join(dir, "callbrief.yaml")
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`sip:

@@ -64,7 +64,7 @@ func TestKamailioTwoNodes(t *testing.T) {
 	var nodes []*liveServer
 	var sipAddrs []string
 	for i := range 2 {
-		sipAddr := fmt.Sprintf("127.0.0.1:%d", mustPort(t, false))
+		sipAddr := fmt.Sprintf("127.0.0.1:%d", sipPort(t))
 		rtp := mustPort(t, true)
 		conf := filepath.Join(dir, fmt.Sprintf("node%d.yaml", i))
 		if err := os.WriteFile(conf, []byte(fmt.Sprintf(`sip:

@@ -217,6 +217,23 @@ func FreeUDPPort(even bool) (int, error) {
 	return 0, fmt.Errorf("no free UDP port")
 }
 
+// FreeSIPPort returns a loopback port free now for both UDP and TCP: a
+// SIP server listens on both with one number, and a port free for UDP
+// may be taken for TCP by another test's server.
+func FreeSIPPort() (int, error) {
+	for range 50 {
+		p, err := FreeUDPPort(false)
+		if err != nil {
+			return 0, err
+		}
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+			l.Close()
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("no port free for both UDP and TCP")
+}
+
 // Run runs scenario (each @KEY@ replaced by vars[KEY]: sipp does not
 // substitute its own fields in play_pcap_audio) once against target
 // (host:port) from 127.0.0.1, in dir, and returns what sipp said.
