@@ -253,14 +253,14 @@ func (s *Server) Listen(ctx context.Context) error {
 		// a trunk behind NAT gives a Contact we cannot reach.
 		s.duas[tr] = &sipgo.DialogUA{Client: client, ContactHDR: contact, RewriteContact: true}
 	}
-	srv.OnInvite(s.onInvite)
-	srv.OnAck(s.onAck)
-	srv.OnBye(s.onBye)
-	srv.OnCancel(s.onCancel)
-	srv.OnOptions(s.onOptions)
-	srv.OnInfo(s.onInfo)
-	srv.OnNotify(s.onNotify)
-	srv.OnNoRoute(s.onOther)
+	srv.OnInvite(s.tcpGuard(s.onInvite))
+	srv.OnAck(s.tcpGuard(s.onAck))
+	srv.OnBye(s.tcpGuard(s.onBye))
+	srv.OnCancel(s.tcpGuard(s.onCancel))
+	srv.OnOptions(s.tcpGuard(s.onOptions))
+	srv.OnInfo(s.tcpGuard(s.onInfo))
+	srv.OnNotify(s.tcpGuard(s.onNotify))
+	srv.OnNoRoute(s.tcpGuard(s.onOther))
 	if s.udp != nil {
 		g := &guardConn{PacketConn: s.udp, s: s}
 		s.wg.Add(1)
@@ -438,8 +438,8 @@ const allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"
 
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	s.count(&s.counters.Options)
-	if a := sourceAddr(req); s.trunkFor(a) == nil {
-		s.stranger(req, tx, a)
+	if s.trunkFor(sourceAddr(req)) == nil {
+		s.stranger(req, tx)
 		return
 	}
 	if s.draining.Load() {
@@ -553,7 +553,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	src := sourceAddr(req)
 	trunk := s.trunkFor(src)
 	if trunk == nil {
-		s.stranger(req, tx, src)
+		s.stranger(req, tx)
 		return
 	}
 	if s.draining.Load() {
@@ -806,16 +806,25 @@ func (s *Server) admit(addr net.Addr, data []byte) bool {
 	return true
 }
 
-// stranger answers a request from an address on no trunk: 403, unless it
-// came over TCP (UDP is rate limited before parsing, in guardConn) and
-// the address is past source_rate, when it is dropped unanswered and
-// counted as a flood.
-func (s *Server) stranger(req *sip.Request, tx sip.ServerTransaction, a netip.Addr) {
-	if !strings.EqualFold(req.Transport(), "udp") && !s.allowSource(a, time.Now()) {
-		s.dropFlood(a)
-		return
-	}
+// stranger answers a request from an address on no trunk.
+func (s *Server) stranger(req *sip.Request, tx sip.ServerTransaction) {
 	s.refuse(req, tx, 403, "Forbidden", "source address is not on a trunk")
+}
+
+// tcpGuard applies source_rate to requests that came over TCP from an
+// address on no trunk: past it they are dropped unanswered and counted
+// as a flood (UDP datagrams were limited before parsing, in guardConn).
+// sipgo ends the transaction of a request left unanswered.
+func (s *Server) tcpGuard(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		if !strings.EqualFold(req.Transport(), "udp") {
+			if a := sourceAddr(req); s.trunkFor(a) == nil && !s.allowSource(a, time.Now()) {
+				s.dropFlood(a)
+				return
+			}
+		}
+		h(req, tx)
+	}
 }
 
 // dropFlood counts a message dropped for its source's rate, and logs the
