@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/callbrief/callbrief/media"
@@ -172,6 +173,9 @@ ctrl_tcp_listen %s
 	b := &Baresip{Number: number, dir: dir, done: make(chan struct{}), cons: fmt.Sprintf("127.0.0.1:%d", consPort), events: make(chan Event, 64)}
 	b.cmd = exec.Command(bin, "-f", dir, "-v")
 	b.cmd.Dir = dir
+	// A test binary killed by its timeout runs no cleanup: the phone
+	// must not outlive it.
+	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	b.cmd.Stdout, b.cmd.Stderr = &b.out, &b.out
 	if err := b.cmd.Start(); err != nil {
 		return nil, err
