@@ -34,7 +34,7 @@ func TestSIPCallReachesDesk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sipAddr := fmt.Sprintf("127.0.0.1:%d", mustPort(t, false))
+	sipAddr := fmt.Sprintf("127.0.0.1:%d", sipPort(t))
 	rtp := mustPort(t, true)
 	conf := filepath.Join(dir, "callbrief.yaml")
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`sip:
@@ -120,6 +120,16 @@ func TestSIPCallReachesDesk(t *testing.T) {
 		}
 	}
 	ls.awaitMetric(t, ctx, `callbrief_sip_answered_total 1`)
+}
+
+// sipPort is a port for a node's SIP listeners, free for UDP and TCP.
+func sipPort(t *testing.T) int {
+	t.Helper()
+	p, err := siptest.FreeSIPPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func mustPort(t *testing.T, even bool) int {

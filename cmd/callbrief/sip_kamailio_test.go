@@ -46,8 +46,11 @@ func optionsOn(ls *liveServer, ctx context.Context) int {
 // TestKamailioTwoNodes: Kamailio (deploy/kamailio/kamailio.cfg, its
 // dispatcher checking the nodes by OPTIONS) in front of two callbrief
 // nodes on one Redis. 40 sipp calls through it all succeed and spread
-// over both nodes; one node is stopped, and 20 more calls all succeed on
-// the other: none is lost.
+// over both nodes. With ten longer calls up on both, one node is stopped
+// and 20 calls start at once: Kamailio takes the node out within a check
+// or two, all 20 succeed on the other node (none is lost), and the longer
+// calls on the node that stays go on undisturbed. 20 more calls then go
+// straight to the node that stays.
 func TestKamailioTwoNodes(t *testing.T) {
 	if _, err := siptest.Sipp(); err != nil {
 		t.Skip(err)
@@ -61,7 +64,7 @@ func TestKamailioTwoNodes(t *testing.T) {
 	var nodes []*liveServer
 	var sipAddrs []string
 	for i := range 2 {
-		sipAddr := fmt.Sprintf("127.0.0.1:%d", mustPort(t, false))
+		sipAddr := fmt.Sprintf("127.0.0.1:%d", sipPort(t))
 		rtp := mustPort(t, true)
 		conf := filepath.Join(dir, fmt.Sprintf("node%d.yaml", i))
 		if err := os.WriteFile(conf, []byte(fmt.Sprintf(`sip:
@@ -150,19 +153,95 @@ func TestKamailioTwoNodes(t *testing.T) {
 	}
 	t.Logf("40 calls through kamailio in %s: node 1 answered %d, node 2 %d", took.Round(time.Millisecond), a, b)
 
-	// Node 2 stops (drains: 503 to checks and calls, then it is gone).
+	// Ten longer calls are up, five on each node, when node 2 stops: its
+	// calls end with it (it says BYE), node 1's must not notice.
+	long := make(chan sippResult, 1)
+	go func() {
+		out, err := siptest.Run(ctx, t.TempDir(), siptest.ShortCallScenario, map[string]string{"HOLD": "12000"}, proxy,
+			"-m", "10", "-r", "8", "-l", "20")
+		long <- sippResult{out, err}
+	}()
+	for answeredOn(t, ctx, nodes[0])+answeredOn(t, ctx, nodes[1]) < 50 {
+		select {
+		case r := <-long:
+			t.Fatalf("the long calls ended before all were answered: %v\n%s", r.err, r.out)
+		case <-ctx.Done():
+			t.Fatal("the long calls were not all answered")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	a1 := answeredOn(t, ctx, nodes[0])
+	onNode1 := a1 - a
+	// Node 2 stops (drains: 503 to checks and calls, ends its calls, and
+	// is gone), and 20 new calls start at once: those Kamailio sends it
+	// before a check finds it gone wait NODE_TIMEOUT and go to node 1.
+	stopped := time.Now()
 	if rc := nodes[1].stop(); rc != 0 {
 		t.Fatalf("node 2 exited %d", rc)
 	}
 	start = time.Now()
-	out, err = calls(20)
-	if err != nil {
-		t.Fatalf("20 calls with one node stopped: %v\n%s\n%s", err, out, klog.String())
+	burst := make(chan sippResult, 1)
+	go func() { out, err := calls(20); burst <- sippResult{out, err} }()
+	down := regexp.MustCompile(`node sip:` + regexp.QuoteMeta(sipAddrs[1]) + ` down at`)
+	for !down.MatchString(klog.String()) {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("kamailio never took node 2 out\n%s", klog.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	penalty := time.Since(stopped)
+	r := <-burst
+	if r.err != nil {
+		t.Fatalf("20 calls as node 2 stopped: %v\n%s\n%s", r.err, r.out, klog.String())
 	}
 	took = time.Since(start)
-	if a2 := answeredOn(t, ctx, nodes[0]); a2 != a+20 {
-		t.Fatalf("with node 2 stopped node 1 answered %d more calls, want 20\n%s", a2-a, klog.String())
+	if a2 := answeredOn(t, ctx, nodes[0]); a2 != a1+20 {
+		t.Fatalf("as node 2 stopped node 1 answered %d more calls, want 20\n%s", a2-a1, klog.String())
 	}
-	marked := strings.Count(klog.String(), "did not answer call")
-	t.Logf("20 calls with node 2 stopped in %s, all on node 1 (%d tried on node 2 first and moved on)", took.Round(time.Millisecond), marked)
+	moved := strings.Count(klog.String(), "did not answer call")
+	t.Logf("node 2 stopped: out of Kamailio's choice after %s; 20 calls in %s, all on node 1 (%d tried on node 2 first, each waiting the node timeout)",
+		penalty.Round(10*time.Millisecond), took.Round(time.Millisecond), moved)
+
+	// Once it is out, new calls go straight to node 1: none waits.
+	start = time.Now()
+	out, err = calls(20)
+	if err != nil {
+		t.Fatalf("20 calls with node 2 out: %v\n%s\n%s", err, out, klog.String())
+	}
+	took = time.Since(start)
+	if a3 := answeredOn(t, ctx, nodes[0]); a3 != a1+40 {
+		t.Fatalf("with node 2 out node 1 answered %d more calls, want 20\n%s", a3-a1-20, klog.String())
+	}
+	if m := strings.Count(klog.String(), "did not answer call"); m != moved {
+		t.Errorf("%d calls were tried on node 2 after Kamailio took it out\n%s", m-moved, klog.String())
+	}
+	t.Logf("20 calls with node 2 out in %s, all on node 1, none tried on node 2", took.Round(time.Millisecond))
+
+	// The long calls on node 1 went on to their end; node 2's ended
+	// with it (sipp counts those as failed: the service hung up).
+	r = <-long
+	ok, failed := sippCounts(r.out)
+	if ok != onNode1 || ok+failed != 10 {
+		t.Fatalf("long calls: %d completed and %d cut, want the %d on node 1 completed\n%s", ok, failed, onNode1, r.out)
+	}
+	t.Logf("long calls: the %d on node 1 completed, the %d on node 2 ended with it", ok, failed)
+}
+
+type sippResult struct {
+	out string
+	err error
+}
+
+// sippCounts reads sipp's final totals of successful and failed calls.
+func sippCounts(out string) (ok, failed int) {
+	get := func(name string) int {
+		m := regexp.MustCompile(name+`\s+\|\s+\d+\s+\|\s+(\d+)`).FindAllStringSubmatch(out, -1)
+		if m == nil {
+			return -1
+		}
+		n, _ := strconv.Atoi(m[len(m)-1][1])
+		return n
+	}
+	return get("Successful call"), get("Failed call")
 }

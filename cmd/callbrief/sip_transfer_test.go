@@ -34,7 +34,7 @@ var skillGroups = []string{"phone_tech", "smart_home", "ecosystem", "account", "
 // go to acd, and returns its path, the SIP address and the HTTP address.
 func sipTransferConfig(t *testing.T, dir, acd string) (conf, sipAddr, httpAddr string) {
 	t.Helper()
-	sipAddr = fmt.Sprintf("127.0.0.1:%d", mustPort(t, false))
+	sipAddr = fmt.Sprintf("127.0.0.1:%d", sipPort(t))
 	httpAddr = freeAddr(t)
 	rtp := mustPort(t, true)
 	var hs strings.Builder

@@ -18,6 +18,7 @@ import (
 
 	"github.com/callbrief/callbrief/call"
 	"github.com/callbrief/callbrief/media"
+	"github.com/callbrief/callbrief/media/inbox"
 	"github.com/callbrief/callbrief/media/webrtc"
 )
 
@@ -64,9 +65,7 @@ type Call struct {
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	frames *media.FrameQueue
-	ready  chan struct{}
-	keys   chan rune
+	in     *inbox.Inbox // frames and keys for Next
 	done   chan struct{}
 	wg     sync.WaitGroup
 	start  time.Time
@@ -80,8 +79,6 @@ type Call struct {
 	wrongSrc uint64
 	infoKeys uint64
 	notify   chan notifyReport // a transfer's reports while one is under way
-
-	keysN, keysDr atomic.Uint64
 
 	// speaking
 	sem     chan struct{}
@@ -97,6 +94,7 @@ type Call struct {
 	version atomic.Uint64
 	sessID  uint64
 	rxr     *webrtc.RTPReceiver // handed to the read loop
+	release func()              // the call's place in the server's limit
 
 	// bridged to an agent's leg: its 16 kHz frames resampled to 8 kHz
 	bridgeMu sync.Mutex
@@ -108,8 +106,8 @@ var _ webrtc.FrameSink = (*Call)(nil)
 
 func (c *Call) ID() string                { return c.id }
 func (c *Call) Codec() webrtc.Codec       { return c.codec }
-func (c *Call) Frames() *media.FrameQueue { return c.frames }
-func (c *Call) DTMF() <-chan rune         { return c.keys }
+func (c *Call) Frames() *media.FrameQueue { return c.in.Frames() }
+func (c *Call) DTMF() <-chan rune         { return c.in.Keys() }
 func (c *Call) Done() <-chan struct{}     { return c.done }
 
 // Caller is who is calling, as the trunk said.
@@ -130,60 +128,7 @@ func (c *Call) Err() error {
 }
 
 // Next implements webrtc.Call: the call's end, then keys, then audio.
-func (c *Call) Next(ctx context.Context) (webrtc.Event, error) {
-	for {
-		if err := c.Err(); err != nil {
-			return webrtc.Event{}, err
-		}
-		if err := ctx.Err(); err != nil {
-			return webrtc.Event{}, err
-		}
-		select {
-		case k, ok := <-c.keys:
-			if ok {
-				return webrtc.Event{Kind: webrtc.EventDTMF, Digit: k}, nil
-			}
-			continue
-		default:
-		}
-		if c.frames.Len() > 0 {
-			if f, err := c.frames.Pop(ctx); err == nil {
-				return webrtc.Event{Kind: webrtc.EventAudio, Frame: f}, nil
-			}
-			continue
-		}
-		select {
-		case <-ctx.Done():
-		case <-c.ctx.Done():
-		case k, ok := <-c.keys:
-			if ok {
-				return webrtc.Event{Kind: webrtc.EventDTMF, Digit: k}, nil
-			}
-		case <-c.ready:
-		}
-	}
-}
-
-func (c *Call) pushFrame(f media.Frame) {
-	c.frames.Push(f)
-	select {
-	case c.ready <- struct{}{}:
-	default:
-	}
-}
-
-// pushKey never blocks the network side: a key the consumer has no room
-// for is counted as dropped.
-func (c *Call) pushKey(k rune) {
-	select {
-	case c.keys <- k:
-		c.keysN.Add(1)
-	default:
-		c.keysDr.Add(1)
-		// Never the key itself: keys are answers and one-time codes.
-		c.log.Warn("key dropped: consumer not reading")
-	}
-}
+func (c *Call) Next(ctx context.Context) (webrtc.Event, error) { return c.in.Next(ctx, c.ctx) }
 
 // Speak implements webrtc.Call: pcm is resampled to 8 kHz, encoded with
 // the call's G.711 law and sent one 20 ms packet per tick. While the
@@ -336,11 +281,12 @@ func (c *Call) Stats() webrtc.Stats {
 	c.spkMu.Lock()
 	spoken, interrs, sent := c.spoken, c.interrs, c.sent
 	c.spkMu.Unlock()
+	keys, keysDropped := c.in.KeyCounts()
 	return webrtc.Stats{Codec: c.codec, Connected: true, PacketsReceived: rx.Packets, BytesReceived: rx.Bytes,
 		PacketsLost: rx.Lost, PacketsLate: rx.Late, Duplicates: rx.Duplicates,
 		Malformed: rx.Malformed + rx.UnknownPT + rx.DecodeErrors + wrong, Concealed: rx.Concealed, Frames: rx.Frames,
-		FramesDropped: c.frames.Dropped(), SilenceFilled: rx.SilenceFilled, Jitter: rx.Jitter,
-		Keys: c.keysN.Load(), KeysDropped: c.keysDr.Load(), SpokenFrames: spoken, Interrupted: interrs, PacketsSent: sent}
+		FramesDropped: c.in.Frames().Dropped(), SilenceFilled: rx.SilenceFilled, Jitter: rx.Jitter,
+		Keys: keys, KeysDropped: keysDropped, SpokenFrames: spoken, Interrupted: interrs, PacketsSent: sent}
 }
 
 // WrongSource is the number of RTP packets dropped because they came from
@@ -376,9 +322,11 @@ func (c *Call) run() {
 	_ = c.conn.Close() // ends the read loop
 	c.wg.Wait()
 	c.sem <- struct{}{} // the prompt in progress has stopped; none after
-	c.frames.Close()
-	close(c.keys)
+	c.in.Close()
 	c.srv.forget(c)
+	if c.release != nil {
+		c.release()
+	}
 	st := c.Stats()
 	c.log.Info("sip call ended", "cause", cause, "duration", time.Since(c.start).Round(time.Millisecond), "codec", c.codec,
 		"frames", st.Frames, "lost", st.PacketsLost, "late", st.PacketsLate, "malformed", st.Malformed,
@@ -476,7 +424,7 @@ func (c *Call) infoKey(k rune) {
 	c.mu.Lock()
 	c.infoKeys++
 	c.mu.Unlock()
-	c.pushKey(k)
+	c.in.PushKey(k)
 }
 
 func randomSSRC() (uint32, uint16, uint32) {

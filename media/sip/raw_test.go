@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -357,5 +358,33 @@ func TestOverload(t *testing.T) {
 	}
 	if n404 != 2 || n503 != 8 {
 		t.Errorf("404 %d, 503 %d; want 2 and 8", n404, n503)
+	}
+}
+
+// TestCallLimit: past max_calls an INVITE gets 503 with Retry-After (the
+// admission limiter's place is held from the INVITE to the call's end);
+// once a call ends its place is given back and the next is answered.
+func TestCallLimit(t *testing.T) {
+	s := testServer(t, func(c *Config) { c.MaxCalls = 1; c.RetryAfter = 3 * time.Second }, func(c *Call) { <-c.Done() })
+	u := newUAC(t, s, "127.0.0.1")
+	sdp := fmt.Sprintf(offerPCMU, 4012, "sendrecv")
+	u.send(u.invite("l1", "2000", "", 1, sdp))
+	tag := toTag(u.recv(200, 5*time.Second))
+	u.send(u.request("ACK", "l1", tag, 1))
+	u.send(u.invite("l2", "2000", "", 1, sdp))
+	res := u.recv(503, 5*time.Second)
+	if ra, err := strconv.Atoi(header(res, "Retry-After")); err != nil || ra < 3 || !strings.Contains(header(res, "Reason"), "call limit") {
+		t.Errorf("503 at the limit:\n%s", res)
+	}
+	u.send(u.request("BYE", "l1", tag, 2))
+	u.recv(200, 5*time.Second)
+	await(t, "the place given back", func() bool { return s.limit.Stats().Running == 0 })
+	u.send(u.invite("l3", "2000", "", 1, sdp))
+	tag = toTag(u.recv(200, 5*time.Second))
+	u.send(u.request("ACK", "l3", tag, 1))
+	u.send(u.request("BYE", "l3", tag, 2))
+	u.recv(200, 5*time.Second)
+	if n := s.Counters().Refused503.Load(); n != 1 {
+		t.Errorf("503s: %d", n)
 	}
 }

@@ -32,7 +32,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/callbrief/callbrief/call"
-	"github.com/callbrief/callbrief/media"
+	"github.com/callbrief/callbrief/internal/admit"
+	"github.com/callbrief/callbrief/media/inbox"
 	"github.com/callbrief/callbrief/media/webrtc"
 )
 
@@ -122,9 +123,14 @@ type Server struct {
 	nonceKey [32]byte
 	counters Counters
 
+	// limit admits calls (internal/admit, as recorded calls are): a
+	// place is taken by an INVITE and held until its call ends, so the
+	// calls being answered count too.
+	limit *admit.Limiter
+	quiet throttle // refusal and flood log lines, per kind and source
+
 	mu       sync.Mutex
 	calls    map[string]*Call // by dialog id
-	setups   int              // INVITEs being answered
 	nextPort int
 	setup    bucket
 	sources  map[netip.Addr]*bucket
@@ -172,7 +178,7 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg.QueueFrames = 500
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "sip"), calls: map[string]*Call{},
-		sources: map[netip.Addr]*bucket{}, nextPort: cfg.RTPPortMin}
+		sources: map[netip.Addr]*bucket{}, nextPort: cfg.RTPPortMin, limit: admit.New(cfg.MaxCalls, 0)}
 	s.setup = bucket{rate: cfg.SetupRate, burst: max(cfg.SetupRate, 1)}
 	if _, err := rand.Read(s.nonceKey[:]); err != nil {
 		return nil, err
@@ -247,14 +253,14 @@ func (s *Server) Listen(ctx context.Context) error {
 		// a trunk behind NAT gives a Contact we cannot reach.
 		s.duas[tr] = &sipgo.DialogUA{Client: client, ContactHDR: contact, RewriteContact: true}
 	}
-	srv.OnInvite(s.onInvite)
-	srv.OnAck(s.onAck)
-	srv.OnBye(s.onBye)
-	srv.OnCancel(s.onCancel)
-	srv.OnOptions(s.onOptions)
-	srv.OnInfo(s.onInfo)
-	srv.OnNotify(s.onNotify)
-	srv.OnNoRoute(s.onOther)
+	srv.OnInvite(s.tcpGuard(s.onInvite))
+	srv.OnAck(s.tcpGuard(s.onAck))
+	srv.OnBye(s.tcpGuard(s.onBye))
+	srv.OnCancel(s.tcpGuard(s.onCancel))
+	srv.OnOptions(s.tcpGuard(s.onOptions))
+	srv.OnInfo(s.tcpGuard(s.onInfo))
+	srv.OnNotify(s.tcpGuard(s.onNotify))
+	srv.OnNoRoute(s.tcpGuard(s.onOther))
 	if s.udp != nil {
 		g := &guardConn{PacketConn: s.udp, s: s}
 		s.wg.Add(1)
@@ -401,7 +407,11 @@ func (s *Server) refuse(req *sip.Request, tx sip.ServerTransaction, code int, ph
 	case 503:
 		s.count(&s.counters.Refused503)
 	}
-	s.log.Info("sip refused", "method", req.Method.String(), "code", code, "why", why, "source", req.Source(), "call_id", callID(req))
+	// One line per kind of refusal and source every few seconds: a flood
+	// of INVITEs must not become a flood of log lines.
+	if ok, held := s.quiet.allow(fmt.Sprint(req.Method, code, why, sourceAddr(req)), time.Now()); ok {
+		s.log.Info("sip refused", "method", req.Method.String(), "code", code, "why", why, "source", req.Source(), "call_id", callID(req), "like_it_before", held)
+	}
 	s.respond(req, tx, code, phrase, why, hdrs...)
 }
 
@@ -413,7 +423,14 @@ func callID(req *sip.Request) string {
 }
 
 func (s *Server) busy(req *sip.Request, tx sip.ServerTransaction, why string) {
-	ra := sip.NewHeader("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter/time.Second)))
+	s.busyFor(req, tx, why, s.cfg.RetryAfter)
+}
+
+// busyFor answers 503 with Retry-After: retry seconds, at least the
+// configured retry_after.
+func (s *Server) busyFor(req *sip.Request, tx sip.ServerTransaction, why string, retry time.Duration) {
+	retry = max(retry, s.cfg.RetryAfter)
+	ra := sip.NewHeader("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
 	s.refuse(req, tx, 503, "Service Unavailable", why, ra)
 }
 
@@ -422,7 +439,7 @@ const allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	s.count(&s.counters.Options)
 	if s.trunkFor(sourceAddr(req)) == nil {
-		s.refuse(req, tx, 403, "Forbidden", "source address is not on a trunk")
+		s.stranger(req, tx)
 		return
 	}
 	if s.draining.Load() {
@@ -536,7 +553,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	src := sourceAddr(req)
 	trunk := s.trunkFor(src)
 	if trunk == nil {
-		s.refuse(req, tx, 403, "Forbidden", "source address is not on a trunk")
+		s.stranger(req, tx)
 		return
 	}
 	if s.draining.Load() {
@@ -544,25 +561,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	s.mu.Lock()
-	full := len(s.calls)+s.setups >= s.cfg.MaxCalls
-	rate := !full && s.setup.allow(time.Now())
-	if !full && rate {
-		s.setups++
-	}
+	rate := s.setup.allow(time.Now())
 	s.mu.Unlock()
-	switch {
-	case full:
-		s.busy(req, tx, "at the call limit")
-		return
-	case !rate:
+	if !rate {
 		s.busy(req, tx, "call set-up rate exceeded")
 		return
 	}
-	defer func() {
-		s.mu.Lock()
-		s.setups--
-		s.mu.Unlock()
-	}()
 	if trunk.Username != "" {
 		ok, chal := s.authorized(req, trunk)
 		if !ok {
@@ -600,6 +604,26 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		return
 	}
+	// A place for the call (never waiting: the caller's phone is
+	// ringing), taken once the INVITE is one we would answer, so that
+	// refusals do not skew the limiter's estimate of how long a call
+	// holds its place. The place is the call's until it ends.
+	release, err := s.limit.Acquire(s.ctx)
+	if err != nil {
+		var o *admit.Overloaded
+		retry := s.cfg.RetryAfter
+		if errors.As(err, &o) {
+			retry = o.RetryAfter
+		}
+		s.busyFor(req, tx, "at the call limit", retry)
+		return
+	}
+	held := true
+	defer func() {
+		if held {
+			release()
+		}
+	}()
 	conn, port, err := s.rtpPort()
 	if err != nil {
 		s.log.Warn("no RTP port", "err", err)
@@ -618,6 +642,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	c := s.newCall(dlg, conn, o, src, s.callerOf(req, trunk, dialled, line))
 	c.transport = transport
+	c.release, held = release, false
 	log := c.log
 	_ = dlg.Respond(100, "Trying", nil)
 	_ = dlg.Respond(180, "Ringing", nil)
@@ -672,16 +697,16 @@ func (s *Server) newCall(dlg *sipgo.DialogServerSession, conn *net.UDPConn, o of
 	id := call.NewID(time.Now())
 	ctx, cancel := context.WithCancelCause(s.ctx)
 	c := &Call{id: id, caller: cl, codec: o.codec, log: s.log.With("call_id", id, "sip_call_id", callID(dlg.InviteRequest)), srv: s, dlg: dlg, conn: conn, signal: signal,
-		ctx: ctx, cancel: cancel, frames: media.NewFrameQueue(s.cfg.QueueFrames), ready: make(chan struct{}, 1),
-		keys: make(chan rune, 64), done: make(chan struct{}), start: time.Now(), offered: o, remote: o.addr, held: o.held(),
+		ctx: ctx, cancel: cancel, done: make(chan struct{}), start: time.Now(), offered: o, remote: o.addr, held: o.held(),
 		sem: make(chan struct{}, 1)}
+	c.in = inbox.New(s.cfg.QueueFrames, c.log)
 	c.ssrc, c.seq, c.ts = randomSSRC()
 	c.sessID = uint64(c.ssrc)
 	var events []uint8
 	if o.eventPT >= 0 {
 		events = append(events, uint8(o.eventPT))
 	}
-	rx, err := webrtc.NewRTPReceiver(o.codec, o.pt, events, s.cfg.ReorderPackets, c.pushFrame, c.pushKey)
+	rx, err := webrtc.NewRTPReceiver(o.codec, o.pt, events, s.cfg.ReorderPackets, c.in.PushFrame, c.in.PushKey)
 	if err != nil {
 		// G.711 decoders cannot fail to build; keep the call without
 		// audio rather than leave the dialog half made.
@@ -770,7 +795,7 @@ func (s *Server) admit(addr net.Addr, data []byte) bool {
 	}
 	a := ua.AddrPort().Addr().Unmap()
 	if s.trunkFor(a) == nil && !s.allowSource(a, time.Now()) {
-		s.count(&s.counters.DroppedFlood)
+		s.dropFlood(a)
 		return false
 	}
 	if _, err := sip.ParseMessage(data); err != nil {
@@ -779,6 +804,37 @@ func (s *Server) admit(addr net.Addr, data []byte) bool {
 		return false
 	}
 	return true
+}
+
+// stranger answers a request from an address on no trunk.
+func (s *Server) stranger(req *sip.Request, tx sip.ServerTransaction) {
+	s.refuse(req, tx, 403, "Forbidden", "source address is not on a trunk")
+}
+
+// tcpGuard applies source_rate to requests that came over TCP from an
+// address on no trunk: past it they are dropped unanswered and counted
+// as a flood (UDP datagrams were limited before parsing, in guardConn).
+// sipgo ends the transaction of a request left unanswered.
+func (s *Server) tcpGuard(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		if !strings.EqualFold(req.Transport(), "udp") {
+			if a := sourceAddr(req); s.trunkFor(a) == nil && !s.allowSource(a, time.Now()) {
+				s.dropFlood(a)
+				return
+			}
+		}
+		h(req, tx)
+	}
+}
+
+// dropFlood counts a message dropped for its source's rate, and logs the
+// flood once every few seconds per address.
+func (s *Server) dropFlood(a netip.Addr) {
+	s.count(&s.counters.DroppedFlood)
+	if ok, held := s.quiet.allow("flood "+a.String(), time.Now()); ok {
+		s.log.Warn("sip flood: messages from one address past source_rate dropped unanswered", "source", a.String(),
+			"rate", s.cfg.SourceRate, "dropped_before", held)
+	}
 }
 
 // allowSource applies the per-address rate to a non-trunk address.
@@ -823,4 +879,39 @@ func (b *bucket) allow(now time.Time) bool {
 	}
 	b.tokens--
 	return true
+}
+
+// throttle lets one log line a key through every throttleEvery and counts
+// those it held back, which the next line reports.
+type throttle struct {
+	mu   sync.Mutex
+	keys map[string]*throttled
+}
+
+type throttled struct {
+	last time.Time
+	held int
+}
+
+const throttleEvery = 10 * time.Second
+
+func (t *throttle) allow(key string, now time.Time) (bool, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.keys == nil || len(t.keys) >= 4096 {
+		// Bounded: many sources at once start the table afresh.
+		t.keys = map[string]*throttled{}
+	}
+	e := t.keys[key]
+	if e == nil {
+		t.keys[key] = &throttled{last: now}
+		return true, 0
+	}
+	if now.Sub(e.last) < throttleEvery {
+		e.held++
+		return false, 0
+	}
+	held := e.held
+	e.last, e.held = now, 0
+	return true, held
 }

@@ -89,7 +89,7 @@ func Bridge(ctx context.Context, a, b Call, opts ...BridgeOption) (Call, BridgeS
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := transcode(bctx, d.from.frames, d.to, d.n); err != nil && bctx.Err() == nil {
+				if err := transcode(bctx, d.from.Frames(), d.to, d.n); err != nil && bctx.Err() == nil {
 					d.from.log.Warn("bridge: transcoding stopped", "err", err)
 				}
 			}()

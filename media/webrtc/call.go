@@ -6,13 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/callbrief/callbrief/media"
+	"github.com/callbrief/callbrief/media/inbox"
 )
 
 // Call is one caller connected over WebRTC, as the pipeline sees it.
@@ -58,20 +58,17 @@ type Call interface {
 	Close() error
 }
 
-// EventKind tells the events of Next apart.
-type EventKind int
+// EventKind tells the events of Next apart (every ingress shares them:
+// package inbox).
+type EventKind = inbox.Kind
 
 const (
-	EventAudio EventKind = iota + 1
-	EventDTMF
+	EventAudio = inbox.Audio
+	EventDTMF  = inbox.Key
 )
 
 // Event is one item from Call.Next.
-type Event struct {
-	Kind  EventKind
-	Digit rune        // EventDTMF
-	Frame media.Frame // EventAudio
-}
+type Event = inbox.Event
 
 // Stats are the counters of one call.
 type Stats struct {
@@ -113,9 +110,7 @@ type peerCall struct {
 	pc      *webrtc.PeerConnection
 	ctx     context.Context // done when the call ends
 	cancel  context.CancelCauseFunc
-	frames  *media.FrameQueue
-	ready   chan struct{} // a token after each frame pushed, for Next
-	keys    chan rune
+	in      *inbox.Inbox // frames and keys for Next
 	out     *outbound
 	spk     *speaker
 	done    chan struct{}
@@ -133,14 +128,12 @@ type peerCall struct {
 	tap     func(*rtp.Packet) // when set, audio is forwarded instead of decoded
 	tapped  bool              // the last packet went to tap
 	ro      reorder           // copy of the counters only
-	keysN   atomic.Uint64     // updated on the read loop, which holds mu
-	keysDr  atomic.Uint64
 }
 
 func (c *peerCall) ID() string                { return c.id }
 func (c *peerCall) Codec() Codec              { return c.codec }
-func (c *peerCall) Frames() *media.FrameQueue { return c.frames }
-func (c *peerCall) DTMF() <-chan rune         { return c.keys }
+func (c *peerCall) Frames() *media.FrameQueue { return c.in.Frames() }
+func (c *peerCall) DTMF() <-chan rune         { return c.in.Keys() }
 func (c *peerCall) Done() <-chan struct{}     { return c.done }
 
 func (c *peerCall) Err() error {
@@ -150,67 +143,7 @@ func (c *peerCall) Err() error {
 	return context.Cause(c.ctx)
 }
 
-func (c *peerCall) Next(ctx context.Context) (Event, error) {
-	for {
-		if err := c.Err(); err != nil {
-			return Event{}, err
-		}
-		if err := ctx.Err(); err != nil {
-			return Event{}, err
-		}
-		select {
-		case k, ok := <-c.keys:
-			if ok {
-				return Event{Kind: EventDTMF, Digit: k}, nil
-			}
-			continue // closed: the call ended, reported above
-		default:
-		}
-		if c.frames.Len() > 0 {
-			f, err := c.frames.Pop(ctx)
-			if err == nil {
-				return Event{Kind: EventAudio, Frame: f}, nil
-			}
-			continue
-		}
-		select {
-		case <-ctx.Done():
-		case <-c.ctx.Done():
-		case k, ok := <-c.keys:
-			if ok {
-				return Event{Kind: EventDTMF, Digit: k}, nil
-			}
-		case <-c.ready:
-		}
-	}
-}
-
-// pushFrame runs on the read loop; it never blocks (convention: the
-// network side must not wait for a slow consumer).
-func (c *peerCall) pushFrame(f media.Frame) {
-	c.frames.Push(f)
-	select {
-	case c.ready <- struct{}{}:
-	default:
-	}
-}
-
-// pushKey runs on the read loop. Keys are not dropped for lag in practice
-// (a person presses a few per second and the buffer holds 64); if the
-// consumer is that far behind the key is counted as dropped rather than
-// stalling the audio.
-func (c *peerCall) pushKey(k rune) {
-	// The key itself is never logged, at any level: keys are answers to
-	// verification questions and one-time codes.
-	c.log.Debug("dtmf key received")
-	select {
-	case c.keys <- k:
-		c.keysN.Add(1)
-	default:
-		c.keysDr.Add(1)
-		c.log.Warn("dtmf key dropped: consumer not reading")
-	}
-}
+func (c *peerCall) Next(ctx context.Context) (Event, error) { return c.in.Next(ctx, c.ctx) }
 
 func (c *peerCall) Speak(ctx context.Context, pcm []int16, rate int) error {
 	return c.spk.speak(ctx, c.ctx, c.connected, pcm, rate)
@@ -231,11 +164,10 @@ func (c *peerCall) Stats() Stats {
 		Malformed:       c.rx.Malformed + c.rx.UnknownPT + c.rx.DecodeErrors,
 		Concealed:       c.rx.Concealed,
 		Frames:          c.rx.Frames,
-		FramesDropped:   c.frames.Dropped(),
+		FramesDropped:   c.in.Frames().Dropped(),
 		SilenceFilled:   c.rx.SilenceFilled,
-		Keys:            c.keysN.Load(),
-		KeysDropped:     c.keysDr.Load(),
 	}
+	s.Keys, s.KeysDropped = c.in.KeyCounts()
 	if clock := c.clock(); clock > 0 {
 		s.Jitter = time.Duration(c.rx.jitter * float64(time.Second) / float64(clock))
 	}
@@ -289,8 +221,7 @@ func (c *peerCall) teardown() {
 	}
 	c.wg.Wait()
 	c.spk.close()
-	c.frames.Close()
-	close(c.keys)
+	c.in.Close()
 	if c.onEnd != nil {
 		c.onEnd()
 	}
@@ -328,7 +259,7 @@ func (c *peerCall) readLoop(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver)
 			eventPTs = append(eventPTs, uint8(p.PayloadType))
 		}
 	}
-	d, err := newDepacketizer(c.codec, uint8(track.PayloadType()), eventPTs, c.cfg.ReorderPackets, c.pushFrame, c.pushKey)
+	d, err := newDepacketizer(c.codec, uint8(track.PayloadType()), eventPTs, c.cfg.ReorderPackets, c.in.PushFrame, c.in.PushKey)
 	if err != nil {
 		c.log.Error("decoder", "err", err)
 		c.cancel(err)

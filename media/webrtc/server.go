@@ -31,7 +31,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/callbrief/callbrief/call"
-	"github.com/callbrief/callbrief/media"
+	"github.com/callbrief/callbrief/media/inbox"
 )
 
 const mimeTelephoneEvent = "audio/telephone-event"
@@ -385,8 +385,7 @@ func (s *Server) setup(ctx context.Context, pc *webrtc.PeerConnection, o offer, 
 	cctx, cancel := context.WithCancelCause(context.Background())
 	c := &peerCall{
 		id: id, secret: hex.EncodeToString(sb[:]), leg: legOf, codec: o.codec, log: log, cfg: &s.cfg, pc: pc, ctx: cctx, cancel: cancel,
-		frames: media.NewFrameQueue(s.cfg.QueueFrames), ready: make(chan struct{}, 1),
-		keys: make(chan rune, 64), out: newOutbound(track, int(clock)), done: make(chan struct{}),
+		in: inbox.New(s.cfg.QueueFrames, log), out: newOutbound(track, int(clock)), done: make(chan struct{}),
 		connected: make(chan struct{}), started: time.Now(),
 	}
 	c.spk = newSpeaker(c.out, o.codec, s.prompts)

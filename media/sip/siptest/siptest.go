@@ -100,6 +100,13 @@ func ToneShare(pcm []int16, freq float64, rate int) float64 {
 //go:embed shortcall.xml
 var ShortCallScenario []byte
 
+// LoadCallScenario is ShortCallScenario for load: a 503 is ACKed and the
+// call ends there, so that sipp counts as failed only calls the node left
+// unanswered or answered wrong.
+//
+//go:embed loadcall.xml
+var LoadCallScenario []byte
+
 // SpeechPCAP is where sip-tester keeps its key pcaps.
 const KeyPCAPs = "/usr/share/sip-tester"
 
@@ -208,6 +215,23 @@ func FreeUDPPort(even bool) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("no free UDP port")
+}
+
+// FreeSIPPort returns a loopback port free now for both UDP and TCP: a
+// SIP server listens on both with one number, and a port free for UDP
+// may be taken for TCP by another test's server.
+func FreeSIPPort() (int, error) {
+	for range 50 {
+		p, err := FreeUDPPort(false)
+		if err != nil {
+			return 0, err
+		}
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+			l.Close()
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("no port free for both UDP and TCP")
 }
 
 // Run runs scenario (each @KEY@ replaced by vars[KEY]: sipp does not
