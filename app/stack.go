@@ -126,7 +126,9 @@ type Stack struct {
 	Data     *Data
 	Engine   *handoff.Engine
 	Verifier *verify.Verifier
-	Gateway  *otp.DevGateway
+	// Gateway is the development SMS gateway (sms.gateway=dev), which
+	// keeps the messages it did not send; nil with a provider's.
+	Gateway *otp.DevGateway
 	Under    pipeline.Understand
 	KV       store.Store // shared by the nodes when Redis is configured
 	closers  []func() error
@@ -280,8 +282,15 @@ func BuildStack(ctx context.Context, e *Engines) (*Stack, error) {
 			return nil
 		})
 	}
-	st.Gateway = otp.NewDevGateway(log, 50)
-	if st.Verifier, err = verify.New(verify.Config{Policy: st.Data.Policy, Directory: accounts.NewMemory(st.Data.Accounts), Store: kv, Gateway: st.Gateway,
+	var sms otp.Gateway
+	switch cfg.SMS.Gateway {
+	case "http":
+		sms = &otp.HTTPGateway{URL: cfg.SMS.URL, Token: cfg.SMS.Token, Sender: cfg.SMS.Sender, Log: log.With("component", "sms")}
+	default:
+		st.Gateway = otp.NewDevGateway(log, 50)
+		sms = st.Gateway
+	}
+	if st.Verifier, err = verify.New(verify.Config{Policy: st.Data.Policy, Directory: accounts.NewMemory(st.Data.Accounts), Store: kv, Gateway: sms,
 		Secret: SecretOrRandom(cfg.Store.Secret), Now: e.now, Log: log}); err != nil {
 		return nil, err
 	}

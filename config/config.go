@@ -22,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/callbrief/callbrief/media/vad"
+	"github.com/callbrief/callbrief/verify/otp"
 )
 
 // ErrInvalid wraps every validation failure.
@@ -163,8 +164,13 @@ type KB struct {
 type SMS struct {
 	// Gateway: "dev" is the development gateway, which sends nothing and
 	// keeps the messages for dev.otp_page; serve announces it at start.
-	// A provider's gateway is configured here when one is integrated.
+	// "http" hands each message to an SMS provider's HTTP API (otp.HTTPGateway):
+	// URL (https, or http to a relay on this machine), Token (its bearer
+	// credential; CALLBRIEF_SMS_TOKEN) and Sender.
 	Gateway string `yaml:"gateway"`
+	URL     string `yaml:"url"`
+	Token   string `yaml:"token"`
+	Sender  string `yaml:"sender"`
 }
 
 // Dev holds development switches. Each is off by default and refused
@@ -686,8 +692,15 @@ func (c Config) Validate() error {
 	}
 	switch c.SMS.Gateway {
 	case "dev":
+	case "http":
+		if err := otp.CheckURL(c.SMS.URL); err != nil {
+			return bad("sms.url", "%v", err)
+		}
+		if len(c.SMS.Token) < 8 {
+			return bad("sms.token", "the provider's token is required with sms.gateway http (CALLBRIEF_SMS_TOKEN)")
+		}
 	default:
-		return bad("sms.gateway", "%q is not dev (the development gateway, which sends nothing; an SMS provider is configured here once integrated)", c.SMS.Gateway)
+		return bad("sms.gateway", "%q is not dev (the development gateway, which sends nothing) or http (an SMS provider's HTTP API: sms.url, sms.token)", c.SMS.Gateway)
 	}
 	if c.Dev.OTPPage && c.SMS.Gateway != "dev" {
 		return bad("dev.otp_page", "needs sms.gateway dev")

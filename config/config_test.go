@@ -81,6 +81,11 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"redis with the code page", "", []string{"CALLBRIEF_STORE_SECRET=0123456789abcdef", "CALLBRIEF_DESK_SECRET=0123456789abcdef", "CALLBRIEF_API_KEY=0123456789abcdef0123456789"}, []string{"store.redis_addr=127.0.0.1:6379", "dev.otp_page=true"}, "dev.otp_page: refused with a shared store"},
 		{"redis without api keys", "", []string{"CALLBRIEF_STORE_SECRET=0123456789abcdef", "CALLBRIEF_DESK_SECRET=0123456789abcdef"}, []string{"store.redis_addr=127.0.0.1:6379"}, "api.keys: required"},
 		{"short api key", "", nil, []string{"api.key=short"}, "api.key: must be at least 24"},
+		{"sms provider without url", "", []string{"CALLBRIEF_SMS_TOKEN=abcdefgh12"}, []string{"sms.gateway=http"}, "sms.url"},
+		{"sms provider in the clear", "", []string{"CALLBRIEF_SMS_TOKEN=abcdefgh12"}, []string{"sms.gateway=http", "sms.url=http://sms.example.com/send"}, "sms.url"},
+		{"sms provider without token", "", nil, []string{"sms.gateway=http", "sms.url=https://sms.example.com/send"}, "sms.token"},
+		{"sms provider and the code page", "", []string{"CALLBRIEF_SMS_TOKEN=abcdefgh12"}, []string{"sms.gateway=http", "sms.url=https://sms.example.com/send", "dev.otp_page=true"}, "dev.otp_page"},
+		{"unknown sms gateway", "", nil, []string{"sms.gateway=carrier"}, "sms.gateway"},
 		{"api key scope", "api:\n  keys: [{name: ops, key: 0123456789abcdef0123456789, scopes: [admin]}]\n", nil, nil, "api.keys[0].scopes"},
 		{"sms gateway", "", nil, []string{"sms.gateway=carrier-pigeon"}, "sms.gateway"},
 	} {

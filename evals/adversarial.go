@@ -99,6 +99,11 @@ func BuildAdversarialStack(ctx context.Context, cfg config.Config, log *slog.Log
 		over = append(over, "intent.embed_wait=0")
 	}
 	cfg.Intent.EmbedWait = 0
+	if cfg.SMS.Gateway != "dev" {
+		// The genuine callers read their codes where the development
+		// gateway keeps them; no real phone is there to receive one.
+		return nil, fmt.Errorf("evals: adversarial: needs sms.gateway dev (got %q): the genuine callers read their one-time codes from it", cfg.SMS.Gateway)
+	}
 	eng, err := app.NewEngines(cfg, log)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -68,9 +69,14 @@ func apiKeys(cfg config.Config, stdout io.Writer) (*web.APIKeys, error) {
 // announceDev says at start which development parts are on, so that none
 // reaches production unnoticed.
 func announceDev(cfg config.Config, log *slog.Logger, stdout io.Writer) {
-	if cfg.SMS.Gateway == "dev" {
+	switch cfg.SMS.Gateway {
+	case "dev":
 		log.Warn("development SMS gateway: one-time codes are not sent to anyone (sms.gateway=dev)")
 		fmt.Fprintln(stdout, "development SMS gateway: one-time codes are not sent (sms.gateway=dev)")
+	case "http":
+		if u, err := url.Parse(cfg.SMS.URL); err == nil {
+			log.Info("one-time codes go to the SMS provider", "host", u.Host)
+		}
 	}
 	if cfg.Dev.OTPPage {
 		log.Warn("development code page on: GET /v1/otp/recent shows every code, without sign-in (dev.otp_page)")
