@@ -30,10 +30,13 @@ type Brief struct {
 	KB           []KBSuggestion      `json:"kb,omitempty"`
 	// KBError says why suggestions are missing when the KB failed; the
 	// brief is still delivered.
-	KBError string    `json:"kb_error,omitempty"`
-	Ticket  *Ticket   `json:"ticket,omitempty"`
-	Route   Decision  `json:"route"`
-	Timing  Durations `json:"timing"`
+	KBError string `json:"kb_error,omitempty"`
+	// KBStatus names why, for the desk's catalogue: "none" (no knowledge
+	// base on this node), "timeout" (past the brief's budget), "failed".
+	KBStatus string    `json:"kb_status,omitempty"`
+	Ticket   *Ticket   `json:"ticket,omitempty"`
+	Route    Decision  `json:"route"`
+	Timing   Durations `json:"timing"`
 	// Delivery is empty for a brief delivered at once; DeliveryPending
 	// while kept on the answering node during a store outage, then
 	// DeliveryLate once delivered.

@@ -189,6 +189,13 @@ func (e *Engine) BuildBrief(ctx context.Context, req Request, d Decision) Brief 
 	}
 	b.IntentName, b.IntentNameZH = strings.TrimSuffix(in.Description, "."), in.NameZH
 	b.Ticket = suggestTicket(req, line, in.Ticket)
+	if b.Ticket != nil && b.Ticket.Product == line {
+		for _, pl := range e.cfg.Taxonomy.ProductLines {
+			if pl.ID == line {
+				b.Ticket.ProductName, b.Ticket.ProductNameZH = pl.Name, pl.NameZH
+			}
+		}
+	}
 
 	text := req.Transcript.Text()
 	// The search runs beside the summary. Its answer is waited for only
@@ -203,7 +210,7 @@ func (e *Engine) BuildBrief(ctx context.Context, req Request, d Decision) Brief 
 	defer cancel()
 	kbStart := time.Now()
 	if e.cfg.KB == nil {
-		b.KBError = "no knowledge base on this node"
+		b.KBError, b.KBStatus = "no knowledge base on this node", "none"
 	} else {
 		kbc = make(chan kbAnswer, 1) // buffered: a late answer never blocks its goroutine
 		lang := "zh"
@@ -238,7 +245,10 @@ func (e *Engine) BuildBrief(ctx context.Context, req Request, d Decision) Brief 
 				err = ErrKBTimeout
 			}
 			b.KB = nil
-			b.KBError = "knowledge base: " + err.Error()
+			b.KBError, b.KBStatus = "knowledge base: "+err.Error(), "failed"
+			if errors.Is(err, ErrKBTimeout) {
+				b.KBStatus = "timeout"
+			}
 			e.cfg.Log.Warn("brief without suggestions", "call_id", req.CallID, "err", err, "after", b.Timing.KB)
 		}
 		e.cfg.ObserveKB(b.Timing.KB, err)

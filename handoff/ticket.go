@@ -10,9 +10,13 @@ import (
 // heard and found, for the agent to confirm. A hardware fault becomes a
 // repair ticket for the nearest service point.
 type Ticket struct {
-	Type    string            `json:"type"`    // repair, data_recovery, unlock, order_enquiry, ...
-	Product string            `json:"product"` // device model when known, else the product line
-	Fields  map[string]string `json:"fields"`
+	Type    string `json:"type"`    // repair, data_recovery, unlock, order_enquiry, ...
+	Product string `json:"product"` // device model when known, else the product line
+	// ProductName and ProductNameZH name the product line for the desk
+	// when Product is one (the taxonomy's names).
+	ProductName   string            `json:"product_name,omitempty"`
+	ProductNameZH string            `json:"product_name_zh,omitempty"`
+	Fields        map[string]string `json:"fields"`
 	// Missing lists fields the agent must still ask for.
 	Missing []string `json:"missing,omitempty"`
 }

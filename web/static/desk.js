@@ -388,14 +388,14 @@ function showBrief(b) {
     }
     return li;
   }));
-  if (b.kb_error) $("kb").append(el("li", b.kb_error, "error"));
+  if (b.kb_error) $("kb").append(el("li", b.kb_status ? t("kb.status." + b.kb_status) : b.kb_error, "error"));
   // The ticket as a form the agent confirms: what was heard or found is
   // filled in, what is missing is marked to ask.
   const tk = b.ticket;
   const form = [];
   if (tk) {
     form.push(el("label", t("ticket")), el("strong", t("ticket." + tk.type)));
-    form.push(el("label", t("field.product")), Object.assign(el("input"), { value: tk.product, name: "product" }));
+    form.push(el("label", t("field.product")), Object.assign(el("input"), { value: (lang === "zh" && tk.product_name_zh) || tk.product_name || tk.product, name: "product" }));
     const keys = [...new Set([...Object.keys(tk.fields || {}), ...(tk.missing || [])])];
     for (const k of keys) {
       const input = Object.assign(el("input"), { value: (tk.fields || {})[k] || "", name: k });
@@ -488,7 +488,7 @@ function renderWall() {
 function renderTimeline(tl) {
   const svg = $("wb-timeline");
   const NS = "http://www.w3.org/2000/svg";
-  const W = 360, H = 120, mid = 80, n = Math.max(1, tl.length), bw = W / n;
+  const W = 360, H = 108, mid = 72, n = Math.max(1, tl.length), bw = W / n;
   const peak = Math.max(1, ...tl.map((b) => b.answered), ...tl.map((b) => b.abandoned));
   const rect = (x, y, w, h, cls) => { const r = document.createElementNS(NS, "rect");
     r.setAttribute("x", x); r.setAttribute("y", y); r.setAttribute("width", w); r.setAttribute("height", Math.max(0, h)); r.setAttribute("class", cls); return r; };
@@ -500,7 +500,10 @@ function renderTimeline(tl) {
   const axis = document.createElementNS(NS, "line");
   axis.setAttribute("x1", 0); axis.setAttribute("x2", W); axis.setAttribute("y1", mid); axis.setAttribute("y2", mid); axis.setAttribute("class", "axis");
   kids.push(axis);
-  svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+  const label = (x, anchor, text) => { const tx = document.createElementNS(NS, "text");
+    tx.setAttribute("x", x); tx.setAttribute("y", H + 10); tx.setAttribute("text-anchor", anchor); tx.setAttribute("class", "tick"); tx.textContent = text; return tx; };
+  kids.push(label(2, "start", t("wb.t_hour_ago")), label(W - 2, "end", t("wb.t_now")));
+  svg.setAttribute("viewBox", "0 0 " + W + " " + (H + 12));
   svg.replaceChildren(...kids);
   svg.dataset.answered = String(tl.reduce((a, b) => a + b.answered, 0));
 }
