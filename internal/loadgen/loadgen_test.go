@@ -418,7 +418,7 @@ func TestRunUnreachableAndFaults(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	rep, err := Run(ctx, Config{Targets: []string{url}, Steps: Plan([]int{1}, 0), Calls: 3, Recordings: []Recording{{Name: "r", WAV: []byte("x")}},
-		Faults: []Fault{{Name: "touch", At: 0, Command: "echo done > " + mark}, {Name: "late", At: time.Hour, Command: "true"}},
+		Faults:   []Fault{{Name: "touch", At: 0, Command: "echo done > " + mark}, {Name: "late", At: time.Hour, Command: "true"}},
 		Deadline: 2 * time.Second, Sample: time.Hour})
 	if err != nil {
 		t.Fatal(err)
