@@ -213,7 +213,9 @@ func (s *Set) Status() map[string]any {
 		}
 		m["speechservers"] = states
 	}
-	if p, ok := s.multilingual().(interface{ Servers() []asropenai.ServerStats }); ok {
+	if p, ok := s.multilingual().(interface {
+		Servers() []asropenai.ServerStats
+	}); ok {
 		if st := p.Servers(); len(st) > 1 {
 			m["pool"] = st
 		}
