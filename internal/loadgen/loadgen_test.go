@@ -479,3 +479,21 @@ func TestLoadRecordings(t *testing.T) {
 		t.Fatalf("bad WAV: %v", err)
 	}
 }
+
+// TestMaxDurationEndsCleanly: the run's bound stops new calls; calls under
+// way finish, and none is counted lost.
+func TestMaxDurationEndsCleanly(t *testing.T) {
+	node := &fakeNode{max: 10, hold: 300 * time.Millisecond}
+	srv := httptest.NewServer(node)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, Config{Targets: []string{srv.URL}, APIKey: "k", Steps: Plan([]int{3}, 0), Calls: 1000, MaxDuration: 100 * time.Millisecond,
+		Recordings: []Recording{{Name: "r", WAV: []byte("x")}}, Deadline: 5 * time.Second, Sample: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total.Calls != 3 || rep.Total.OK != 3 || rep.Total.Lost != 0 {
+		t.Fatalf("bounded by time: %+v", rep.Total)
+	}
+}

@@ -59,6 +59,8 @@ type Outcome struct {
 	Transcript string `json:"-"`
 	// Engine that heard the opening, when the result says.
 	Engine string `json:"engine,omitempty"`
+	// pause is what the last refusal asked the caller to wait.
+	pause time.Duration
 }
 
 // Refusal is one 503 or 429 met by a call.

@@ -37,8 +37,9 @@ type Config struct {
 	Steps     []Step
 	// Calls bounds the calls of the whole run (0: the steps' time alone).
 	Calls int
-	// MaxDuration bounds the whole run; default: the steps' time plus a
-	// deadline, or an hour for a step without time.
+	// MaxDuration bounds the whole run: no call starts after it, and
+	// calls under way finish within their deadline. Default: the steps'
+	// time plus a deadline each, or an hour for a step without time.
 	MaxDuration time.Duration
 	// Deadline bounds each call, retries included (default 60 s).
 	Deadline time.Duration
@@ -133,10 +134,11 @@ func (c *Config) defaults() error {
 
 // runner is one run in progress.
 type runner struct {
-	cfg   Config
-	start time.Time
-	seq   atomic.Int64 // calls started
-	done  atomic.Int64 // calls finished
+	cfg    Config
+	start  time.Time
+	stopAt time.Time    // no call starts after it (MaxDuration)
+	seq    atomic.Int64 // calls started
+	done   atomic.Int64 // calls finished
 
 	mu  sync.Mutex
 	out []Outcome
@@ -166,7 +168,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Machine.Cores = runtime.NumCPU()
 	rep.Machine.LoadBefore = loadAverage()
 
-	ctx, cancel := context.WithTimeout(ctx, cfg.MaxDuration)
+	// The run's bound stops new calls; the hard stop a deadline later
+	// only catches a call that overstays its own.
+	r.stopAt = r.start.Add(cfg.MaxDuration)
+	ctx, cancel := context.WithTimeout(ctx, cfg.MaxDuration+cfg.Deadline+10*time.Second)
 	defer cancel()
 	var liveBefore []string
 	if cfg.Mode != ModeUpload {
@@ -186,7 +191,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	for i, st := range cfg.Steps {
-		if ctx.Err() != nil || (cfg.Calls > 0 && r.seq.Load() >= int64(cfg.Calls)) {
+		if ctx.Err() != nil || time.Now().After(r.stopAt) || (cfg.Calls > 0 && r.seq.Load() >= int64(cfg.Calls)) {
 			break
 		}
 		t0 := time.Now()
@@ -234,16 +239,19 @@ func (r *runner) outcomes() []Outcome {
 // the step's time is up or the run's call bound is reached; calls under
 // way when the time is up finish (within their deadline).
 func (r *runner) step(ctx context.Context, idx int, st Step) {
-	var until time.Time
+	until := r.stopAt
 	if st.Duration > 0 {
 		until = time.Now().Add(st.Duration)
+		if until.After(r.stopAt) {
+			until = r.stopAt
+		}
 	}
 	var wg sync.WaitGroup
 	for w := 0; w < st.Concurrency; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil && (until.IsZero() || time.Now().Before(until)) {
+			for ctx.Err() == nil && time.Now().Before(until) {
 				n := int(r.seq.Add(1)) - 1
 				if r.cfg.Calls > 0 && n >= r.cfg.Calls {
 					return
@@ -253,6 +261,16 @@ func (r *runner) step(ctx context.Context, idx int, st Step) {
 				r.mu.Lock()
 				r.out = append(r.out, o)
 				r.mu.Unlock()
+				if o.Class == ClassRefused && o.pause > 0 {
+					// A refused caller calls again when told to, not at
+					// once: the load stays what the level says, and the
+					// node's refusals are not turned into a flood.
+					wait := min(o.pause, max(time.Until(until), 0))
+					select {
+					case <-ctx.Done():
+					case <-time.After(wait):
+					}
+				}
 			}
 		}()
 	}
@@ -288,7 +306,7 @@ func (r *runner) place(ctx context.Context, step, n int) Outcome {
 			break
 		}
 		o.Refusals = append(o.Refusals, *rf)
-		o.Class, o.Reason = ClassRefused, rf.Reason
+		o.Class, o.Reason, o.pause = ClassRefused, rf.Reason, wait
 		dl, _ := ctx.Deadline()
 		if !r.cfg.Retry || time.Now().Add(wait).After(dl) {
 			break
