@@ -9,8 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/callbrief/callbrief/asr"
+	"github.com/callbrief/callbrief/call"
 	"github.com/callbrief/callbrief/internal/testenv"
+	"github.com/callbrief/callbrief/pipeline"
 )
 
 // TestLoadtestCommand runs `callbrief loadtest` against a running node
@@ -129,5 +133,42 @@ func TestLoadtestUsage(t *testing.T) {
 		if rc == 0 || stderr.Len() == 0 {
 			t.Errorf("loadtest %v: exit %d, %q", args, rc, stderr.String())
 		}
+	}
+}
+
+type fakeTranscriber struct{ calls int }
+
+func (f *fakeTranscriber) Transcribe(context.Context, []int16, asr.Mode) (call.Transcript, error) {
+	f.calls++
+	return call.Transcript{}, nil
+}
+
+// TestUploadPlaceFreedAfterOpening: an upload's admission place is for
+// recognition; it is released when the opening's transcription ends, not
+// when the call's verification questions have waited out.
+func TestUploadPlaceFreedAfterOpening(t *testing.T) {
+	released := 0
+	tr := releasingTranscriber{Transcriber: &fakeTranscriber{}, release: func() { released++ }}
+	if _, err := tr.Transcribe(context.Background(), nil, asr.ModeFree); err != nil || released != 1 {
+		t.Fatalf("after the opening: released %d, %v", released, err)
+	}
+	if _, err := tr.Transcribe(context.Background(), nil, asr.ModeDigits); err != nil || released != 1 {
+		t.Fatalf("an answer's transcription released again: %d", released)
+	}
+}
+
+// TestUploadTiming: the times an upload's answer carries, from its state
+// changes and the time before the call started.
+func TestUploadTiming(t *testing.T) {
+	res := pipeline.Result{Transitions: []pipeline.Transition{{State: pipeline.StateListening}, {State: pipeline.StateUnderstanding, At: time.Second},
+		{State: pipeline.StateVerifying, At: 1100 * time.Millisecond}, {State: pipeline.StateHandingOff, At: 5 * time.Second}, {State: pipeline.StateDone, At: 5050 * time.Millisecond}}}
+	tm := timingOf(res, 300*time.Millisecond, 250*time.Millisecond)
+	if tm.QueuedMS != 250 || *tm.ToTranscriptMS != 1300 || *tm.ToIntentMS != 1400 || *tm.ToHandoffMS != 5300 || *tm.HandoffToBriefMS != 50 {
+		t.Fatalf("timing %+v", tm)
+	}
+	// A call that failed before understanding has no later times.
+	tm = timingOf(pipeline.Result{Transitions: []pipeline.Transition{{State: pipeline.StateListening}, {State: pipeline.StateFailed, At: time.Second}}}, 0, 0)
+	if tm.ToTranscriptMS != nil || tm.ToIntentMS != nil || tm.HandoffToBriefMS != nil {
+		t.Fatalf("failed call: %+v", tm)
 	}
 }
