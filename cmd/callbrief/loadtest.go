@@ -37,6 +37,7 @@ func cmdLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	slo := fs.Duration("slo", 1500*time.Millisecond, "end of speech to intent p95 a level must keep to count as served")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file")
 	keepCalls := fs.Bool("keep-calls", false, "list every call in the JSON report")
+	checkBriefs := fs.Duration("check-briefs", 0, "after the calls, look for every answered call's brief on the desk (as the demo agents) for up to this long, e.g. 60s")
 	if _, err := c.parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -54,7 +55,7 @@ func cmdLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	cfg := loadgen.Config{Targets: targets, APIKey: *key, Mode: *mode, LiveEvery: *liveEvery, Steps: loadgen.Plan(levels, *step),
 		Calls: *calls, MaxDuration: *maxDur, Deadline: *deadline, Retry: *retry, Sample: *sample, WarmupCalls: *warmup,
-		SLO: *slo, KeepCalls: *keepCalls, Progress: stderr}
+		SLO: *slo, KeepCalls: *keepCalls, CheckBriefs: *checkBriefs, Progress: stderr}
 	if cfg.APIKey == "" {
 		cfg.APIKey = c.cfg.API.Key
 	}

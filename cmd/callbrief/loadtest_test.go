@@ -21,8 +21,8 @@ import (
 // (pocketsphinx, to be quick) with a tiny ramp of real recordings: two
 // uploads and one live call over WHIP, a node that admits one recording at
 // a time with no queue (so the second caller meets 503 + Retry-After and,
-// retrying, is taken), memory read from the node's process, and a fault
-// command at the start. Every call must be answered, none lost or 5xx.
+// retrying, is taken), memory read from the node's process, a fault
+// command at the start, and every call's brief found on the desk after. Every call must be answered, none lost or 5xx.
 func TestLoadtestCommand(t *testing.T) {
 	checkLiveLeaks(t)
 	testenv.NeedLibrivox(t)
@@ -36,7 +36,7 @@ func TestLoadtestCommand(t *testing.T) {
 		"--recordings", filepath.Join(testenv.RepoRoot(), "data", "evals", "served", "en.yaml"),
 		"--mode", "mixed", "--live-every", "2", "--ramp", "2", "--step", "0", "--calls", "3", "--retry", "--deadline", "60s",
 		"--pid", fmt.Sprint(os.Getpid()), "--sample", "200ms", "--warmup", "1",
-		"--fault", "mark@0s", "--fault-cmd", "mark=touch " + mark, "--json", out}, &stdout, &stderr)
+		"--fault", "mark@0s", "--fault-cmd", "mark=touch " + mark, "--check-briefs", "30s", "--json", out}, &stdout, &stderr)
 	if rc != 0 {
 		t.Fatalf("loadtest exited %d: %s\n%s", rc, stderr.String(), stdout.String())
 	}
@@ -64,6 +64,7 @@ func TestLoadtestCommand(t *testing.T) {
 			} `json:"end"`
 		} `json:"memory"`
 		Faults      []struct{ Name, Error string } `json:"faults"`
+		Briefs      *struct{ Checked, Found int }  `json:"briefs"`
 		Transcripts struct {
 			Recordings int `json:"recordings"`
 		} `json:"transcripts"`
@@ -102,6 +103,9 @@ func TestLoadtestCommand(t *testing.T) {
 	}
 	if _, err := os.Stat(mark); err != nil {
 		t.Fatalf("the fault's command did not run: %v", err)
+	}
+	if rep.Briefs == nil || rep.Briefs.Checked != 3 || rep.Briefs.Found != 3 {
+		t.Fatalf("briefs after the run: %+v", rep.Briefs)
 	}
 	if rep.Transcripts.Recordings != 3 {
 		t.Fatalf("transcripts of %d recordings, want 3", rep.Transcripts.Recordings)

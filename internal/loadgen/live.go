@@ -81,7 +81,7 @@ func (r *runner) live(ctx context.Context, o *Outcome, rec *Recording) (*Refusal
 	if err != nil {
 		return lost("no brief", err)
 	}
-	o.Class, o.Status = ClassOK, http.StatusCreated
+	o.Class, o.Status, o.CallID = ClassOK, http.StatusCreated, callID
 	o.Transcript = b.Transcript.Text()
 	if len(b.Transcript.Segments) > 0 {
 		o.Engine = b.Transcript.Segments[0].Engine
@@ -146,6 +146,67 @@ func (d *deskReader) login(ctx context.Context, target string) ([]string, error)
 	}
 	d.tokens[target] = out
 	return out, nil
+}
+
+// find looks for the call's brief once on every target, as every agent:
+// after faults the brief may be on any node's shared store.
+func (d *deskReader) find(ctx context.Context, targets []string, callID string) bool {
+	for _, t := range targets {
+		tokens, err := d.login(ctx, t)
+		if err != nil {
+			continue // that node is down
+		}
+		for _, tok := range tokens {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, t+"/desk/api/calls/"+url.PathEscape(callID)+"/brief", nil)
+			if err != nil {
+				return false
+			}
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := d.client.Do(req)
+			if err != nil {
+				break
+			}
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 8<<20))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkBriefs looks for every answered call's brief, retrying the missing
+// ones for up to wait (a brief kept in a node's outbox during a store
+// outage is delivered when the store returns).
+func (r *runner) checkBriefs(ctx context.Context, wait time.Duration) *BriefCheck {
+	var ids []string
+	for _, o := range r.outcomes() {
+		if o.Class == ClassOK && o.CallID != "" {
+			ids = append(ids, o.CallID)
+		}
+	}
+	bc := &BriefCheck{Checked: len(ids)}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	for {
+		var missing []string
+		for _, id := range ids {
+			if !r.desk.find(ctx, r.cfg.Targets, id) {
+				missing = append(missing, id)
+			}
+		}
+		bc.Found += len(ids) - len(missing)
+		ids = missing
+		if len(ids) == 0 || ctx.Err() != nil {
+			bc.Missing = ids
+			return bc
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // await polls the call's brief every 250 ms as each agent in turn (only

@@ -497,3 +497,54 @@ func TestMaxDurationEndsCleanly(t *testing.T) {
 		t.Fatalf("bounded by time: %+v", rep.Total)
 	}
 }
+
+// briefNode answers uploads with a fresh call id each and keeps the briefs
+// of all but the ones it is told to lose; its desk serves the kept ones.
+type briefNode struct {
+	mu    sync.Mutex
+	n     int
+	kept  map[string]bool
+	loseN int // lose every loseN-th brief
+}
+
+func (b *briefNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case r.URL.Path == "/desk/api/login":
+		fmt.Fprint(w, `{"access_token":"desk"}`)
+	case strings.HasPrefix(r.URL.Path, "/desk/api/calls/"):
+		id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/desk/api/calls/"), "/brief")
+		if r.Header.Get("Authorization") != "Bearer desk" || !b.kept[id] {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		fmt.Fprint(w, `{}`)
+	case r.URL.Path == "/v1/calls":
+		b.n++
+		id := fmt.Sprintf("call-%d", b.n)
+		b.kept[id] = b.n%b.loseN != 0
+		fmt.Fprintf(w, `{"call_id":%q,"timing":{"speech_end_to_intent_ms":5}}`, id)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+	}
+}
+
+// TestCheckBriefs: after the run every answered call's brief is looked for
+// on the desk; the ones the node lost are named.
+func TestCheckBriefs(t *testing.T) {
+	node := &briefNode{kept: map[string]bool{}, loseN: 3}
+	srv := httptest.NewServer(node)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, Config{Targets: []string{srv.URL}, Steps: Plan([]int{2}, 0), Calls: 6, Recordings: []Recording{{Name: "r", WAV: []byte("x")}},
+		Deadline: 5 * time.Second, Sample: time.Hour, CheckBriefs: 1500 * time.Millisecond, Agents: map[string]string{"a": "t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := rep.Briefs
+	if b == nil || b.Checked != 6 || b.Found != 4 || len(b.Missing) != 2 || !slices.Contains(b.Missing, "call-3") || !slices.Contains(b.Missing, "call-6") {
+		t.Fatalf("briefs: %+v", b)
+	}
+}

@@ -34,6 +34,7 @@ const (
 // Outcome is one call as the caller saw it. Times are milliseconds.
 type Outcome struct {
 	Seq       int     `json:"seq"`
+	CallID    string  `json:"call_id,omitempty"`
 	Step      int     `json:"step"`
 	Mode      string  `json:"mode"`
 	Target    string  `json:"target"`
@@ -229,7 +230,18 @@ type Report struct {
 	RSS         []RSSSample   `json:"rss,omitempty"`
 	Faults      []FaultReport `json:"faults,omitempty"`
 	Transcripts Stability     `json:"transcripts"`
-	Calls       []Outcome     `json:"calls,omitempty"`
+	// Briefs, with --check-briefs: every answered upload's brief looked
+	// for on the desk after the run.
+	Briefs *BriefCheck `json:"briefs,omitempty"`
+	Calls  []Outcome   `json:"calls,omitempty"`
+}
+
+// BriefCheck counts the answered calls whose brief the desk still has
+// after the run (faults included): a missing one is a lost brief.
+type BriefCheck struct {
+	Checked int      `json:"checked"`
+	Found   int      `json:"found"`
+	Missing []string `json:"missing,omitempty"` // call ids
 }
 
 // Best is the ramp's answer.
@@ -317,6 +329,9 @@ func (r *Report) Print(w io.Writer) {
 			e = f.Error
 		}
 		fmt.Fprintf(w, "fault %s at %.1fs: %s\n", f.Name, f.AtS, e)
+	}
+	if b := r.Briefs; b != nil {
+		fmt.Fprintf(w, "briefs: %d of %d answered calls' briefs on the desk after the run, %d missing\n", b.Found, b.Checked, len(b.Missing))
 	}
 	fmt.Fprintf(w, "transcripts: %d recordings, stable %v", r.Transcripts.Recordings, r.Transcripts.Stable)
 	for _, u := range r.Transcripts.Unstable {

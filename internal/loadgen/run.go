@@ -60,6 +60,9 @@ type Config struct {
 	Agents map[string]string
 	// KeepCalls puts every call's outcome in the report.
 	KeepCalls bool
+	// CheckBriefs, after the calls, looks for every answered call's brief
+	// on the desk (any target), for up to this long; 0: not checked.
+	CheckBriefs time.Duration
 	// Progress, when set, gets a line per step.
 	Progress io.Writer
 	Client   *http.Client
@@ -154,7 +157,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	r := &runner{cfg: cfg, start: time.Now()}
-	if cfg.Mode != ModeUpload {
+	if cfg.Mode != ModeUpload || cfg.CheckBriefs > 0 {
 		r.desk = newDeskReader(cfg.Client, cfg.Agents)
 	}
 	rep := &Report{Started: r.start.UTC(), Targets: cfg.Targets, Mode: cfg.Mode, CallBound: cfg.Calls,
@@ -221,6 +224,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Memory = summarizeMemory(rss, cfg.WarmupCalls)
 	if cfg.Mode != ModeUpload {
 		rep.Live = r.liveLatency(context.WithoutCancel(ctx), liveBefore)
+	}
+	if cfg.CheckBriefs > 0 {
+		rep.Briefs = r.checkBriefs(context.WithoutCancel(ctx), cfg.CheckBriefs)
 	}
 	if cfg.KeepCalls {
 		rep.Calls = all

@@ -88,6 +88,7 @@ func (r *runner) upload(ctx context.Context, o *Outcome, rec *Recording) (*Refus
 		o.Class, o.Error = ClassServerError, fmt.Sprintf("reading the result: %v", err)
 		return nil, 0
 	}
+	o.CallID = a.CallID
 	o.QueuedMS, o.ToTranscriptMS, o.ToIntentMS, o.HandoffToBriefMS = a.Timing.QueuedMS, a.Timing.ToTranscriptMS, a.Timing.ToIntentMS, a.Timing.HandoffToBriefMS
 	o.Transcript = a.Brief.Transcript.Text()
 	if len(a.Brief.Transcript.Segments) > 0 {
