@@ -426,6 +426,17 @@ func TestRunUnreachableAndFaults(t *testing.T) {
 	if rep.Total.Classes[ClassUnreachable] != 3 || rep.Total.Lost != 0 {
 		t.Fatalf("calls to nothing: %+v", rep.Total)
 	}
+	// With --retry, a node that is down is skipped for the next.
+	up := httptest.NewServer(&fakeNode{max: 5})
+	defer up.Close()
+	rep2, err := Run(ctx, Config{Targets: []string{url, up.URL}, APIKey: "k", Steps: Plan([]int{1}, 0), Calls: 4, Retry: true,
+		Recordings: []Recording{{Name: "r", WAV: []byte("x")}}, Deadline: 2 * time.Second, Sample: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep2.Total.OK != 4 {
+		t.Fatalf("failover past a node that is down: %+v", rep2.Total)
+	}
 	// The run may end before the fault's goroutine gets the CPU; then it
 	// is reported as not carried out.
 	if len(rep.Faults) == 1 {

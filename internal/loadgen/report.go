@@ -49,6 +49,8 @@ type Outcome struct {
 	Attempts int    `json:"attempts"`
 	// Refusals met on the way, each with whether it said when to retry.
 	Refusals []Refusal `json:"refusals,omitempty"`
+	// Failovers: unreachable nodes skipped for the next one (--retry).
+	Failovers int `json:"failovers,omitempty"`
 
 	QueuedMS         *float64 `json:"queued_ms,omitempty"`
 	ToTranscriptMS   *float64 `json:"speech_end_to_transcript_ms,omitempty"`
@@ -88,6 +90,8 @@ type StepReport struct {
 	TakenAfterRetry int `json:"taken_after_retry"`
 	ServerErrors    int `json:"server_errors"`
 	Lost            int `json:"lost"`
+	// Failovers: unreachable nodes skipped for another (--retry).
+	Failovers int `json:"failovers"`
 	// OverDeadline: calls whose whole wait passed their deadline.
 	OverDeadline   int  `json:"over_deadline"`
 	ToIntent       Dist `json:"speech_end_to_intent"`
@@ -103,6 +107,7 @@ func summarizeStep(conc int, dur time.Duration, os []Outcome, deadline time.Dura
 	var intent, trans, brief, queued, wall []float64
 	for _, o := range os {
 		r.Classes[o.Class]++
+		r.Failovers += o.Failovers
 		for _, rf := range o.Refusals {
 			r.Refusals[rf.Reason]++
 			if rf.RetryAfter != "" {

@@ -44,7 +44,8 @@ type Config struct {
 	// Deadline bounds each call, retries included (default 60 s).
 	Deadline time.Duration
 	// Retry: a call refused with 503/429 waits its Retry-After (1 s when
-	// absent) and tries the next target, while its deadline allows.
+	// absent) and tries the next target, while its deadline allows; a
+	// target that cannot be reached is left for the next one at once.
 	Retry      bool
 	Recordings []Recording
 	Faults     []Fault
@@ -309,6 +310,13 @@ func (r *runner) place(ctx context.Context, step, n int) Outcome {
 			rf, wait = r.upload(ctx, &o, rec)
 		}
 		if rf == nil {
+			// A node that cannot be reached is skipped for the next one
+			// at once, as a load balancer would, once per node.
+			if o.Class == ClassUnreachable && r.cfg.Retry && o.Failovers < len(r.cfg.Targets)-1 && ctx.Err() == nil {
+				o.Failovers++
+				o.Error = ""
+				continue
+			}
 			break
 		}
 		o.Refusals = append(o.Refusals, *rf)
