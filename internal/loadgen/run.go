@@ -299,6 +299,7 @@ func (r *runner) place(ctx context.Context, step, n int) Outcome {
 	t0 := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Deadline)
 	defer cancel()
+	unreached := 0 // nodes in a row that could not be reached
 	for attempt := 0; ; attempt++ {
 		o.Target = r.cfg.Targets[(n+attempt)%len(r.cfg.Targets)]
 		o.Attempts++
@@ -311,14 +312,17 @@ func (r *runner) place(ctx context.Context, step, n int) Outcome {
 		}
 		if rf == nil {
 			// A node that cannot be reached is skipped for the next one
-			// at once, as a load balancer would, once per node.
-			if o.Class == ClassUnreachable && r.cfg.Retry && o.Failovers < len(r.cfg.Targets)-1 && ctx.Err() == nil {
+			// at once, as a load balancer would, until every node has
+			// been tried in a row.
+			if o.Class == ClassUnreachable && r.cfg.Retry && unreached < len(r.cfg.Targets)-1 && ctx.Err() == nil {
 				o.Failovers++
+				unreached++
 				o.Error = ""
 				continue
 			}
 			break
 		}
+		unreached = 0
 		o.Refusals = append(o.Refusals, *rf)
 		o.Class, o.Reason, o.pause = ClassRefused, rf.Reason, wait
 		dl, _ := ctx.Deadline()
