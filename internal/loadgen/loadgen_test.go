@@ -239,10 +239,11 @@ func TestStability(t *testing.T) {
 		{Recording: "b", Class: ClassOK, Transcript: "x"},
 		{Recording: "b", Class: ClassOK, Transcript: "y", Engine: "sphinx"},
 		{Recording: "c", Class: ClassRefused},
+		{Recording: "a", Class: ClassOK, Transcript: ""}, // unheard: not a variant
 	}
 	s := stability(os)
 	if s.Recordings != 2 || s.Stable || len(s.Unstable) != 1 || s.Unstable[0].Recording != "b" || s.Unstable[0].Distinct != 2 ||
-		s.All[0].Distinct != 1 || s.All[0].Variants != nil {
+		s.All[0].Distinct != 1 || s.All[0].Variants != nil || s.All[0].Unheard != 1 || s.Unheard != 1 || s.All[0].Calls != 3 {
 		t.Fatalf("stability = %+v", s)
 	}
 	if !stability(os[:2]).Stable {

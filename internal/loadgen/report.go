@@ -151,8 +151,10 @@ func summarizeStep(conc int, dur time.Duration, os []Outcome, deadline time.Dura
 // answered calls.
 type Stability struct {
 	Recordings int `json:"recordings"`
-	// Stable: every recording heard more than once gave one transcript.
-	Stable   bool              `json:"stable"`
+	// Stable: every recording gave one transcript whenever it was heard.
+	Stable bool `json:"stable"`
+	// Unheard: answered calls without a transcript, all recordings.
+	Unheard  int               `json:"unheard"`
 	Unstable []RecordingResult `json:"unstable,omitempty"`
 	All      []RecordingResult `json:"all"`
 }
@@ -161,16 +163,22 @@ type Stability struct {
 // many distinct texts, and the texts with their counts when there is more
 // than one (redacted length only otherwise).
 type RecordingResult struct {
-	Recording string         `json:"recording"`
-	Calls     int            `json:"calls"`
-	Distinct  int            `json:"distinct"`
-	Engines   map[string]int `json:"engines,omitempty"`
-	Variants  map[string]int `json:"variants,omitempty"`
+	Recording string `json:"recording"`
+	Calls     int    `json:"calls"`
+	// Distinct transcripts among the calls in which it was heard.
+	Distinct int `json:"distinct"`
+	// Unheard: answered calls with no transcript (the node handed the
+	// call over unheard, e.g. recognition failed): not a different
+	// transcript, counted apart.
+	Unheard  int            `json:"unheard,omitempty"`
+	Engines  map[string]int `json:"engines,omitempty"`
+	Variants map[string]int `json:"variants,omitempty"`
 }
 
 func stability(os []Outcome) Stability {
 	type acc struct {
 		calls   int
+		unheard int
 		texts   map[string]int
 		engines map[string]int
 	}
@@ -185,14 +193,20 @@ func stability(os []Outcome) Stability {
 			by[o.Recording] = a
 		}
 		a.calls++
-		a.texts[strings.TrimSpace(o.Transcript)]++
+		text := strings.TrimSpace(o.Transcript)
+		if text == "" {
+			a.unheard++
+			continue
+		}
+		a.texts[text]++
 		if o.Engine != "" {
 			a.engines[o.Engine]++
 		}
 	}
 	s := Stability{Recordings: len(by), Stable: true}
 	for name, a := range by {
-		r := RecordingResult{Recording: name, Calls: a.calls, Distinct: len(a.texts)}
+		r := RecordingResult{Recording: name, Calls: a.calls, Distinct: len(a.texts), Unheard: a.unheard}
+		s.Unheard += a.unheard
 		if len(a.engines) > 0 {
 			r.Engines = a.engines
 		}
@@ -339,6 +353,9 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "briefs: %d of %d answered calls' briefs on the desk after the run, %d missing\n", b.Found, b.Checked, len(b.Missing))
 	}
 	fmt.Fprintf(w, "transcripts: %d recordings, stable %v", r.Transcripts.Recordings, r.Transcripts.Stable)
+	if r.Transcripts.Unheard > 0 {
+		fmt.Fprintf(w, " (%d answered calls unheard: no transcript)", r.Transcripts.Unheard)
+	}
 	for _, u := range r.Transcripts.Unstable {
 		fmt.Fprintf(w, "; %s: %d distinct in %d calls", u.Recording, u.Distinct, u.Calls)
 	}
