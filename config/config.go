@@ -403,6 +403,10 @@ type SpeechServer struct {
 	Addr string `yaml:"addr"`
 	// Threads are its decoding threads; 0 is the server's default (2).
 	Threads int `yaml:"threads"`
+	// Count is how many local servers to run (1 to 8), each on a free
+	// loopback port; utterances go to the least loaded one that is up,
+	// and fail over to another. More than one needs addr port 0.
+	Count int `yaml:"count"`
 	// StartTimeout bounds the wait for it to load its model at start.
 	StartTimeout time.Duration `yaml:"start_timeout"`
 }
@@ -414,11 +418,16 @@ type SphinxASR struct {
 
 // OpenAIClient is an OpenAI-compatible endpoint.
 type OpenAIClient struct {
-	BaseURL string        `yaml:"base_url"`
-	APIKey  string        `yaml:"api_key"`
-	Model   string        `yaml:"model"`
-	Timeout time.Duration `yaml:"timeout"`
-	Retries int           `yaml:"retries"`
+	BaseURL string `yaml:"base_url"`
+	// BaseURLs are more servers of the same model beside base_url: each
+	// utterance goes to the least loaded healthy one, and a
+	// failed attempt to another. In --set and the environment, comma
+	// separated.
+	BaseURLs []string      `yaml:"base_urls"`
+	APIKey   string        `yaml:"api_key"`
+	Model    string        `yaml:"model"`
+	Timeout  time.Duration `yaml:"timeout"`
+	Retries  int           `yaml:"retries"`
 	// Prompt primes the recognizer (e.g. 以下是普通话的句子。 asks Whisper for
 	// simplified characters).
 	Prompt string `yaml:"prompt"`
@@ -431,7 +440,7 @@ func Default() Config {
 		HTTP: HTTP{Addr: "127.0.0.1:8080"},
 		VAD:  VAD{Engine: "auto", Threads: 1, Endpoint: vad.DefaultEndpointConfig(), PauseDecode: 300 * time.Millisecond},
 		ASR: ASR{Engine: "auto", English: "multilingual", Grammars: "sphinx",
-			SpeechServer: SpeechServer{Addr: "127.0.0.1:0", StartTimeout: 2 * time.Minute},
+			SpeechServer: SpeechServer{Addr: "127.0.0.1:0", Count: 1, StartTimeout: 2 * time.Minute},
 			Sphinx:       SphinxASR{ModelDir: "/usr/share/pocketsphinx/model/en-us"}, OpenAI: OpenAIClient{Model: "whisper-1", Timeout: 15 * time.Second, Retries: 2}},
 		Shutdown: Shutdown{Drain: 20 * time.Second},
 		Desk:     Desk{TokenTTL: 12 * time.Hour, ReconnectGrace: 15 * time.Second, RingOut: 20 * time.Second},
@@ -618,6 +627,14 @@ func Set(c *Config, key, v string) error {
 			return fmt.Errorf("%w: %s: %q is not a number", ErrInvalid, key, v)
 		}
 		f.SetFloat(x)
+	case f.Type() == reflect.TypeOf([]string(nil)):
+		var list []string
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				list = append(list, item)
+			}
+		}
+		f.Set(reflect.ValueOf(list))
 	case f.Kind() == reflect.Bool:
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -815,6 +832,8 @@ func (c Config) Validate() error {
 			if err := c.ASR.OpenAI.validate("asr.openai"); err != nil {
 				return err
 			}
+		} else if len(c.ASR.OpenAI.BaseURLs) > 0 {
+			return bad("asr.openai.base_urls", "needs asr.openai.base_url (more local servers: asr.speechserver.count)")
 		} else if c.ASR.OpenAI.Timeout <= 0 {
 			return bad("asr.openai.timeout", "must be positive")
 		}
@@ -901,6 +920,12 @@ func (s SpeechServer) validate() error {
 	if s.Threads < 0 || s.Threads > 64 {
 		return fmt.Errorf("%w: asr.speechserver.threads: %d is not between 0 and 64", ErrInvalid, s.Threads)
 	}
+	if s.Count < 1 || s.Count > 8 {
+		return fmt.Errorf("%w: asr.speechserver.count: %d is not between 1 and 8", ErrInvalid, s.Count)
+	}
+	if s.Count > 1 && port != "0" {
+		return fmt.Errorf("%w: asr.speechserver.addr: port %s is fixed, but count %d servers need port 0 (each a free port)", ErrInvalid, port, s.Count)
+	}
 	if s.StartTimeout <= 0 {
 		return fmt.Errorf("%w: asr.speechserver.start_timeout: must be positive", ErrInvalid)
 	}
@@ -911,6 +936,12 @@ func (o OpenAIClient) validate(prefix string) error {
 	u, err := url.Parse(o.BaseURL)
 	if o.BaseURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("%w: %s.base_url: %q is not an http(s) URL", ErrInvalid, prefix, o.BaseURL)
+	}
+	for i, b := range o.BaseURLs {
+		u, err := url.Parse(b)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%w: %s.base_urls[%d]: %q is not an http(s) URL", ErrInvalid, prefix, i, b)
+		}
 	}
 	if o.Model == "" {
 		return fmt.Errorf("%w: %s.model: is empty", ErrInvalid, prefix)

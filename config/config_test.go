@@ -72,6 +72,11 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"speech server threads", "", nil, []string{"asr.speechserver.threads=-1"}, "asr.speechserver.threads"},
 		{"speech server start timeout", "", nil, []string{"asr.speechserver.start_timeout=0s"}, "asr.speechserver.start_timeout"},
 		{"auto with a bad url", "", nil, []string{"asr.openai.base_url=ftp://x"}, "asr.openai.base_url"},
+		{"speech server count", "", nil, []string{"asr.speechserver.count=0"}, "asr.speechserver.count"},
+		{"speech server count past 8", "", nil, []string{"asr.speechserver.count=9"}, "asr.speechserver.count"},
+		{"speech servers on one fixed port", "", nil, []string{"asr.speechserver.count=2", "asr.speechserver.addr=127.0.0.1:8178"}, "need port 0"},
+		{"more servers without the first", "", nil, []string{"asr.openai.base_urls=http://127.0.0.1:9001/v1"}, "asr.openai.base_urls"},
+		{"a bad pooled url", "", nil, []string{"asr.openai.base_url=http://127.0.0.1:9000/v1", "asr.openai.base_urls=http://127.0.0.1:9001/v1,ftp://x"}, "asr.openai.base_urls[1]"},
 		{"advertise url without redis", "", nil, []string{"http.advertise_url=http://10.0.0.5:8080"}, "needs store.redis_addr"},
 		{"sentinel master without addresses", "", nil, []string{"store.sentinel_master=callbrief"}, "store.sentinel_addrs go together"},
 		{"sentinel address not host:port", "", nil, []string{"store.sentinel_master=callbrief", "store.sentinel_addrs=127.0.0.1:26379,sentinel2"}, "store.sentinel_addrs"},
@@ -112,6 +117,22 @@ func TestErrorsNeverRepeatKeys(t *testing.T) {
 	_, err := Load("", nil, []string{"api.key=" + key})
 	if err == nil || strings.Contains(err.Error(), key) {
 		t.Fatalf("error %v repeats the key", err)
+	}
+}
+
+// TestPooledServers: more recognition servers, as a list in YAML or comma
+// separated in a flag or the environment.
+func TestPooledServers(t *testing.T) {
+	c, err := Load("", []string{"CALLBRIEF_ASR_SPEECHSERVER_COUNT=3"}, []string{"asr.openai.base_url=http://127.0.0.1:9000/v1", "asr.openai.base_urls=http://127.0.0.1:9001/v1, http://127.0.0.1:9002/v1,"})
+	if err != nil || c.ASR.SpeechServer.Count != 3 || len(c.ASR.OpenAI.BaseURLs) != 2 || c.ASR.OpenAI.BaseURLs[1] != "http://127.0.0.1:9002/v1" {
+		t.Fatalf("%+v %v", c.ASR, err)
+	}
+	c, err = Load(write(t, "asr:\n  openai: {base_url: 'http://127.0.0.1:9000/v1', base_urls: ['http://127.0.0.1:9001/v1']}\n"), nil, nil)
+	if err != nil || len(c.ASR.OpenAI.BaseURLs) != 1 {
+		t.Fatalf("yaml: %+v %v", c.ASR.OpenAI, err)
+	}
+	if Default().ASR.SpeechServer.Count != 1 {
+		t.Fatal("one local server by default")
 	}
 }
 

@@ -66,6 +66,13 @@ type ServedConfig struct {
 	Progress     *Progress
 }
 
+// DemoAgents are the demo desk agents (data/agents/demo.yaml) and their
+// sign-in tokens: between them they may read every call's brief.
+func DemoAgents() map[string]string {
+	return map[string]string{"li.na": "demo-token-li-na-0001", "chan.kaman": "demo-token-chan-kaman-0002",
+		"wang.jian": "demo-token-wang-jian-0003", "zhou.min": "demo-token-zhou-min-0004", "sam.taylor": "demo-token-sam-taylor-0005"}
+}
+
 // RunServed starts the service once and places every scenario as a call
 // in every mode, one call at a time (so that each call's times are its
 // own), then stops the service. A call that fails is scored as wrong on
@@ -80,8 +87,7 @@ func RunServed(ctx context.Context, cfg ServedConfig, scs []CallScenario) (*Serv
 		}
 	}
 	if len(cfg.Agents) == 0 {
-		cfg.Agents = map[string]string{"li.na": "demo-token-li-na-0001", "chan.kaman": "demo-token-chan-kaman-0002",
-			"wang.jian": "demo-token-wang-jian-0003", "zhou.min": "demo-token-zhou-min-0004", "sam.taylor": "demo-token-sam-taylor-0005"}
+		cfg.Agents = DemoAgents()
 	}
 	if cfg.Synth == nil {
 		cfg.Synth = Espeak{}
@@ -203,6 +209,10 @@ func uploadAnswers(sc CallScenario) ([]string, error) {
 	}
 	return out, nil
 }
+
+// WAVBytes is pcm (16 kHz mono) as a 16-bit WAV file, as an upload sends
+// it.
+func WAVBytes(pcm []int16) []byte { return wavBytes(pcm) }
 
 // wavBytes is pcm as a 16 kHz mono 16-bit WAV file.
 func wavBytes(pcm []int16) []byte {
@@ -492,6 +502,11 @@ func (p *servedProcess) firstCaption(ctx context.Context, callID string) (time.T
 	}
 	return time.Time{}, fmt.Errorf("captions ended without a final one: %w", sc.Err())
 }
+
+// AwaitGreeting waits for the service's greeting on a live call to start
+// and end, as a caller waits for the line to speak first (see
+// awaitGreeting); the load tool's live callers use it.
+func AwaitGreeting(ctx context.Context, cl *webrtctest.Client) error { return awaitGreeting(ctx, cl) }
 
 // awaitGreeting reads the service's audio until speech-level sound has
 // been followed by half a second without it. The service may send no

@@ -36,6 +36,9 @@ targets=(
   "FuzzParsePeoplesDaily ./nlu/relevance"
   "FuzzUnmarshalBackground ./nlu/relevance"
   "FuzzGrounded ./handoff"
+  "FuzzParseHistogram ./internal/loadgen"
+  "FuzzProc ./internal/loadgen"
+  "FuzzParseRamp ./internal/loadgen"
 )
 status=0
 for t in "${targets[@]}"; do

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/callbrief/callbrief/asr"
 	asropenai "github.com/callbrief/callbrief/asr/openai"
@@ -27,10 +28,23 @@ type Set struct {
 	// Supervisor runs the local speech server; nil when none is supervised
 	// (another engine, a configured base_url, or not installed).
 	Supervisor *speechd.Supervisor
+	// More are the further local servers of asr.speechserver.count; the
+	// recognizer spreads utterances over all of them.
+	More []*speechd.Supervisor
 	// Note says why auto runs without a multilingual engine; empty otherwise.
 	Note string
 
 	route *route.Recognizer
+	ml    asr.Recognizer // auto's multilingual engine
+}
+
+// multilingual is the engine whose server pool readyz reports: auto's
+// multilingual engine, or the one engine.
+func (s *Set) multilingual() asr.Recognizer {
+	if s.ml != nil {
+		return s.ml
+	}
+	return s.Recognizer
 }
 
 // New builds the recognizer of cfg.ASR. cacheDir is the model cache (the
@@ -77,8 +91,26 @@ func engine(a config.ASR, name string, log *slog.Logger) (asr.Recognizer, error)
 	return nil, fmt.Errorf("asr engine %q unknown", name)
 }
 
-func openaiEngine(o config.OpenAIClient, baseURL, model string, log *slog.Logger) (asr.Recognizer, error) {
-	return asropenai.New(asropenai.Config{BaseURL: baseURL, APIKey: o.APIKey, Model: model, Timeout: o.Timeout, Retries: o.Retries, Prompt: o.Prompt}, log)
+func openaiEngine(o config.OpenAIClient, baseURL, model string, log *slog.Logger, opts ...asropenai.Option) (asr.Recognizer, error) {
+	return asropenai.New(asropenai.Config{BaseURL: baseURL, BaseURLs: o.BaseURLs, APIKey: o.APIKey, Model: model, Timeout: o.Timeout, Retries: o.Retries, Prompt: o.Prompt}, log, opts...)
+}
+
+// supervisors are the set's local speech servers.
+func (s *Set) supervisors() []*speechd.Supervisor {
+	if s.Supervisor == nil {
+		return nil
+	}
+	return append([]*speechd.Supervisor{s.Supervisor}, s.More...)
+}
+
+// anyUp reports whether one of the local servers is ready.
+func (s *Set) anyUp() bool {
+	for _, sv := range s.supervisors() {
+		if sv.Up() {
+			return true
+		}
+	}
+	return false
 }
 
 func auto(ctx context.Context, cfg config.Config, cacheDir string, log *slog.Logger) (*Set, error) {
@@ -105,15 +137,44 @@ func auto(ctx context.Context, cfg config.Config, cacheDir string, log *slog.Log
 		if err == nil {
 			sc.Addr, sc.Threads, sc.StartTimeout = a.SpeechServer.Addr, a.SpeechServer.Threads, a.SpeechServer.StartTimeout
 			sctx, cancel := context.WithTimeout(ctx, a.SpeechServer.StartTimeout)
-			set.Supervisor, err = speechd.Start(sctx, sc, log)
+			// The servers load their models at once: started together, the
+			// wait is one server's, not count of them.
+			sups, errs := make([]*speechd.Supervisor, max(a.SpeechServer.Count, 1)), make([]error, max(a.SpeechServer.Count, 1))
+			var wg sync.WaitGroup
+			for i := range sups {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					sups[i], errs[i] = speechd.Start(sctx, sc, log.With("speechserver", i))
+				}()
+			}
+			wg.Wait()
 			cancel()
-			if err != nil {
+			set.Supervisor, set.More = sups[0], sups[1:]
+			if err = errors.Join(errs...); err != nil {
+				for _, sv := range sups {
+					if sv != nil {
+						sv.Close()
+					}
+				}
+				set.Supervisor, set.More = nil, nil
 				err = fmt.Errorf("%w (set asr.engine=sphinx to run without it)", err)
 			}
 		}
 		if err == nil {
-			up = set.Supervisor.Up
-			ml, err = openaiEngine(a.OpenAI, set.Supervisor.BaseURL(), set.Supervisor.Model(), log)
+			up = set.anyUp
+			health := map[string]func() bool{}
+			var more []string
+			for i, sv := range set.supervisors() {
+				health[sv.BaseURL()] = sv.Up
+				if i > 0 {
+					more = append(more, sv.BaseURL())
+				}
+			}
+			o := a.OpenAI
+			o.BaseURLs = more
+			ml, err = openaiEngine(o, set.Supervisor.BaseURL(), set.Supervisor.Model(), log,
+				asropenai.WithHealth(func(u string) bool { return health[u] == nil || health[u]() }))
 		}
 	}
 	if err == nil {
@@ -125,12 +186,12 @@ func auto(ctx context.Context, cfg config.Config, cacheDir string, log *slog.Log
 		if ml != nil {
 			ml.Close()
 		}
-		if set.Supervisor != nil {
-			set.Supervisor.Close()
+		for _, sv := range set.supervisors() {
+			sv.Close()
 		}
 		return nil, err
 	}
-	set.Recognizer = set.route
+	set.Recognizer, set.ml = set.route, ml
 	log.Info("asr: multilingual engine for every caller, pocketsphinx for grammars and as the fallback",
 		"engine", set.route.Name(), "english", a.English, "grammars", a.Grammars)
 	return set, nil
@@ -143,6 +204,21 @@ func (s *Set) Status() map[string]any {
 	m := map[string]any{"engine": s.Recognizer.Name()}
 	if s.Supervisor != nil {
 		m["speechserver"] = s.Supervisor.State()
+	}
+	if len(s.More) > 0 {
+		// Every local server's state, the first one's included.
+		var states []speechd.State
+		for _, sv := range s.supervisors() {
+			states = append(states, sv.State())
+		}
+		m["speechservers"] = states
+	}
+	if p, ok := s.multilingual().(interface {
+		Servers() []asropenai.ServerStats
+	}); ok {
+		if st := p.Servers(); len(st) > 1 {
+			m["pool"] = st
+		}
 	}
 	if s.route != nil {
 		m["fallback_streams"] = s.route.Fallbacks()
@@ -157,7 +233,7 @@ func (s *Set) Status() map[string]any {
 // false while the supervised speech server is not ready (streams then
 // fall back to pocketsphinx, so calls still go on).
 func (s *Set) Ready() bool {
-	return s.Supervisor == nil || s.Supervisor.Up()
+	return s.Supervisor == nil || s.anyUp()
 }
 
 // Close closes the recognizer, then stops the speech server.
@@ -166,8 +242,8 @@ func (s *Set) Close() error {
 	if s.Recognizer != nil {
 		errs = append(errs, s.Recognizer.Close())
 	}
-	if s.Supervisor != nil {
-		errs = append(errs, s.Supervisor.Close())
+	for _, sv := range s.supervisors() {
+		errs = append(errs, sv.Close())
 	}
 	return errors.Join(errs...)
 }

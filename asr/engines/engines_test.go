@@ -6,13 +6,19 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/callbrief/callbrief/asr"
+	asropenai "github.com/callbrief/callbrief/asr/openai"
 	"github.com/callbrief/callbrief/asr/speechd"
 	"github.com/callbrief/callbrief/config"
 	"github.com/callbrief/callbrief/internal/leakcheck"
+	"github.com/callbrief/callbrief/internal/testenv"
+	"github.com/callbrief/callbrief/media"
 	"github.com/callbrief/callbrief/models"
 )
 
@@ -96,5 +102,85 @@ func TestAutoSupervisesTheInstalledServer(t *testing.T) {
 	}
 	if set.Supervisor.State().Phase != speechd.Stopped {
 		t.Fatalf("after Close: %+v", set.Supervisor.State())
+	}
+}
+
+// TestAutoPoolOfTwoServers: asr.speechserver.count=2 runs two local
+// Whisper servers; with the first killed (SIGKILL, as a crash) every
+// utterance is still heard: the one that meets the dead server fails over
+// to the second at once, while the first restarts.
+func TestAutoPoolOfTwoServers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: loads the Whisper model twice")
+	}
+	leakcheck.Test(t, 5*time.Second, "callbrief/asr/speechd")
+	c := needSphinx(t)
+	c.ASR.SpeechServer.Count = 2
+	c.ASR.SpeechServer.Threads = 1
+	cache := models.DefaultCacheDir()
+	if _, err := speechd.Locate(cache); errors.Is(err, speechd.ErrNotInstalled) {
+		t.Skipf("speech server not installed, skipping (run speechserver/setup.sh): %v", err)
+	}
+	pcm := testenv.PCM16(t, filepath.Join(testenv.NeedLibrivox(t), "sense_and_sensibility_01_austen_64kb-0880.wav"))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	set, err := New(ctx, c, cache, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	st := set.Status()
+	states, _ := st["speechservers"].([]speechd.State)
+	if len(states) != 2 || states[0].Phase != speechd.Ready || states[1].Phase != speechd.Ready || states[0].BaseURL == states[1].BaseURL {
+		t.Fatalf("two servers: %+v", st)
+	}
+	if err := syscall.Kill(states[0].PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		text, err := hear(ctx, set.Recognizer, pcm)
+		if err != nil || !strings.Contains(strings.ToLower(text), "young man") {
+			t.Fatalf("utterance %d with the first server killed: %q %v", i, text, err)
+		}
+	}
+	pool, _ := set.Status()["pool"].([]asropenai.ServerStats)
+	// The first utterance met the dead server and went on to the second;
+	// later ones may find the first restarted already.
+	if len(pool) != 2 || pool[0].Failed < 1 || pool[1].Served < 1 {
+		t.Fatalf("pool after the kill: %+v", pool)
+	}
+	t.Logf("pool: %+v", pool)
+}
+
+// hear sends pcm as one utterance and returns its final text.
+func hear(ctx context.Context, rec asr.Recognizer, pcm []int16) (string, error) {
+	st, err := rec.NewStream(ctx, asr.StreamConfig{})
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	per := media.SamplesPerFrame(media.Rate16k)
+	for i := 0; i+per <= len(pcm); i += per {
+		f := media.Frame{Samples: pcm[i : i+per], Rate: media.Rate16k, Offset: time.Duration(i/per) * media.FrameDuration}
+		if err := st.Write(ctx, f); err != nil {
+			return "", err
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- st.Flush(ctx) }()
+	select {
+	case r := <-st.Results():
+		<-done
+		return r.Text, nil
+	case err := <-done:
+		if err != nil {
+			return "", err
+		}
+		select {
+		case r := <-st.Results():
+			return r.Text, nil
+		default:
+			return "", nil
+		}
 	}
 }

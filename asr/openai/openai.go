@@ -80,6 +80,10 @@ type Config struct {
 	// "https://api.openai.com/v1" or "http://whisper:8000/v1"; requests go
 	// to BaseURL+"/audio/transcriptions".
 	BaseURL string
+	// BaseURLs are more servers of the same model: each utterance goes to
+	// the least loaded healthy one of BaseURL and these, and a failed
+	// attempt is retried on another (pool.go).
+	BaseURLs []string
 	// APIKey is sent as "Authorization: Bearer <APIKey>"; empty sends no
 	// Authorization header (typical for self-hosted servers).
 	APIKey string
@@ -117,9 +121,15 @@ func (c Config) withDefaults() Config {
 // valid (DefaultTimeout applies).
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	u, err := url.Parse(c.BaseURL)
-	if c.BaseURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%w: BaseURL: %q is not an http(s) URL", ErrInvalidConfig, c.BaseURL)
+	for i, b := range append([]string{c.BaseURL}, c.BaseURLs...) {
+		u, err := url.Parse(b)
+		if b == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			field := "BaseURL"
+			if i > 0 {
+				field = fmt.Sprintf("BaseURLs[%d]", i-1)
+			}
+			return fmt.Errorf("%w: %s: %q is not an http(s) URL", ErrInvalidConfig, field, b)
+		}
 	}
 	if strings.TrimSpace(c.Model) == "" {
 		return fmt.Errorf("%w: Model: is empty", ErrInvalidConfig)
@@ -143,6 +153,16 @@ type options struct {
 	httpClient *http.Client
 	backoff    time.Duration
 	maxBackoff time.Duration
+	health     func(baseURL string) bool
+	coolOff    time.Duration
+}
+
+// WithHealth tells the pool whether the server at a base URL can take
+// requests now (a supervisor's state); a server reported down gets none
+// while another is up. Without it every server is taken as up until a
+// request to it fails.
+func WithHealth(up func(baseURL string) bool) Option {
+	return func(o *options) { o.health = up }
 }
 
 // WithHTTPClient makes the recognizer send requests with c (proxies, TLS,
@@ -170,7 +190,7 @@ func WithBackoff(first, max time.Duration) Option {
 type Recognizer struct {
 	cfg        Config
 	log        *slog.Logger
-	client     *openaiapi.Client
+	servers    []*server // BaseURL then BaseURLs
 	httpClient *http.Client
 	ownsClient bool
 	backoff    time.Duration
@@ -187,7 +207,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Recognizer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	o := options{backoff: defaultBackoff, maxBackoff: defaultMaxBackoff}
+	o := options{backoff: defaultBackoff, maxBackoff: defaultMaxBackoff, coolOff: defaultCoolOff}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -212,8 +232,6 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Recognizer, error) {
 		r.httpClient = &http.Client{Transport: tr}
 		r.ownsClient = true
 	}
-	oc := openaiapi.DefaultConfig(cfg.APIKey)
-	oc.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	// A copy of the client whose transport also reads the language
 	// probability some servers report (langprob.go).
 	hc := *r.httpClient
@@ -222,8 +240,16 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Recognizer, error) {
 		base = http.DefaultTransport
 	}
 	hc.Transport = probeTransport{base: base}
-	oc.HTTPClient = &hc
-	r.client = openaiapi.NewClientWithConfig(oc)
+	for _, b := range append([]string{cfg.BaseURL}, cfg.BaseURLs...) {
+		oc := openaiapi.DefaultConfig(cfg.APIKey)
+		oc.BaseURL = strings.TrimRight(b, "/")
+		oc.HTTPClient = &hc
+		srv := &server{index: len(r.servers), baseURL: b, client: openaiapi.NewClientWithConfig(oc), coolOff: o.coolOff}
+		if o.health != nil {
+			srv.up = func() bool { return o.health(b) }
+		}
+		r.servers = append(r.servers, srv)
+	}
 	return r, nil
 }
 

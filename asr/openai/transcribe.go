@@ -74,22 +74,36 @@ func (r *Recognizer) request(wav []byte, lang string) openaiapi.AudioRequest {
 // The language probability the server reported, if any, comes with it.
 func (r *Recognizer) transcribe(ctx context.Context, wav []byte, lang string) (openaiapi.AudioResponse, langProb, error) {
 	attempts := r.cfg.Retries + 1
+	var last *server
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return openaiapi.AudioResponse{}, langProb{}, &Error{Attempts: attempt - 1, Message: err.Error(), Err: err}
 		}
+		srv := r.pick(last)
 		began := time.Now()
 		actx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 		var lp langProb
-		resp, err := r.client.CreateTranscription(withLangProb(actx, &lp), r.request(wav, lang))
+		done := srv.begin()
+		resp, err := srv.client.CreateTranscription(withLangProb(actx, &lp), r.request(wav, lang))
 		cancel()
 		if err == nil {
-			r.log.Debug("openai asr: transcribed", "attempt", attempt, "latency", time.Since(began), "bytes", len(wav))
+			done(true)
+			r.log.Debug("openai asr: transcribed", "attempt", attempt, "latency", time.Since(began), "bytes", len(wav), "server", srv.index)
 			return resp, lp, nil
 		}
 		e, retryable := r.classify(ctx, err, attempt)
+		// Only the server's own failures set it aside, not the caller's
+		// giving up or a request it refused as malformed.
+		done(!retryable || ctx.Err() != nil)
+		last = srv
 		if !retryable || attempt >= attempts {
 			return openaiapi.AudioResponse{}, langProb{}, e
+		}
+		if next := r.pick(srv); next != srv {
+			// Another server is there: fail over to it at once.
+			r.log.Warn("openai asr: attempt failed, trying another server",
+				"attempt", attempt, "attempts", attempts, "status", e.StatusCode, "error", e.Message, "server", srv.index, "next", next.index)
+			continue
 		}
 		delay := r.delay(attempt)
 		r.log.Warn("openai asr: attempt failed, retrying",

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/callbrief/callbrief/app"
+	"github.com/callbrief/callbrief/asr"
 	"github.com/callbrief/callbrief/call"
 	"github.com/callbrief/callbrief/config"
 	"github.com/callbrief/callbrief/media"
@@ -93,11 +94,16 @@ func (s *server) handleCallUpload(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "draining", "this node is draining; retry on another")
 		return
 	}
+	// The caller's speech has ended when the upload arrives: every time
+	// the response reports counts from here, the wait for a place
+	// included, as a caller would count it.
+	received := time.Now()
 	release, ok := s.admitUpload(w, r)
 	if !ok {
 		return
 	}
 	defer release()
+	admitted := time.Now()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxUpload))
 	if err != nil {
 		status, code := statusOf(err)
@@ -132,6 +138,10 @@ func (s *server) handleCallUpload(w http.ResponseWriter, r *http.Request) {
 	defer s.metrics.ActiveCalls.Dec()
 	cfg := s.stack.CallConfig(s.eng, s.rec, false, log)
 	cfg.AnswerTimeout = 2 * time.Second
+	// The place is for recognition: an upload's answers are keys, so once
+	// its opening is transcribed the rest of the call (understanding,
+	// questions waiting for keys, the brief) no longer holds it.
+	cfg.Transcriber = releasingTranscriber{Transcriber: cfg.Transcriber, release: release}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
 	defer cancel()
 	start := time.Now()
@@ -143,5 +153,71 @@ func (s *server) handleCallUpload(w http.ResponseWriter, r *http.Request) {
 		httpError(w, status, code, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, uploadResult{Result: res, Timing: timingOf(res, start.Sub(received), admitted.Sub(received))})
+}
+
+// releasingTranscriber frees the call's admission place when the opening
+// turn's transcription ends (release may be called more than once).
+type releasingTranscriber struct {
+	pipeline.Transcriber
+	release func()
+}
+
+func (t releasingTranscriber) Transcribe(ctx context.Context, samples []int16, mode asr.Mode) (call.Transcript, error) {
+	tr, err := t.Transcriber.Transcribe(ctx, samples, mode)
+	if mode == asr.ModeFree {
+		t.release()
+	}
+	return tr, err
+}
+
+// uploadResult is the answer to POST /v1/calls: the call's result and its
+// times as the caller sees them.
+type uploadResult struct {
+	pipeline.Result
+	Timing uploadTiming `json:"timing"`
+}
+
+// uploadTiming are an upload's times in milliseconds. The speech_end ones
+// count from the request's arrival (the recording is whole by then), so
+// they include the wait for a place and reading the body; a stage the call
+// never reached is absent.
+type uploadTiming struct {
+	QueuedMS         float64  `json:"queued_ms"`
+	ToTranscriptMS   *float64 `json:"speech_end_to_transcript_ms,omitempty"`
+	ToIntentMS       *float64 `json:"speech_end_to_intent_ms,omitempty"`
+	ToHandoffMS      *float64 `json:"speech_end_to_handoff_ms,omitempty"`
+	HandoffToBriefMS *float64 `json:"handoff_to_brief_ms,omitempty"`
+}
+
+// timingOf reads the call's state changes: the transcript is there when
+// understanding starts, the intent when verification or the handoff
+// starts, the brief when the call is done (stored and queued for the
+// desk). before is the time from the request's arrival to the call's
+// start.
+func timingOf(res pipeline.Result, before, queued time.Duration) uploadTiming {
+	at := map[pipeline.State]time.Duration{}
+	for _, t := range res.Transitions {
+		if _, seen := at[t.State]; !seen {
+			at[t.State] = t.At
+		}
+	}
+	ms := func(d time.Duration) *float64 { v := float64(d.Microseconds()) / 1000; return &v }
+	t := uploadTiming{QueuedMS: *ms(queued)}
+	if u, ok := at[pipeline.StateUnderstanding]; ok {
+		t.ToTranscriptMS = ms(before + u)
+	}
+	for _, next := range []pipeline.State{pipeline.StateVerifying, pipeline.StateHandingOff} {
+		if v, ok := at[next]; ok {
+			t.ToIntentMS = ms(before + v)
+			break
+		}
+	}
+	if h, ok := at[pipeline.StateHandingOff]; ok {
+		t.ToHandoffMS = ms(before + h)
+		if d, ok := at[pipeline.StateDone]; ok {
+			t.HandoffToBriefMS = ms(d - h)
+		}
+	}
+	return t
 }

@@ -45,6 +45,8 @@ Usage:
   callbrief kb ingest DIR | kb search "QUERY"  build or query the knowledge base
   callbrief models fetch|verify|list|train     manage the model cache; train the intent model
   callbrief config keys                        list configuration keys
+  callbrief loadtest --target URL [--ramp 1,2,4,8 --step 30s] [--calls N] [--fault kill-redis@30s]
+                                               bounded load on running nodes: latency, refusals, memory
 
 Common flags (every command):
   --config FILE     YAML configuration (unknown keys are errors)
@@ -82,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdModels(ctx, args[1:], stdout, stderr)
 	case "config":
 		err = cmdConfig(args[1:], stdout)
+	case "loadtest":
+		err = cmdLoadtest(ctx, args[1:], stdout, stderr)
 	default:
 		err = fmt.Errorf("%w: unknown command %q (see callbrief --help)", errUsage, args[0])
 	}

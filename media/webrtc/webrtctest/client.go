@@ -29,6 +29,19 @@ const (
 	frameTicks         = 960 // 20 ms at the 48 kHz RTP clock of Opus
 )
 
+// StatusError is a WHIP endpoint's refusal of the offer: its status, its
+// Retry-After header (empty when absent) and its body.
+type StatusError struct {
+	Code       int
+	Status     string
+	RetryAfter string
+	Body       string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("webrtctest: POST offer: %s: %s", e.Status, e.Body)
+}
+
 // Client is one offering peer.
 type Client struct {
 	pc        *webrtc.PeerConnection
@@ -121,7 +134,7 @@ func (c *Client) Dial(ctx context.Context, url string, header http.Header) error
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("webrtctest: POST offer: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return &StatusError{Code: resp.StatusCode, Status: resp.Status, RetryAfter: resp.Header.Get("Retry-After"), Body: strings.TrimSpace(string(body))}
 	}
 	answer := string(body)
 	c.mu.Lock()
