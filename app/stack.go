@@ -129,9 +129,9 @@ type Stack struct {
 	// Gateway is the development SMS gateway (sms.gateway=dev), which
 	// keeps the messages it did not send; nil with a provider's.
 	Gateway *otp.DevGateway
-	Under    pipeline.Understand
-	KV       store.Store // shared by the nodes when Redis is configured
-	closers  []func() error
+	Under   pipeline.Understand
+	KV      store.Store // shared by the nodes when Redis is configured
+	closers []func() error
 
 	// Outbox keeps handoffs while Redis is down (nil without Redis).
 	Outbox *handoff.Outbox

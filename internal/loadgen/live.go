@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -52,8 +51,7 @@ func (r *runner) live(ctx context.Context, o *Outcome, rec *Recording) (*Refusal
 		o.Class, o.Reason, o.Error = ClassUnreachable, "dial", truncate(err.Error(), 300)
 		return nil, 0
 	}
-	loc := cl.Location()
-	callID := loc[strings.LastIndexByte(loc, '/')+1:]
+	callID := cl.CallID() // the desk's name for it; the resource's secret stays with the caller
 	lost := func(reason string, err error) (*Refusal, time.Duration) {
 		o.Class, o.Reason, o.Error = ClassLost, reason, truncate(err.Error(), 300)
 		return nil, 0
