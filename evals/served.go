@@ -98,7 +98,7 @@ func RunServed(ctx context.Context, cfg ServedConfig, scs []CallScenario) (*Serv
 	rep := &ServedReport{Binary: cfg.Binary, Overrides: append([]string{"http.addr=127.0.0.1:0 (--addr: a free port)"}, cfg.Sets...),
 		APIKey: cfg.APIKey != "", Modes: cfg.Modes}
 	rep.Machine.Cores = runtime.NumCPU()
-	rep.Machine.LoadBefore = loadAverage()
+	rep.Machine.LoadBefore = LoadAverage()
 	// The audio is read (or synthesized) before the service starts, so
 	// that synthesis does not share the cores with the calls measured.
 	audio := make([][]int16, len(scs))
@@ -157,7 +157,7 @@ func RunServed(ctx context.Context, cfg ServedConfig, scs []CallScenario) (*Serv
 			cfg.Progress.Tick()
 		}
 	}
-	rep.Machine.LoadAfter = loadAverage()
+	rep.Machine.LoadAfter = LoadAverage()
 	if err := p.stop(); err != nil {
 		rep.StopError = err.Error()
 	}
@@ -566,9 +566,9 @@ func ms(d time.Duration) *float64 {
 	return &v
 }
 
-// loadAverage is the machine's 1, 5 and 15 minute load averages, or nil
-// where /proc/loadavg does not exist.
-func loadAverage() []float64 {
+// LoadAverage is the machine's 1, 5 and 15 minute load averages, or nil
+// where /proc/loadavg does not exist (reports note it beside timings).
+func LoadAverage() []float64 {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
 		return nil

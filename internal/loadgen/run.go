@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"runtime"
 	"strconv"
@@ -15,6 +14,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/callbrief/callbrief/evals"
 )
 
 // Modes: how calls are placed.
@@ -170,7 +171,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Ramp = append(rep.Ramp, s.Concurrency)
 	}
 	rep.Machine.Cores = runtime.NumCPU()
-	rep.Machine.LoadBefore = loadAverage()
+	rep.Machine.LoadBefore = evals.LoadAverage()
 
 	// The run's bound stops new calls; the hard stop a deadline later
 	// only catches a call that overstays its own.
@@ -232,7 +233,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.KeepCalls {
 		rep.Calls = all
 	}
-	rep.Machine.LoadAfter = loadAverage()
+	rep.Machine.LoadAfter = evals.LoadAverage()
 	return rep, ctx.Err()
 }
 
@@ -444,25 +445,6 @@ func (r *runner) sampleMemory(ctx context.Context) []RSSSample {
 			take()
 		}
 	}
-}
-
-// loadAverage is the machine's 1, 5 and 15 minute load averages, or nil
-// where /proc/loadavg does not exist.
-func loadAverage() []float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return nil
-	}
-	f := strings.Fields(string(b))
-	var out []float64
-	for i := 0; i < 3 && i < len(f); i++ {
-		v, err := strconv.ParseFloat(f[i], 64)
-		if err != nil {
-			return nil
-		}
-		out = append(out, v)
-	}
-	return out
 }
 
 // isRefused reports a dial error that never reached a node.
