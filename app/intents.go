@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/callbrief/callbrief/call"
 	"github.com/callbrief/callbrief/config"
 	"github.com/callbrief/callbrief/data/taxonomy"
 	"github.com/callbrief/callbrief/handoff/kb"
 	"github.com/callbrief/callbrief/handoff/kb/e5"
+	"github.com/callbrief/callbrief/handoff/kb/lexical"
 	"github.com/callbrief/callbrief/nlu"
 	"github.com/callbrief/callbrief/nlu/dense"
 	"github.com/callbrief/callbrief/nlu/linear"
@@ -120,7 +122,23 @@ func (e *Engines) Understanding(ctx context.Context) (pipeline.Understand, error
 	if err != nil {
 		return pipeline.Understand{}, err
 	}
-	return pipeline.Understand{Intents: intents, Language: lid, Taxonomy: tax}, nil
+	u := pipeline.Understand{Intents: intents, Language: lid, Taxonomy: tax}
+	if m, err := ReadKBMeta(KBDir(cfg.CacheDir, cfg.KB.Dir)); err == nil && cfg.Intent.Dense == "e5" && strings.HasPrefix(m.Embedder, "multilingual-e5") {
+		// The brief's KB search embeds a Cantonese caller's words folded to
+		// Mandarin (kb.DenseQuery), not as the intent step did: start that
+		// embedding now, after the intent (never competing with it for the
+		// cores), so the brief finds it done or in flight.
+		qc, err := e.QueryEmbedder(ctx)
+		if err != nil {
+			return pipeline.Understand{}, err
+		}
+		u.Prefetch = func(text string, lang call.Language) {
+			if q := kb.DenseQuery(text, string(lang), true, lexical.Normalize); q != text {
+				qc.Warm(q)
+			}
+		}
+	}
+	return u, nil
 }
 
 // TaxonomyExamples are the taxonomy's training utterances as examples.

@@ -19,6 +19,12 @@ type Understand struct {
 	Language classifier.LanguageIdentifier
 	Taxonomy *taxonomy.Taxonomy
 	Now      func() time.Time
+	// Prefetch, when set, is told the turn's words and language once its
+	// intent is decided, so that work the brief will need (the KB search's
+	// query embedding, when it differs from the one the intent used) runs
+	// while the call goes on to handoff instead of after it. It must not
+	// block.
+	Prefetch func(text string, lang call.Language)
 }
 
 // Understand implements Understander.
@@ -34,6 +40,9 @@ func (u Understand) Understand(ctx context.Context, text string, asrTag call.Lan
 		return out, fmt.Errorf("intent: %w", err)
 	}
 	out.Intent = ir
+	if u.Prefetch != nil {
+		u.Prefetch(text, lr.Language)
+	}
 	if in, ok := u.Taxonomy.Lookup(string(ir.Intent)); ok {
 		out.Emergency, out.Policy = in.Emergency, in.Policy
 	}

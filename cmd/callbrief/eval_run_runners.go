@@ -394,7 +394,7 @@ func runRetrievalSpec(ctx context.Context, c *common, s *evals.Suite, sp evals.E
 		return nil, err
 	}
 	defer os.RemoveAll(scratch)
-	rep, err := evalSystem(ctx, c, &k, sys, arts, qs, filepath.Base(queries), scratch, true, nil, 0)
+	rep, err := evalSystem(ctx, c, &k, sys, arts, qs, filepath.Base(queries), scratch, true, nil, 0, false)
 	if err != nil {
 		return nil, err
 	}

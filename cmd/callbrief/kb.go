@@ -287,6 +287,7 @@ func cmdEvalRetrieval(ctx context.Context, args []string, stdout, stderr io.Writ
 	noLang := fs.Bool("no-lang-filter", false, "search every language instead of the caller's")
 	intentMode := fs.String("intent", "served", "the caller's intent given to the search: served (the served classifier's answer for each query, as the brief passes it) or none")
 	intentRanks := fs.Int("intent-ranks", 0, "ranks an article answering the intent moves up (0: the served default, -1: none)")
+	noFold := fs.Bool("no-fold-dense", false, "embed Cantonese (and other spoken-variety) queries as said instead of folded to Mandarin (the served default folds)")
 	out := fs.String("out", "", "folder to write retrieval.json and retrieval.md (default: print Markdown)")
 	asJSON := fs.Bool("json", false, "print JSON instead of Markdown")
 	if _, err := c.parse(fs, args, stderr); err != nil {
@@ -334,7 +335,7 @@ func cmdEvalRetrieval(ctx context.Context, args []string, stdout, stderr io.Writ
 		if !ok {
 			return fmt.Errorf("%w: unknown system %q (lexical, lexical+sparse, e5, e5+lexical, openai)", errUsage, key)
 		}
-		rep, err := evalSystem(ctx, &c, &k, sys, arts, qs, *queries, filepath.Join(scratch, key), !*noLang, intents, *intentRanks)
+		rep, err := evalSystem(ctx, &c, &k, sys, arts, qs, *queries, filepath.Join(scratch, key), !*noLang, intents, *intentRanks, *noFold)
 		if err != nil {
 			return fmt.Errorf("%s: %w", sys.name, err)
 		}
@@ -362,7 +363,7 @@ func cmdEvalRetrieval(ctx context.Context, args []string, stdout, stderr io.Writ
 	return nil
 }
 
-func evalSystem(ctx context.Context, c *common, k *kbFlags, sys retrievalSystem, arts []kb.Article, qs []evals.RetrievalQuery, qname, dir string, langFilter bool, intents map[string]string, intentRanks int) (*evals.RetrievalReport, error) {
+func evalSystem(ctx context.Context, c *common, k *kbFlags, sys retrievalSystem, arts []kb.Article, qs []evals.RetrievalQuery, qname, dir string, langFilter bool, intents map[string]string, intentRanks int, noFold bool) (*evals.RetrievalReport, error) {
 	emb, err := k.openEmbedder(ctx, c, sys.embedder)
 	if err != nil {
 		return nil, err
@@ -374,7 +375,7 @@ func evalSystem(ctx context.Context, c *common, k *kbFlags, sys retrievalSystem,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	base, meta, err := kbdir.Build(ctx, arts, kbdir.Options{Dir: dir, Dense: emb, Hybrid: sys.hybrid, Logger: log, IntentRanks: intentRanks})
+	base, meta, err := kbdir.Build(ctx, arts, kbdir.Options{Dir: dir, Dense: emb, Hybrid: sys.hybrid, Logger: log, IntentRanks: intentRanks, NoFoldDense: noFold})
 	if err != nil {
 		return nil, err
 	}
@@ -397,6 +398,9 @@ func evalSystem(ctx context.Context, c *common, k *kbFlags, sys retrievalSystem,
 	name := fmt.Sprintf("%s, %d chunks", sys.name, meta.Chunks)
 	if len(intents) > 0 && base.IntentRanks > 0 {
 		name += fmt.Sprintf(", served intent +%d ranks", base.IntentRanks)
+	}
+	if base.FoldDense && base.Normalize != nil {
+		name += ", Cantonese folded for e5"
 	}
 	rep, err := evals.RunRetrieval(ctx, name, qname, qs, retrieve)
 	if err != nil {

@@ -33,8 +33,26 @@ type Base struct {
 	// leaves the ranking alone. A boost, not a filter: a call whose intent
 	// was misjudged still finds its article a few places down.
 	IntentRanks int
-	Chunking    ChunkOptions
-	Logger      *slog.Logger
+	// FoldDense embeds a spoken-variety caller's words folded by Normalize
+	// (DenseQuery) instead of as said. The embedder knows written
+	// Mandarin far better than colloquial Cantonese, and the articles are
+	// in written Mandarin: "部機開唔到" becomes "手机打不开" before e5
+	// reads it. Mandarin and English queries are embedded as said.
+	FoldDense bool
+	Chunking  ChunkOptions
+	Logger    *slog.Logger
+}
+
+// DenseQuery is the text whose embedding is the dense half of a search for
+// a caller speaking lang: text itself, or folded by normalize (see
+// Base.FoldDense) when fold is set and lang is a spoken Chinese variety
+// other than Mandarin. The served understanding step embeds the same text
+// ahead of the brief, so both must decide alike: one function.
+func DenseQuery(text, lang string, fold bool, normalize func(string) string) string {
+	if !fold || normalize == nil || lang == "cmn" || lang == "zh" || !ChineseVarieties[lang] {
+		return text
+	}
+	return normalize(text)
 }
 
 // IngestStats reports one ingest.
@@ -163,9 +181,10 @@ func (b *Base) Suggest(ctx context.Context, q Lookup) (Result, error) {
 	if strings.TrimSpace(q.Text) == "" {
 		return Result{Suggestions: []Suggestion{}}, nil
 	}
+	dq := DenseQuery(q.Text, q.Filter.Language, b.FoldDense, b.Normalize)
 	q.Filter.Language = ArticleLanguage(q.Filter.Language)
 	t0 := time.Now()
-	vecs, err := b.Embedder.Embed(ctx, []string{q.Text}, Query)
+	vecs, err := b.Embedder.Embed(ctx, []string{dq}, Query)
 	if err != nil {
 		return res, fmt.Errorf("%w: %s: %w", ErrEmbedder, b.Embedder.Name(), err)
 	}

@@ -86,6 +86,23 @@ func (q *QueryCache) Query(ctx context.Context, text string) ([]float32, error) 
 	}
 }
 
+// Warm starts computing text's query embedding in the background unless
+// it is cached or in flight already, and returns at once: a later Query
+// for it finds it done, or joins it.
+func (q *QueryCache) Warm(text string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if _, ok := q.entries[text]; ok {
+		return
+	}
+	if _, ok := q.inflight[text]; ok {
+		return
+	}
+	f := &flight{done: make(chan struct{})}
+	q.inflight[text] = f
+	go q.compute(context.Background(), text, f)
+}
+
 func (q *QueryCache) compute(ctx context.Context, text string, f *flight) {
 	vs, err := q.Embedder.Embed(ctx, []string{text}, Query)
 	if err == nil && len(vs) != 1 {

@@ -96,3 +96,36 @@ func TestQueryCacheWaiterGivesUp(t *testing.T) {
 		t.Fatalf("embedder called %d times, want 1", e.calls.Load())
 	}
 }
+
+// TestQueryCacheWarm: Warm returns at once, computes once, and a later
+// Query joins the computation in flight instead of starting another.
+func TestQueryCacheWarm(t *testing.T) {
+	e := &countingEmbedder{release: make(chan struct{})}
+	q := NewQueryCache(e, 4)
+	q.Warm("部机开唔到") // returns although the embedder is held
+	q.Warm("部机开唔到")
+	done := make(chan []float32)
+	go func() {
+		v, err := q.Query(context.Background(), "部机开唔到")
+		if err != nil {
+			t.Error(err)
+		}
+		done <- v
+	}()
+	close(e.release)
+	select {
+	case v := <-done:
+		if v[0] != float32(len("部机开唔到")) {
+			t.Fatalf("Query after Warm = %v", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Query after Warm never returned")
+	}
+	if n := e.calls.Load(); n != 1 {
+		t.Fatalf("embedder called %d times, want 1", n)
+	}
+	q.Warm("部机开唔到") // cached: nothing more
+	if n := e.calls.Load(); n != 1 {
+		t.Fatalf("Warm of a cached text called the embedder (%d)", n)
+	}
+}

@@ -65,6 +65,9 @@ type Options struct {
 	// IntentRanks is the boost of articles answering the caller's intent
 	// (kb.Base.IntentRanks): 0 means kb.DefaultIntentRanks, negative none.
 	IntentRanks int
+	// NoFoldDense embeds spoken-variety queries as said (kb.Base.FoldDense
+	// is on by default), for evaluations that compare the two.
+	NoFoldDense bool
 }
 
 func (o *Options) intentRanks() int {
@@ -118,7 +121,7 @@ func Build(ctx context.Context, arts []kb.Article, opts Options) (*kb.Base, Meta
 	if err != nil {
 		return nil, Meta{}, err
 	}
-	base := &kb.Base{Embedder: dense, Index: ix, Normalize: lexical.Normalize, Chunking: opts.Chunking, Logger: opts.Logger, IntentRanks: opts.intentRanks()}
+	base := &kb.Base{Embedder: dense, Index: ix, Normalize: lexical.Normalize, Chunking: opts.Chunking, Logger: opts.Logger, IntentRanks: opts.intentRanks(), FoldDense: !opts.NoFoldDense}
 	if opts.Hybrid {
 		base.Sparse = lex
 	}
@@ -194,7 +197,7 @@ func Open(ctx context.Context, opts Options) (*kb.Base, Meta, error) {
 	if err != nil {
 		return nil, meta, err
 	}
-	base := &kb.Base{Embedder: dense, Index: ix, Normalize: lexical.Normalize, Chunking: meta.Chunking, Logger: opts.Logger, IntentRanks: opts.intentRanks()}
+	base := &kb.Base{Embedder: dense, Index: ix, Normalize: lexical.Normalize, Chunking: meta.Chunking, Logger: opts.Logger, IntentRanks: opts.intentRanks(), FoldDense: !opts.NoFoldDense}
 	if meta.Hybrid {
 		base.Sparse = lex
 	}
