@@ -60,9 +60,12 @@ func benchmarkUnderstand(b *testing.B, dense string) {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
-		lang := "zh"
-		if u.Language.Language == call.LangEnglish {
+		lang := "zh" // as handoff.Engine asks: the variety, or zh, or en
+		switch l := u.Language.Language; {
+		case l == call.LangEnglish:
 			lang = "en"
+		case l.IsChinese():
+			lang = string(l)
 		}
 		if _, err := kbase.Suggest(ctx, text, handoff.KBFilter{Language: lang, Intent: string(u.Intent.Intent)}, 5); err != nil {
 			b.Fatal(err)

@@ -213,9 +213,15 @@ func (e *Engine) BuildBrief(ctx context.Context, req Request, d Decision) Brief 
 		b.KBError, b.KBStatus = "no knowledge base on this node", "none"
 	} else {
 		kbc = make(chan kbAnswer, 1) // buffered: a late answer never blocks its goroutine
-		lang := "zh"
-		if req.Language.Language == call.LangEnglish {
+		// The caller's variety, not just "zh": the KB reads the Chinese
+		// articles for every variety but folds a Cantonese (or Wu) caller's
+		// words to Mandarin before embedding them.
+		lang := string(call.LangChinese)
+		switch l := req.Language.Language; {
+		case l == call.LangEnglish:
 			lang = "en"
+		case l.IsChinese():
+			lang = string(l)
 		}
 		q := text
 		if q == "" {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callbrief/callbrief/call"
 	"github.com/callbrief/callbrief/handoff"
 	"github.com/callbrief/callbrief/handoff/queue"
 	"github.com/callbrief/callbrief/store/memory"
@@ -65,7 +66,39 @@ func TestBriefDoesNotWaitPastKBBudget(t *testing.T) {
 	kb.mu.Lock()
 	defer kb.mu.Unlock()
 	// "my Phone 14 Pro will not turn on": the caller named a phone.
-	if kb.filter.Product != "phone" || kb.filter.Intent != "device_power_boot" {
-		t.Errorf("KB asked with %+v, want product phone, intent device_power_boot", kb.filter)
+	if kb.filter.Product != "phone" || kb.filter.Intent != "device_power_boot" || kb.filter.Language != "en" {
+		t.Errorf("KB asked with %+v, want product phone, intent device_power_boot, language en", kb.filter)
+	}
+}
+
+// TestBriefAsksKBInTheCallersVariety: a Cantonese call's KB search is
+// asked for yue (the KB folds the words to Mandarin for e5 and reads the
+// Chinese articles), a Chinese call of no known variety for zh.
+func TestBriefAsksKBInTheCallersVariety(t *testing.T) {
+	r, tx := router(t)
+	ro, err := handoff.DemoRoster(r.Groups())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		lang call.Language
+		want string
+	}{{call.LangCantonese, "yue"}, {call.LangMandarin, "cmn"}, {call.LangChinese, "zh"}, {call.LangUndetermined, "zh"}} {
+		kb := &stuckKB{release: make(chan struct{})}
+		close(kb.release)
+		e, err := handoff.NewEngine(handoff.Config{Router: r, Roster: ro, Queue: queue.NewMemory(), Store: memory.New(), Taxonomy: tx, KB: kb, KBTimeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := bootRequest(t, "call-kb-"+string(c.lang))
+		req.Language.Language = c.lang
+		if _, err := e.Handoff(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+		kb.mu.Lock()
+		if kb.filter.Language != c.want {
+			t.Errorf("%s call: KB asked in %q, want %q", c.lang, kb.filter.Language, c.want)
+		}
+		kb.mu.Unlock()
 	}
 }
