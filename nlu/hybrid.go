@@ -447,9 +447,20 @@ func calibrateNovelty(fused [][]float64, sims []float64, ys []int, oosClass int,
 		}
 		sort.Float64s(kept)
 		t := 0.0
-		if drop > 0 && drop < len(kept) {
+		switch {
+		case drop > 0 && drop < len(kept):
 			// Between the last hit given up and the first one kept.
 			t = (kept[drop-1] + kept[drop]) / 2
+		case drop == 0 && len(kept) > 0:
+			// No hit may be given up (a small validation set): between the
+			// lowest hit and the highest other score below it.
+			below := 0.0
+			for i := range decs {
+				if s := score(i); !decs[i].correct && s < kept[0] {
+					below = max(below, s)
+				}
+			}
+			t = (below + kept[0]) / 2
 		}
 		nO, rej := 0, 0
 		for i := range decs {
