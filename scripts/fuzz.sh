@@ -23,6 +23,7 @@ targets=(
   "FuzzDepacketize ./media/webrtc"
   "FuzzOutbound ./media/webrtc"
   "FuzzDecode ./media/opus"
+  "FuzzDecode ./media/g722"
   "FuzzDecodeVariety ./classifier"
   "FuzzReadDialectTSV ./evals"
   "FuzzSayParse ./internal/zhnum"
