@@ -89,8 +89,11 @@ type Config struct {
 	ReorderPackets         int           // default 3
 	ReorderDelay           time.Duration // default 60 ms
 	QueueFrames            int           // default 500 (10 s)
-	Trunks                 []Trunk
-	Logger                 *slog.Logger
+	// Codecs are the audio codecs taken (nil: all of Codecs); which one a
+	// call gets is the caller's preference among them.
+	Codecs []webrtc.Codec
+	Trunks []Trunk
+	Logger *slog.Logger
 	// OnCall runs each answered call, on its own goroutine; the call is
 	// closed when it returns.
 	OnCall func(*Call)
@@ -595,7 +598,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.refuse(req, tx, 415, "Unsupported Media Type", "body is not application/sdp", sip.NewHeader("Accept", "application/sdp"))
 		return
 	}
-	o, err := parseOffer(req.Body())
+	o, err := parseOffer(req.Body(), s.cfg.Codecs)
 	if err != nil {
 		if errors.Is(err, ErrMalformedSDP) {
 			s.refuse(req, tx, 400, "Bad Request", err.Error())
@@ -640,7 +643,14 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.refuse(req, tx, 400, "Bad Request", err.Error())
 		return
 	}
-	c := s.newCall(dlg, conn, o, src, s.callerOf(req, trunk, dialled, line))
+	c, err := s.newCall(dlg, conn, o, src, s.callerOf(req, trunk, dialled, line))
+	if err != nil {
+		conn.Close()
+		s.log.Error("sip call not made", "err", err)
+		s.refuse(req, tx, 500, "Server Internal Error", "media could not be set up")
+		dlg.Close()
+		return
+	}
 	c.transport = transport
 	c.release, held = release, false
 	log := c.log
@@ -691,7 +701,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}()
 }
 
-func (s *Server) newCall(dlg *sipgo.DialogServerSession, conn *net.UDPConn, o offer, signal netip.Addr, cl Caller) *Call {
+// newCall makes the call of an answered INVITE; an error (a codec's C
+// library out of memory) leaves nothing to free but conn.
+func (s *Server) newCall(dlg *sipgo.DialogServerSession, conn *net.UDPConn, o offer, signal netip.Addr, cl Caller) (*Call, error) {
 	// Our own id, as every ingress's: the trunk's Call-ID is logged
 	// alongside, not put in URLs.
 	id := call.NewID(time.Now())
@@ -708,12 +720,14 @@ func (s *Server) newCall(dlg *sipgo.DialogServerSession, conn *net.UDPConn, o of
 	}
 	rx, err := webrtc.NewRTPReceiver(o.codec, o.pt, events, s.cfg.ReorderPackets, c.in.PushFrame, c.in.PushKey)
 	if err != nil {
-		// G.711 decoders cannot fail to build; keep the call without
-		// audio rather than leave the dialog half made.
-		c.log.Error("rtp receiver", "err", err)
+		return nil, fmt.Errorf("sip: %s decoder: %w", o.codec, err)
 	}
 	c.rxr = rx
-	return c
+	if c.enc, err = newEncoder(o.codec); err != nil {
+		rx.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // onReinvite answers an offer inside a call: hold, unhold, or media moved.
@@ -724,7 +738,9 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	s.count(&s.counters.ReInvites)
-	o, err := parseOffer(req.Body())
+	// The call keeps its codec (its decoder and encoder hold state): an
+	// offer without it is refused and the call goes on as it was.
+	o, err := parseOffer(req.Body(), []webrtc.Codec{c.codec})
 	if err != nil {
 		// The call goes on as it was.
 		s.refuse(req, tx, 488, "Not Acceptable Here", err.Error())
