@@ -14,9 +14,9 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/callbrief/callbrief/internal/testenv"
-	"github.com/callbrief/callbrief/media/inbox"
 	"github.com/callbrief/callbrief/media"
 	"github.com/callbrief/callbrief/media/g722"
+	"github.com/callbrief/callbrief/media/inbox"
 	"github.com/callbrief/callbrief/media/opus"
 	"github.com/callbrief/callbrief/media/sip/siptest"
 	"github.com/callbrief/callbrief/media/webrtc"
