@@ -24,17 +24,27 @@ import (
 // transcript and the caller's number; the caller holds until the hold
 // timeout and the service hangs up, which the phone sees as the call
 // closing.
+//
+// The phone offers one codec: G.711 mu-law, G.722 (wideband, its 16 kHz
+// audio on an 8000 RTP clock) or Opus (48 kHz), and the call runs in it.
 func TestSIPBaresipCallReachesDesk(t *testing.T) {
 	if _, err := siptest.BaresipBin(); err != nil {
 		t.Skip(err)
 	}
 	clips := testenv.SharedData(t, "speech-clips")
+	for _, c := range []siptest.PhoneCodec{siptest.PhonePCMU, siptest.PhoneG722, siptest.PhoneOpus} {
+		t.Run(c.Name, func(t *testing.T) { baresipCall(t, clips, siptest.PhoneOptions{Codec: c}) })
+	}
+}
+
+// baresipCall is one phone's call through the service, to the desk.
+func baresipCall(t *testing.T, clips string, o siptest.PhoneOptions) {
 	checkLiveLeaks(t)
 	pcm := testenv.PCM16(t, filepath.Join(clips, "librispeech-1995-1837-0001.wav"))
 	dir := t.TempDir()
 	wav := filepath.Join(dir, "mic.wav")
 	const lead = 4 * time.Second
-	length, err := siptest.WriteWAV(wav, pcm, 16000, lead, 60*time.Second)
+	length, err := siptest.WriteWAVAt(wav, pcm, 16000, o.Codec.Rate, lead, 60*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +67,7 @@ func TestSIPBaresipCallReachesDesk(t *testing.T) {
 	ls := startLive(t, "--config", conf, "--set", "webrtc.hold_timeout=8s")
 	ctx, cancel := context.WithTimeout(context.Background(), liveGuard)
 	defer cancel()
-	phone, err := siptest.StartBaresip(ctx, dir, "+8613812345678", wav)
+	phone, err := siptest.StartPhone(ctx, dir, "+8613812345678", wav, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +84,7 @@ func TestSIPBaresipCallReachesDesk(t *testing.T) {
 		t.Fatal(err)
 	}
 	established := time.Now()
-	answered := regexp.MustCompile(`msg="sip call answered" component=sip call_id=(\S+) .*number_header=From trusted=true number_known=true codec=PCMU`)
+	answered := regexp.MustCompile(`msg="sip call answered" component=sip call_id=(\S+) .*number_header=From trusted=true number_known=true codec=` + o.Codec.Name + ` `)
 	var id string
 	for id == "" {
 		if m := answered.FindStringSubmatch(ls.stderr.String()); m != nil {

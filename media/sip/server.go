@@ -16,6 +16,7 @@ package sip
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,8 @@ type Trunk struct {
 	// NumberHeader is "from", "p-asserted-identity" or "remote-party-id".
 	NumberHeader string
 	Trusted      bool
+	// RequireTLS: requests from the trunk are taken over TLS only.
+	RequireTLS bool
 	// Numbers maps dialled numbers ("*": any) to the line they reach.
 	// Empty: any number reaches the Mandarin line.
 	Numbers map[string]call.Language
@@ -92,8 +95,18 @@ type Config struct {
 	// Codecs are the audio codecs taken (nil: all of Codecs); which one a
 	// call gets is the caller's preference among them.
 	Codecs []webrtc.Codec
-	Trunks []Trunk
-	Logger *slog.Logger
+	// TLSAddr, with TLS (its certificate), is a SIP over TLS listener
+	// (port 0: any free port; TLSPort says which).
+	TLSAddr string
+	TLS     *tls.Config
+	// SessionExpires is the session interval (RFC 4028) given a caller
+	// that supports timers, and the most a caller's request is taken at;
+	// MinSE the least (422 below it). Defaults 1800 s and 90 s; MinSE
+	// below 90 s only with ShortTimers (tests).
+	SessionExpires, MinSE time.Duration
+	ShortTimers           bool
+	Trunks                []Trunk
+	Logger                *slog.Logger
 	// OnCall runs each answered call, on its own goroutine; the call is
 	// closed when it returns.
 	OnCall func(*Call)
