@@ -61,7 +61,7 @@ type Call struct {
 	dlg       *sipgo.DialogServerSession
 	conn      *net.UDPConn
 	signal    netip.Addr // where the SIP came from: RTP from there is the caller's too (NAT)
-	transport string     // udp or tcp: our Contact in answers to re-INVITEs
+	transport string     // udp, tcp or tls: our Contact in answers to re-INVITEs
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -79,6 +79,9 @@ type Call struct {
 	wrongSrc uint64
 	infoKeys uint64
 	notify   chan notifyReport // a transfer's reports while one is under way
+	// timers carries a renewed session timer (RFC 4028) to the call's
+	// session loop; nil when the call has none.
+	timers chan sessionTimer
 
 	// speaking
 	sem     chan struct{}
