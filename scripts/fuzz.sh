@@ -34,6 +34,7 @@ targets=(
   "FuzzSIPDatagram ./media/sip"
   "FuzzRedact ./internal/redact"
   "FuzzParseSipfrag ./media/sip"
+  "FuzzSessionExpires ./media/sip"
   "FuzzParsePeoplesDaily ./nlu/relevance"
   "FuzzUnmarshalBackground ./nlu/relevance"
   "FuzzGrounded ./handoff"
