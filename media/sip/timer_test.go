@@ -113,7 +113,7 @@ func TestSessionTimerExpires(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), guard)
 	defer cancel()
 	start := time.Now()
-	runScenario(t, ctx, s, siptest.TimerIdleScenario, map[string]string{"SE": "6", "BYEWAIT": "15000"})
+	runScenario(t, ctx, s, siptest.TimerIdleScenario, map[string]string{"SE": "6", "BYEWAIT": "15000", "PLAY": ""})
 	d, cause := e.wait(t, ctx)
 	if !errors.Is(cause, ErrSessionExpired) {
 		t.Errorf("call ended by %v, want the session's expiry", cause)

@@ -379,8 +379,10 @@ var (
 	//
 	//go:embed timerkeep.xml
 	TimerKeepScenario []byte
-	// TimerIdleScenario asks to refresh and never does: it waits up to
-	// @BYEWAIT@ ms for the service's BYE.
+	// TimerIdleScenario asks to refresh and never does: it runs @PLAY@
+	// (sipp elements that do not wait for the service: a pause, a
+	// play_pcap_audio; or nothing) and waits up to @BYEWAIT@ ms for the
+	// service's BYE.
 	//
 	//go:embed timeridle.xml
 	TimerIdleScenario []byte
