@@ -207,3 +207,17 @@ func FuzzSessionExpires(f *testing.F) {
 		}
 	})
 }
+
+// TestSessionTimerRefreshRefused: the caller answers the service's
+// refresh 481 (it lost the call): the service ends the call with BYE.
+func TestSessionTimerRefreshRefused(t *testing.T) {
+	e := &ended{done: make(chan struct{})}
+	s := timerServer(t, 30*time.Second, e.waitEnd)
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	runScenario(t, ctx, s, siptest.TimerRefusedScenario, map[string]string{"SE": "4", "WAIT": "4000"})
+	d, cause := e.wait(t, ctx)
+	if !errors.Is(cause, ErrRefreshFailed) || d < 2*time.Second-200*time.Millisecond {
+		t.Errorf("call ended after %s by %v, want the refused refresh at 2 s", d, cause)
+	}
+}

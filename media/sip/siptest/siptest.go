@@ -398,3 +398,9 @@ var (
 	//go:embed timerserviceinvite.xml
 	TimerServiceInviteScenario []byte
 )
+
+// TimerRefusedScenario asks the service to refresh (@SE@ s), answers
+// its first UPDATE 481 and waits up to @WAIT@ ms for the service's BYE.
+//
+//go:embed timerrefused.xml
+var TimerRefusedScenario []byte
