@@ -1,12 +1,16 @@
 package sip
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -140,5 +144,121 @@ func TestTLSRequiredRefusesPlain(t *testing.T) {
 				t.Errorf("refused 403 %d, invites %d", c.Refused403.Load(), c.Invites.Load())
 			}
 		})
+	}
+}
+
+// readSIP reads one message from a stream transport: its header lines,
+// then Content-Length bytes of body.
+func readSIP(r *bufio.Reader) (string, error) {
+	var b strings.Builder
+	length := 0
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return b.String(), err
+		}
+		b.WriteString(line)
+		l := strings.TrimSpace(line)
+		if l == "" {
+			if b.Len() == len(line) {
+				b.Reset() // a keep-alive CRLF before the message
+				continue
+			}
+			break
+		}
+		if k, v, ok := strings.Cut(l, ":"); ok && (strings.EqualFold(k, "Content-Length") || k == "l") {
+			length, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	body := make([]byte, length)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return b.String(), err
+	}
+	return b.String() + string(body), nil
+}
+
+// TestTLSContactAndVia: over a TLS connection that verifies the service
+// with the test CA, the 200 to an INVITE gives a Contact on the TLS port
+// with transport=tls, and the service's BYE comes back over the same
+// connection with a TLS Via.
+func TestTLSContactAndVia(t *testing.T) {
+	s, certs := tlsServer(t, func(*Call) {}) // the call ends at once: BYE
+	ca, err := os.ReadFile(certs.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	conn, err := tls.Dial("tcp", s.TLSAddr().String(), &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(guard))
+	local := conn.LocalAddr().String()
+	rtp := freeUDPPort(t, true)
+	sdp := strings.ReplaceAll(fmt.Sprintf(offerPCMU, rtp, "sendrecv"), "\n", "\r\n")
+	hdr := fmt.Sprintf("Via: SIP/2.0/TLS %s;branch=z9hG4bK-tls1\r\nFrom: <sip:+8613812345678@127.0.0.1>;tag=tls1\r\nTo: <sip:2000@127.0.0.1>\r\nCall-ID: tls-contact@test\r\n", local)
+	invite := fmt.Sprintf("INVITE sip:2000@%s;transport=tls SIP/2.0\r\n%sCSeq: 1 INVITE\r\nContact: <sip:caller@%s;transport=tls>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s",
+		s.TLSAddr(), hdr, local, len(sdp), sdp)
+	if _, err := conn.Write([]byte(invite)); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(conn)
+	var ok string
+	for ok == "" {
+		m, err := readSIP(r)
+		if err != nil {
+			t.Fatalf("%v after %q", err, m)
+		}
+		if strings.HasPrefix(m, "SIP/2.0 200 ") {
+			ok = m
+		} else if !strings.HasPrefix(m, "SIP/2.0 1") {
+			t.Fatalf("want 200, got:\n%s", m)
+		}
+	}
+	want := fmt.Sprintf("<sip:callbrief@127.0.0.1:%d;transport=tls>", s.TLSAddr().Port())
+	if !strings.Contains(ok, "Contact: "+want) {
+		t.Errorf("200 without Contact %s:\n%s", want, ok)
+	}
+	toTag := ""
+	for _, l := range strings.Split(ok, "\r\n") {
+		if strings.HasPrefix(l, "To: ") {
+			toTag = strings.TrimPrefix(l, "To: ")
+		}
+	}
+	ack := fmt.Sprintf("ACK sip:callbrief@127.0.0.1:%d;transport=tls SIP/2.0\r\nVia: SIP/2.0/TLS %s;branch=z9hG4bK-tls2\r\nFrom: <sip:+8613812345678@127.0.0.1>;tag=tls1\r\nTo: %s\r\nCall-ID: tls-contact@test\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+		s.TLSAddr().Port(), local, toTag)
+	if _, err := conn.Write([]byte(ack)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m, err := readSIP(r)
+		if err != nil {
+			t.Fatalf("no BYE over the TLS connection: %v", err)
+		}
+		if !strings.HasPrefix(m, "BYE ") {
+			continue // a retransmitted 200
+		}
+		if !strings.Contains(m, "Via: SIP/2.0/TLS ") {
+			t.Errorf("BYE without a TLS Via:\n%s", m)
+		}
+		var res strings.Builder
+		res.WriteString("SIP/2.0 200 OK\r\n")
+		for _, l := range strings.Split(m, "\r\n") {
+			for _, h := range []string{"Via:", "From:", "To:", "Call-ID:", "CSeq:"} {
+				if strings.HasPrefix(l, h) {
+					res.WriteString(l + "\r\n")
+				}
+			}
+		}
+		res.WriteString("Content-Length: 0\r\n\r\n")
+		if _, err := conn.Write([]byte(res.String())); err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	if c := s.Counters(); c.Answered.Load() != 1 {
+		t.Errorf("answered %d", c.Answered.Load())
 	}
 }
