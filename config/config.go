@@ -6,6 +6,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -116,6 +117,34 @@ type SIP struct {
 	// TransferTimeout bounds the wait for the caller's side to report
 	// that the ACD answered; past it the call goes to the desk.
 	TransferTimeout time.Duration `yaml:"transfer_timeout"`
+	// Codecs are the audio codecs taken, comma-separated, of PCMU, PCMA,
+	// G722 and opus; a call gets the caller's first preference among them.
+	Codecs string `yaml:"codecs"`
+	// TLS is a SIP over TLS listener, beside UDP and TCP (off while its
+	// addr is empty).
+	TLS SIPTLS `yaml:"tls"`
+	// SessionExpires is the session interval (RFC 4028) offered to a
+	// caller that supports session timers, and the most a caller's
+	// Session-Expires is taken at; the session ends (BYE) when it is not
+	// refreshed within it.
+	SessionExpires time.Duration `yaml:"session_expires"`
+	// MinSE is the shortest session interval taken; a shorter
+	// Session-Expires is answered 422 with Min-SE. RFC 4028 floors it at
+	// 90s.
+	MinSE time.Duration `yaml:"min_se"`
+	// TestShortTimers lets min_se and session_expires go below 90s, for
+	// tests that watch a session expire; never in service.
+	TestShortTimers bool `yaml:"test_short_timers"`
+}
+
+// SIPTLS is the SIP over TLS listener (RFC 3261 section 26; port 5061).
+type SIPTLS struct {
+	// Addr is host:port the TLS listener binds.
+	Addr string `yaml:"addr"`
+	// Cert and Key are PEM files: the node's certificate (chain) and
+	// its private key.
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
 }
 
 // SIPHandoff is where one skill group's SIP calls go after the brief.
@@ -145,6 +174,10 @@ type SIPTrunk struct {
 	// (RFC 3325). On an untrusted trunk P-Asserted-Identity and
 	// Remote-Party-ID are ignored and the From number is a claim.
 	Trusted bool `yaml:"trusted"`
+	// RequireTLS: the trunk's requests are taken over TLS only; over UDP
+	// or TCP they are refused 403 (its digest password and callers'
+	// numbers stay off the wire in clear).
+	RequireTLS bool `yaml:"require_tls"`
 	// Numbers maps the dialled numbers it may call to the hotline line
 	// they reach, named by its language (cmn, yue or en: what the caller
 	// is greeted in); "*" matches any number. Empty: any number, cmn.
@@ -451,7 +484,7 @@ func Default() Config {
 		KB:    KB{Timeout: 500 * time.Millisecond},
 		Admit: Admit{Queue: 8, Wait: 10 * time.Second, BodyTimeout: 60 * time.Second},
 		SIP: SIP{Transports: "udp,tcp", RTPPortMin: 20000, RTPPortMax: 20999, MaxCalls: 200, SetupRate: 20, SourceRate: 50, TransferTimeout: 30 * time.Second,
-			RetryAfter: 5 * time.Second},
+			RetryAfter: 5 * time.Second, Codecs: "PCMU,PCMA,G722,opus", SessionExpires: 30 * time.Minute, MinSE: 90 * time.Second},
 		Intent: Intent{Dense: "e5", EmbedWait: 20 * time.Millisecond, OffTopic: "reject"},
 	}
 }
@@ -1005,6 +1038,46 @@ func (s SIP) validate() error {
 	if s.TransferTimeout < time.Second {
 		return bad("sip.transfer_timeout", "must be at least 1s")
 	}
+	seen := map[string]bool{}
+	for _, c := range strings.Split(s.Codecs, ",") {
+		c = strings.ToLower(strings.TrimSpace(c))
+		switch c {
+		case "pcmu", "pcma", "g722", "opus":
+		default:
+			return bad("sip.codecs", "%q is not PCMU, PCMA, G722 or opus", c)
+		}
+		if seen[c] {
+			return bad("sip.codecs", "%q is given twice", c)
+		}
+		seen[c] = true
+	}
+	floor := 90 * time.Second // RFC 4028 section 4
+	if s.TestShortTimers {
+		floor = time.Second
+	}
+	if s.MinSE < floor || s.MinSE%time.Second != 0 {
+		return bad("sip.min_se", "%s is not whole seconds of at least %s (RFC 4028; sip.test_short_timers lowers it for tests)", s.MinSE, floor)
+	}
+	if s.SessionExpires < s.MinSE || s.SessionExpires%time.Second != 0 {
+		return bad("sip.session_expires", "%s is not whole seconds of at least sip.min_se (%s)", s.SessionExpires, s.MinSE)
+	}
+	if s.TLS.Addr != "" {
+		if _, p, err := net.SplitHostPort(s.TLS.Addr); err != nil {
+			return bad("sip.tls.addr", "%q is not host:port", s.TLS.Addr)
+		} else if _, err := strconv.Atoi(p); err != nil {
+			return bad("sip.tls.addr", "%q has no numeric port", s.TLS.Addr)
+		}
+		if s.TLS.Cert == "" || s.TLS.Key == "" {
+			return bad("sip.tls.cert", "sip.tls.cert and sip.tls.key are required with sip.tls.addr")
+		}
+		if _, err := tls.LoadX509KeyPair(s.TLS.Cert, s.TLS.Key); err != nil {
+			// The error names the file and what is wrong with it, never
+			// the key's bytes.
+			return bad("sip.tls.cert", "%v", err)
+		}
+	} else if s.TLS.Cert != "" || s.TLS.Key != "" {
+		return bad("sip.tls.addr", "is required with sip.tls.cert and sip.tls.key")
+	}
 	groups := map[string]bool{}
 	for i, h := range s.Handoffs {
 		f := fmt.Sprintf("sip.handoffs[%d]", i)
@@ -1052,6 +1125,9 @@ func (s SIP) validate() error {
 					return bad(f+".sources", "%q is not an address or CIDR", src)
 				}
 			}
+		}
+		if t.RequireTLS && s.TLS.Addr == "" {
+			return bad(f+".require_tls", "needs sip.tls.addr")
 		}
 		if (t.Username == "") != (t.Password == "") {
 			return bad(f+".password", "username and password go together")

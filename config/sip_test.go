@@ -2,11 +2,14 @@ package config
 
 import (
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callbrief/callbrief/media/sip/siptest"
 )
 
 const sipYAML = `sip:
@@ -85,5 +88,51 @@ func TestSIPConfig(t *testing.T) {
 	}
 	if _, err := loadSIP(t, sipYAML, "sip.trunks=x"); err == nil {
 		t.Error("trunks set from text")
+	}
+}
+
+// TestSIPTLSAndTimerConfig: the TLS listener's certificate must load (a
+// missing or wrong file is named, its key never shown), require_tls
+// needs the listener, and session timers stay at or above RFC 4028's
+// 90 s unless test_short_timers.
+func TestSIPTLSAndTimerConfig(t *testing.T) {
+	dir := t.TempDir()
+	certs, err := siptest.MakeCerts(dir, net.IPv4(127, 0, 0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withTLS := sipYAML + "  tls: {addr: 127.0.0.1:5061, cert: " + certs.CertFile + ", key: " + certs.KeyFile + "}\n"
+	c, err := loadSIP(t, strings.Replace(withTLS, "trusted: true", "trusted: true\n      require_tls: true", 1))
+	if err != nil || c.SIP.TLS.Addr != "127.0.0.1:5061" || !c.SIP.Trunks[0].RequireTLS {
+		t.Fatalf("%+v %v", c.SIP, err)
+	}
+	key, _ := os.ReadFile(certs.KeyFile)
+	for _, tc := range []struct{ yaml, field, says string }{
+		{strings.Replace(withTLS, certs.CertFile, filepath.Join(dir, "missing.pem"), 1), "sip.tls.cert", "missing.pem"},
+		// The key given as the certificate: the error says what is
+		// wrong with the file, not what is in it.
+		{strings.Replace(withTLS, "cert: "+certs.CertFile, "cert: "+certs.KeyFile, 1), "sip.tls.cert", "certificate"},
+		{strings.Replace(withTLS, "cert: "+certs.CertFile+", ", "", 1), "sip.tls.cert", "required"},
+		{strings.Replace(withTLS, "addr: 127.0.0.1:5061, ", "", 1), "sip.tls.addr", "required"},
+		{strings.Replace(withTLS, "127.0.0.1:5061", "127.0.0.1", 1), "sip.tls.addr", "host:port"},
+		{strings.Replace(sipYAML, "trusted: true", "trusted: true\n      require_tls: true", 1), "sip.trunks[0].require_tls", "sip.tls.addr"},
+		{sipYAML + "  min_se: 10s\n", "sip.min_se", "1m30s"},
+		{sipYAML + "  min_se: 90500ms\n", "sip.min_se", "whole seconds"},
+		{sipYAML + "  min_se: 120s\n  session_expires: 100s\n", "sip.session_expires", "min_se"},
+	} {
+		_, err := loadSIP(t, tc.yaml)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.field) || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("want an error naming %s (%s), got %v", tc.field, tc.says, err)
+		}
+		if err != nil && strings.Contains(err.Error(), strings.TrimSpace(string(key[30:60]))) {
+			t.Errorf("error shows the key: %v", err)
+		}
+	}
+	c, err = loadSIP(t, sipYAML+"  min_se: 3s\n  session_expires: 6s\n  test_short_timers: true\n")
+	if err != nil || c.SIP.MinSE != 3*time.Second || c.SIP.SessionExpires != 6*time.Second {
+		t.Errorf("short timers for tests: %+v %v", c.SIP, err)
+	}
+	if d := Default(); d.SIP.SessionExpires != 30*time.Minute || d.SIP.MinSE != 90*time.Second {
+		t.Errorf("defaults: %s, %s", d.SIP.SessionExpires, d.SIP.MinSE)
 	}
 }

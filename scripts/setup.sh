@@ -15,7 +15,7 @@ profile="${1:-run}"
 fail() { echo "setup: $*" >&2; exit 1; }
 step() { echo "setup: $*"; }
 
-deb_run=(pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libopus-dev espeak-ng pkg-config gcc)
+deb_run=(pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libopus-dev libspandsp-dev espeak-ng pkg-config gcc)
 deb_test=(pocketsphinx-testdata sox redis-server redis-sentinel chromium fonts-wqy-microhei sip-tester baresip-core kamailio)
 pkgs=("${deb_run[@]}")
 [[ "$profile" == test ]] && pkgs+=("${deb_test[@]}")
@@ -40,6 +40,7 @@ command -v go >/dev/null || fail "Go is not installed: install Go 1.26 or later"
 command -v npm >/dev/null || fail "npm is not installed (it fetches the ONNX Runtime and Silero VAD packages): apt-get install npm"
 pkg-config --exists pocketsphinx sphinxbase || fail "pkg-config cannot find pocketsphinx: apt-get install libpocketsphinx-dev"
 pkg-config --exists opus || fail "pkg-config cannot find opus: apt-get install libopus-dev"
+pkg-config --exists spandsp || fail "pkg-config cannot find spandsp (G.722 on SIP calls): apt-get install libspandsp-dev"
 
 step "building bin/callbrief"
 go build -o bin/callbrief ./cmd/callbrief || fail "go build failed: see the compiler messages above"

@@ -84,7 +84,7 @@ func registerSIPMetrics(reg *prometheus.Registry, srv *sip.Server) {
 			Help: "SIP " + name + " since start"}, func() float64 { return float64(v.Load()) }))
 	}
 	for code, v := range map[int]interface{ Load() uint64 }{400: &c.Refused400, 401: &c.Refused401, 403: &c.Refused403, 404: &c.Refused404,
-		405: &c.Refused405, 415: &c.Refused415, 481: &c.Refused481, 488: &c.Refused488, 503: &c.Refused503} {
+		405: &c.Refused405, 415: &c.Refused415, 422: &c.Refused422, 481: &c.Refused481, 488: &c.Refused488, 503: &c.Refused503} {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callbrief_sip_refused_total",
 			Help: "SIP requests refused, by the status answered", ConstLabels: prometheus.Labels{"code": fmt.Sprint(code)}},
 			func() float64 { return float64(v.Load()) }))

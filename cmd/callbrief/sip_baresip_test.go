@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,24 +25,44 @@ import (
 // transcript and the caller's number; the caller holds until the hold
 // timeout and the service hangs up, which the phone sees as the call
 // closing.
+//
+// The phone offers one codec: G.711 mu-law, G.722 (wideband, its 16 kHz
+// audio on an 8000 RTP clock) or Opus (48 kHz), and the call runs in it.
 func TestSIPBaresipCallReachesDesk(t *testing.T) {
 	if _, err := siptest.BaresipBin(); err != nil {
 		t.Skip(err)
 	}
 	clips := testenv.SharedData(t, "speech-clips")
+	for _, c := range []siptest.PhoneCodec{siptest.PhonePCMU, siptest.PhoneG722, siptest.PhoneOpus} {
+		t.Run(c.Name, func(t *testing.T) { baresipCall(t, clips, siptest.PhoneOptions{Codec: c}, nil) })
+	}
+	// Over SIP over TLS (sip.tls, a test CA the phone trusts) on a
+	// trunk that requires it; the audio is RTP as ever.
+	t.Run("PCMU-over-TLS", func(t *testing.T) {
+		certs, err := siptest.MakeCerts(t.TempDir(), net.IPv4(127, 0, 0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		baresipCall(t, clips, siptest.PhoneOptions{Codec: siptest.PhonePCMU, CAFile: certs.CAFile}, &certs)
+	})
+}
+
+// baresipCall is one phone's call through the service, to the desk;
+// with certs, over TLS to a trunk that requires it.
+func baresipCall(t *testing.T, clips string, o siptest.PhoneOptions, certs *siptest.Certs) {
 	checkLiveLeaks(t)
 	pcm := testenv.PCM16(t, filepath.Join(clips, "librispeech-1995-1837-0001.wav"))
 	dir := t.TempDir()
 	wav := filepath.Join(dir, "mic.wav")
 	const lead = 4 * time.Second
-	length, err := siptest.WriteWAV(wav, pcm, 16000, lead, 60*time.Second)
+	length, err := siptest.WriteWAVAt(wav, pcm, 16000, o.Codec.Rate, lead, 60*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sipAddr := fmt.Sprintf("127.0.0.1:%d", sipPort(t))
 	rtp := mustPort(t, true)
 	conf := filepath.Join(dir, "callbrief.yaml")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`sip:
+	yaml := fmt.Sprintf(`sip:
   addr: %s
   rtp_port_min: %d
   rtp_port_max: %d
@@ -51,13 +72,20 @@ func TestSIPBaresipCallReachesDesk(t *testing.T) {
       number_header: from
       trusted: true
       numbers: {"2000": en}
-`, sipAddr, rtp, rtp+20)), 0o600); err != nil {
+`, sipAddr, rtp, rtp+20)
+	dialled, transport := "sip:2000@"+sipAddr, "udp"
+	if certs != nil {
+		tlsAddr := fmt.Sprintf("127.0.0.1:%d", sipPort(t))
+		yaml += fmt.Sprintf("      require_tls: true\n  tls: {addr: %q, cert: %q, key: %q}\n", tlsAddr, certs.CertFile, certs.KeyFile)
+		dialled, transport = "sip:2000@"+tlsAddr+";transport=tls", "tls"
+	}
+	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ls := startLive(t, "--config", conf, "--set", "webrtc.hold_timeout=8s")
 	ctx, cancel := context.WithTimeout(context.Background(), liveGuard)
 	defer cancel()
-	phone, err := siptest.StartBaresip(ctx, dir, "+8613812345678", wav)
+	phone, err := siptest.StartPhone(ctx, dir, "+8613812345678", wav, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,14 +95,14 @@ func TestSIPBaresipCallReachesDesk(t *testing.T) {
 			t.Logf("baresip said:\n%s", phone.Output())
 		}
 	}()
-	if _, err := phone.Command(ctx, "dial", "sip:2000@"+sipAddr); err != nil {
+	if _, err := phone.Command(ctx, "dial", dialled); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := phone.Await(ctx, "CALL_ESTABLISHED"); err != nil {
 		t.Fatal(err)
 	}
 	established := time.Now()
-	answered := regexp.MustCompile(`msg="sip call answered" component=sip call_id=(\S+) .*number_header=From trusted=true number_known=true codec=PCMU`)
+	answered := regexp.MustCompile(`msg="sip call answered" component=sip call_id=(\S+) .*number_header=From trusted=true number_known=true codec=` + o.Codec.Name + ` .* transport=` + transport)
 	var id string
 	for id == "" {
 		if m := answered.FindStringSubmatch(ls.stderr.String()); m != nil {

@@ -140,3 +140,69 @@ func mustPort(t *testing.T, even bool) int {
 	}
 	return p
 }
+
+// TestSIPSessionExpiredKeepsBrief: a sipp caller asks for session timers
+// (RFC 4028, 15 s, itself refresher; sip.test_short_timers with min_se
+// 3 s), speaks after listening to the greeting and then never refreshes:
+// callbrief serve ends the call with BYE at 10 s (the interval less a
+// third), and the call's brief is kept with what the caller said, as for
+// a caller who hung up.
+func TestSIPSessionExpiredKeepsBrief(t *testing.T) {
+	if _, err := siptest.Sipp(); err != nil {
+		t.Skip(err)
+	}
+	checkLiveLeaks(t)
+	pcm := librivoxPCM(t)
+	dir := t.TempDir()
+	pcap := filepath.Join(dir, "speech.pcap")
+	// Followed by 4 s of silence, as a phone sends: the end of the
+	// caller's turn is heard before the session expires.
+	pcm = append(pcm, make([]int16, 4*16000)...)
+	if _, err := siptest.WritePCAP(pcap, pcm, 16000, "PCMU"); err != nil {
+		t.Fatal(err)
+	}
+	sipAddr := fmt.Sprintf("127.0.0.1:%d", sipPort(t))
+	rtp := mustPort(t, true)
+	conf := filepath.Join(dir, "callbrief.yaml")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`sip:
+  addr: %s
+  rtp_port_min: %d
+  rtp_port_max: %d
+  min_se: 3s
+  session_expires: 60s
+  test_short_timers: true
+  trunks:
+    - name: carrier
+      sources: [127.0.0.1/32]
+      number_header: p-asserted-identity
+      trusted: true
+      numbers: {"2000": en}
+`, sipAddr, rtp, rtp+20)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A hold timeout past the session's end: the timer, not the hold,
+	// ends the call.
+	ls := startLive(t, "--config", conf, "--set", "webrtc.hold_timeout=60s")
+	ctx, cancel := context.WithTimeout(context.Background(), liveGuard)
+	defer cancel()
+	start := time.Now()
+	out, err := siptest.Run(ctx, dir, siptest.TimerIdleScenario, map[string]string{"SE": "15", "BYEWAIT": "30000",
+		"PLAY": fmt.Sprintf(`<pause milliseconds="4000"/><nop><action><exec play_pcap_audio="%s"/></action></nop>`, pcap)}, sipAddr)
+	if err != nil {
+		t.Fatalf("sipp: %v\n%s", err, out)
+	}
+	byeAfter := time.Since(start)
+	ended := regexp.MustCompile(`msg="sip call ended" component=sip call_id=(\S+) .*cause="sip: session expired without a refresh`)
+	m := ended.FindStringSubmatch(ls.stderr.String())
+	if m == nil {
+		t.Fatalf("the call did not end by its session timer:\n%s", ls.stderr.String())
+	}
+	if byeAfter < 10*time.Second || byeAfter > 13*time.Second {
+		t.Errorf("BYE %s after the call started, want about 10 s", byeAfter)
+	}
+	b := ls.awaitBrief(t, ctx, m[1])
+	if !strings.Contains(strings.ToLower(b.text()), "he was not an") {
+		t.Errorf("brief %+v", b)
+	}
+	t.Logf("BYE after %s; brief: %q, reason %q, group %s", byeAfter.Round(time.Millisecond), b.text(), b.Reason, b.Route.Group)
+}

@@ -61,7 +61,7 @@ type Call struct {
 	dlg       *sipgo.DialogServerSession
 	conn      *net.UDPConn
 	signal    netip.Addr // where the SIP came from: RTP from there is the caller's too (NAT)
-	transport string     // udp or tcp: our Contact in answers to re-INVITEs
+	transport string     // udp, tcp or tls: our Contact in answers to re-INVITEs
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -79,6 +79,9 @@ type Call struct {
 	wrongSrc uint64
 	infoKeys uint64
 	notify   chan notifyReport // a transfer's reports while one is under way
+	// timers carries a renewed session timer (RFC 4028) to the call's
+	// session loop; nil when the call has none.
+	timers chan sessionTimer
 
 	// speaking
 	sem     chan struct{}
@@ -93,6 +96,7 @@ type Call struct {
 	lastOut time.Time
 	version atomic.Uint64
 	sessID  uint64
+	enc     *encoder            // the call's codec; spkMu guards it
 	rxr     *webrtc.RTPReceiver // handed to the read loop
 	release func()              // the call's place in the server's limit
 
@@ -130,8 +134,9 @@ func (c *Call) Err() error {
 // Next implements webrtc.Call: the call's end, then keys, then audio.
 func (c *Call) Next(ctx context.Context) (webrtc.Event, error) { return c.in.Next(ctx, c.ctx) }
 
-// Speak implements webrtc.Call: pcm is resampled to 8 kHz, encoded with
-// the call's G.711 law and sent one 20 ms packet per tick. While the
+// Speak implements webrtc.Call: pcm is resampled to the codec's rate
+// (8 kHz for G.711, 16 kHz for G.722 and Opus), encoded and sent one
+// 20 ms packet per tick. While the
 // caller holds the call the packets are paced but not sent.
 func (c *Call) Speak(ctx context.Context, pcm []int16, rate int) error {
 	select {
@@ -157,28 +162,24 @@ func (c *Call) Speak(ctx context.Context, pcm []int16, rate int) error {
 		c.stop = nil
 		c.spkMu.Unlock()
 	}()
-	pcm8 := pcm
-	if rate != media.Rate8k {
+	// The codec's own rate: 8 kHz for G.711, 16 kHz for G.722 and Opus.
+	want := codecs[c.codec].rate
+	pcmR := pcm
+	if rate != want {
 		var err error
-		if pcm8, err = media.ResampleInt16(pcm, rate, media.Rate8k); err != nil {
+		if pcmR, err = media.ResampleInt16(pcm, rate, want); err != nil {
 			return fmt.Errorf("sip: prompt at %d Hz: %w", rate, err)
 		}
 	}
-	const size = 160 // 20 ms at 8 kHz
-	payload := make([]byte, size)
+	size := media.SamplesPerFrame(want)
 	frame := make([]int16, size)
 	tick := time.NewTicker(media.FrameDuration)
 	defer tick.Stop()
 	first := true
-	for i := 0; i*size < len(pcm8); i++ {
-		n := copy(frame, pcm8[i*size:])
+	for i := 0; i*size < len(pcmR); i++ {
+		n := copy(frame, pcmR[i*size:])
 		clear(frame[n:])
-		if c.codec == webrtc.CodecPCMA {
-			media.EncodeALaw(payload, frame)
-		} else {
-			media.EncodeMuLaw(payload, frame)
-		}
-		if err := c.send(payload, first); err != nil {
+		if err := c.sendPCM(frame, first); err != nil {
 			return err
 		}
 		first = false
@@ -191,22 +192,29 @@ func (c *Call) Speak(ctx context.Context, pcm []int16, rate int) error {
 	return nil
 }
 
-// send writes one 20 ms packet of ours; marker starts a talkspurt.
-func (c *Call) send(payload []byte, marker bool) error {
+// sendPCM encodes one 20 ms packet of ours (at the codec's rate) and
+// sends it; marker starts a talkspurt.
+func (c *Call) sendPCM(frame []int16, marker bool) error {
 	c.mu.Lock()
 	to, held, pt := c.remote, c.held, c.offered.pt
 	c.mu.Unlock()
 	c.spkMu.Lock()
 	defer c.spkMu.Unlock()
+	// Encoded even on hold: G.722's and Opus's state follows the stream.
+	payload, err := c.enc.encode(frame)
+	if err != nil {
+		return fmt.Errorf("sip: %s: %w", c.codec, err)
+	}
 	now := time.Now()
+	ticks := c.enc.ticks()
 	// The timestamp follows wall time across pauses between prompts, so
 	// the caller's jitter buffer sees one stream, never a jump back.
 	if gap := now.Sub(c.lastOut); !c.lastOut.IsZero() && gap > 40*time.Millisecond {
-		c.ts += uint32(gap.Seconds()*media.Rate8k) - 160
+		c.ts += uint32(gap.Seconds()*float64(c.enc.info.clock)) - ticks
 	}
 	p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: pt, Marker: marker, SequenceNumber: c.seq, Timestamp: c.ts, SSRC: c.ssrc}, Payload: payload}
 	c.seq++
-	c.ts += 160
+	c.ts += ticks
 	c.lastOut = now
 	c.spoken++
 	if held || !to.IsValid() {
@@ -224,38 +232,38 @@ func (c *Call) send(payload []byte, marker bool) error {
 }
 
 // SendFrame implements webrtc.FrameSink: one 20 ms frame of 16 kHz
-// audio from the other leg of a bridge (the agent), sent now as one G.711
-// packet. The other leg paces the frames.
+// audio from the other leg of a bridge (the agent), sent now as one
+// packet of the call's codec (resampled to 8 kHz for G.711). The other
+// leg paces the frames.
 func (c *Call) SendFrame(f media.Frame) error {
 	if err := c.Err(); err != nil {
 		return err
 	}
 	c.bridgeMu.Lock()
 	defer c.bridgeMu.Unlock()
-	if c.down == nil {
-		rs, err := media.NewResampler(media.Rate16k, media.Rate8k)
-		if err != nil {
-			return fmt.Errorf("sip: bridge: %w", err)
+	rate := codecs[c.codec].rate
+	if rate == media.Rate16k {
+		c.pending = append(c.pending, f.Samples...)
+	} else {
+		if c.down == nil {
+			rs, err := media.NewResampler(media.Rate16k, rate)
+			if err != nil {
+				return fmt.Errorf("sip: bridge: %w", err)
+			}
+			c.down = rs
 		}
-		c.down = rs
+		c.pending = c.down.ProcessInt16(c.pending, f.Samples)
 	}
-	c.pending = c.down.ProcessInt16(c.pending, f.Samples)
-	const size = 160
+	size := media.SamplesPerFrame(rate)
 	for len(c.pending) >= size {
-		payload := make([]byte, size)
-		if c.codec == webrtc.CodecPCMA {
-			media.EncodeALaw(payload, c.pending[:size])
-		} else {
-			media.EncodeMuLaw(payload, c.pending[:size])
-		}
-		c.pending = c.pending[:copy(c.pending, c.pending[size:])]
 		// A talkspurt starts after a pause in the other leg's frames.
 		c.spkMu.Lock()
 		marker := c.lastOut.IsZero() || time.Since(c.lastOut) > 60*time.Millisecond
 		c.spkMu.Unlock()
-		if err := c.send(payload, marker); err != nil {
+		if err := c.sendPCM(c.pending[:size], marker); err != nil {
 			return err
 		}
+		c.pending = c.pending[:copy(c.pending, c.pending[size:])]
 	}
 	return nil
 }
@@ -322,6 +330,11 @@ func (c *Call) run() {
 	_ = c.conn.Close() // ends the read loop
 	c.wg.Wait()
 	c.sem <- struct{}{} // the prompt in progress has stopped; none after
+	c.spkMu.Lock()
+	if c.enc != nil {
+		c.enc.close() // a bridge's SendFrame racing the end gets an error
+	}
+	c.spkMu.Unlock()
 	c.in.Close()
 	c.srv.forget(c)
 	if c.release != nil {

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
@@ -26,7 +27,25 @@ func FromConfig(c config.SIP) (Config, error) {
 		return Config{}, fmt.Errorf("sip.media_ip: %w", err)
 	}
 	out := Config{Addr: c.Addr, MediaIP: ip.Unmap(), RTPPortMin: c.RTPPortMin, RTPPortMax: c.RTPPortMax, MaxCalls: c.MaxCalls,
-		SetupRate: c.SetupRate, SourceRate: c.SourceRate, RetryAfter: c.RetryAfter, Ring: c.Ring}
+		SetupRate: c.SetupRate, SourceRate: c.SourceRate, RetryAfter: c.RetryAfter, Ring: c.Ring,
+		SessionExpires: c.SessionExpires, MinSE: c.MinSE, ShortTimers: c.TestShortTimers, TLSAddr: c.TLS.Addr}
+	if c.TLS.Addr != "" {
+		cert, err := tls.LoadX509KeyPair(c.TLS.Cert, c.TLS.Key)
+		if err != nil {
+			return Config{}, fmt.Errorf("sip.tls.cert: %w", err)
+		}
+		out.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	for _, name := range strings.Split(c.Codecs, ",") {
+		if strings.TrimSpace(name) == "" {
+			continue
+		}
+		codec, err := ParseCodec(name)
+		if err != nil {
+			return Config{}, fmt.Errorf("sip.codecs: %w", err)
+		}
+		out.Codecs = append(out.Codecs, codec)
+	}
 	for _, t := range strings.Split(c.Transports, ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			out.Transports = append(out.Transports, t)
@@ -34,7 +53,7 @@ func FromConfig(c config.SIP) (Config, error) {
 	}
 	for i, t := range c.Trunks {
 		tr := Trunk{Name: t.Name, Username: t.Username, Password: t.Password, Realm: t.Realm,
-			NumberHeader: strings.ToLower(t.NumberHeader), Trusted: t.Trusted}
+			NumberHeader: strings.ToLower(t.NumberHeader), Trusted: t.Trusted, RequireTLS: t.RequireTLS}
 		for _, src := range t.Sources {
 			p, err := netip.ParsePrefix(src)
 			if err != nil {

@@ -16,16 +16,18 @@ func FuzzParseSDPOffer(f *testing.F) {
 	f.Add("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 5004 RTP/AVP 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendonly\r\n")
 	f.Add("v=0\r\nm=audio 0 RTP/AVP 0\r\n")
 	f.Add("v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\nc=IN IP6 ::1\r\nt=0 0\r\nm=audio 70000 RTP/AVP 0\r\n")
+	f.Add("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 5004 RTP/AVP 9 101\r\na=rtpmap:9 G722/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
+	f.Add("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 5004 RTP/AVP 96 0\r\na=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1\r\n")
 	f.Fuzz(func(t *testing.T, body string) {
-		o, err := parseOffer([]byte(body))
+		o, err := parseOffer([]byte(body), nil)
 		if err != nil {
 			return
 		}
-		if (o.codec != "PCMU" && o.codec != "PCMA") || o.addr.Port() == 0 || !o.addr.Addr().IsValid() {
+		if _, ok := codecs[o.codec]; !ok || o.addr.Port() == 0 || !o.addr.Addr().IsValid() {
 			t.Fatalf("offer %+v from %q", o, body)
 		}
 		ans := answerSDP(o, netip.MustParseAddr("127.0.0.1"), 20000, 1, 1)
-		back, err := parseOffer(ans)
+		back, err := parseOffer(ans, nil)
 		if err != nil || back.codec != o.codec || back.pt != o.pt {
 			t.Fatalf("our answer %q does not parse back: %v %+v", ans, err, back)
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,9 +52,12 @@ func (o offer) held() bool {
 var staticAudio = map[uint8]string{0: "PCMU/8000", 3: "GSM/8000", 4: "G723/8000", 8: "PCMA/8000", 9: "G722/8000", 18: "G729/8000"}
 
 // parseOffer reads an SDP offer: the first audio stream with a port, the
-// first codec we decode in the caller's order of preference, and
-// telephone-events.
-func parseOffer(body []byte) (offer, error) {
+// first codec of take (nil: all of Codecs) in the caller's order of
+// preference (RFC 3264 section 6.1), and telephone-events.
+func parseOffer(body []byte, take []webrtc.Codec) (offer, error) {
+	if take == nil {
+		take = Codecs
+	}
 	o := offer{eventPT: -1}
 	if len(body) == 0 {
 		return o, fmt.Errorf("%w: empty body", ErrMalformedSDP)
@@ -129,18 +133,39 @@ func parseOffer(body []byte) (offer, error) {
 					o.eventPT = int(pt)
 				}
 			case chosen:
-			case strings.EqualFold(name, "PCMU") && clock == "8000":
-				o.codec, o.pt, chosen = webrtc.CodecPCMU, pt, true
-			case strings.EqualFold(name, "PCMA") && clock == "8000":
-				o.codec, o.pt, chosen = webrtc.CodecPCMA, pt, true
+			default:
+				if c, ok := codecOf(name, clock); ok && slices.Contains(take, c) {
+					o.codec, o.pt, chosen = c, pt, true
+				}
 			}
 		}
 		if !chosen {
-			return o, fmt.Errorf("%w: offered %s; taken: PCMU/8000, PCMA/8000", ErrNoCodec, strings.Join(o.offered, ", "))
+			var taken []string
+			for _, c := range take {
+				taken = append(taken, codecs[c].rtpmap)
+			}
+			return o, fmt.Errorf("%w: offered %s; taken: %s", ErrNoCodec, strings.Join(o.offered, ", "), strings.Join(taken, ", "))
 		}
 		return o, nil
 	}
 	return o, ErrNoAudio
+}
+
+// codecOf names the codec of an rtpmap's encoding and clock. G722 is
+// 8000 in SDP though its audio is 16 kHz (RFC 3551); Opus is always
+// opus/48000/2 (RFC 7587), whatever the sender's rate and channels.
+func codecOf(name, clock string) (webrtc.Codec, bool) {
+	switch {
+	case strings.EqualFold(name, "PCMU") && clock == "8000":
+		return webrtc.CodecPCMU, true
+	case strings.EqualFold(name, "PCMA") && clock == "8000":
+		return webrtc.CodecPCMA, true
+	case strings.EqualFold(name, "G722") && clock == "8000":
+		return webrtc.CodecG722, true
+	case strings.EqualFold(name, "opus") && clock == "48000":
+		return webrtc.CodecOpus, true
+	}
+	return "", false
 }
 
 func direction(attrs []sdp.Attribute, def string) string {
@@ -181,7 +206,13 @@ func answerSDP(o offer, ip netip.Addr, port int, sessID, version uint64) []byte 
 	if o.eventPT >= 0 {
 		fmt.Fprintf(&b, " %d", o.eventPT)
 	}
-	fmt.Fprintf(&b, "\r\na=rtpmap:%d %s/8000\r\n", o.pt, o.codec)
+	fmt.Fprintf(&b, "\r\na=rtpmap:%d %s\r\n", o.pt, codecs[o.codec].rtpmap)
+	if o.codec == webrtc.CodecOpus {
+		// Mono is what we send and all we need (RFC 7587 section 6.1);
+		// the caller's in-band FEC is welcome: the receiver rebuilds a lost
+		// packet from the next.
+		fmt.Fprintf(&b, "a=fmtp:%d stereo=0;sprop-stereo=0;useinbandfec=1\r\n", o.pt)
+	}
 	if o.eventPT >= 0 {
 		fmt.Fprintf(&b, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\n", o.eventPT, o.eventPT)
 	}

@@ -16,6 +16,7 @@ package sip
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,8 @@ type Trunk struct {
 	// NumberHeader is "from", "p-asserted-identity" or "remote-party-id".
 	NumberHeader string
 	Trusted      bool
+	// RequireTLS: requests from the trunk are taken over TLS only.
+	RequireTLS bool
 	// Numbers maps dialled numbers ("*": any) to the line they reach.
 	// Empty: any number reaches the Mandarin line.
 	Numbers map[string]call.Language
@@ -89,8 +92,21 @@ type Config struct {
 	ReorderPackets         int           // default 3
 	ReorderDelay           time.Duration // default 60 ms
 	QueueFrames            int           // default 500 (10 s)
-	Trunks                 []Trunk
-	Logger                 *slog.Logger
+	// Codecs are the audio codecs taken (nil: all of Codecs); which one a
+	// call gets is the caller's preference among them.
+	Codecs []webrtc.Codec
+	// TLSAddr, with TLS (its certificate), is a SIP over TLS listener
+	// (port 0: any free port; TLSPort says which).
+	TLSAddr string
+	TLS     *tls.Config
+	// SessionExpires is the session interval (RFC 4028) given a caller
+	// that supports timers, and the most a caller's request is taken at;
+	// MinSE the least (422 below it). Defaults 1800 s and 90 s; MinSE
+	// below 90 s only with ShortTimers (tests).
+	SessionExpires, MinSE time.Duration
+	ShortTimers           bool
+	Trunks                []Trunk
+	Logger                *slog.Logger
 	// OnCall runs each answered call, on its own goroutine; the call is
 	// closed when it returns.
 	OnCall func(*Call)
@@ -100,7 +116,7 @@ type Config struct {
 type Counters struct {
 	Invites, Answered, Cancelled, ReInvites, Options, InfoKeys             atomic.Uint64
 	Refused400, Refused401, Refused403, Refused404, Refused415, Refused488 atomic.Uint64
-	Refused503, Refused481, Refused405                                     atomic.Uint64
+	Refused503, Refused481, Refused405, Refused422                         atomic.Uint64
 	DroppedMalformed, DroppedFlood, RTPWrongSource, NoAck                  atomic.Uint64
 	Transferred, TransfersRefused, TransfersFailed                         atomic.Uint64
 }
@@ -115,7 +131,9 @@ type Server struct {
 	duas     map[string]*sipgo.DialogUA
 	udp      net.PacketConn
 	tcp      net.Listener
+	tls      net.Listener // SIP over TLS, when configured
 	addr     netip.AddrPort
+	tlsPort  int
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -177,6 +195,21 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.QueueFrames <= 0 {
 		cfg.QueueFrames = 500
 	}
+	if (cfg.TLSAddr == "") != (cfg.TLS == nil) {
+		return nil, errors.New("sip: a TLS listener needs both its address and its certificate")
+	}
+	if cfg.SessionExpires <= 0 {
+		cfg.SessionExpires = 1800 * time.Second
+	}
+	if cfg.MinSE <= 0 {
+		cfg.MinSE = 90 * time.Second
+	}
+	if cfg.MinSE < 90*time.Second && !cfg.ShortTimers {
+		return nil, fmt.Errorf("sip: Min-SE %s is below RFC 4028's 90 s", cfg.MinSE)
+	}
+	if cfg.MinSE < time.Second || cfg.SessionExpires < cfg.MinSE {
+		return nil, fmt.Errorf("sip: session interval %s is below Min-SE %s", cfg.SessionExpires, cfg.MinSE)
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "sip"), calls: map[string]*Call{},
 		sources: map[netip.Addr]*bucket{}, nextPort: cfg.RTPPortMin, limit: admit.New(cfg.MaxCalls, 0)}
 	s.setup = bucket{rate: cfg.SetupRate, burst: max(cfg.SetupRate, 1)}
@@ -188,6 +221,15 @@ func NewServer(cfg Config) (*Server, error) {
 
 // Addr is where the listeners are bound (valid after Listen).
 func (s *Server) Addr() netip.AddrPort { return s.addr }
+
+// TLSAddr is where the SIP over TLS listener is bound (valid after
+// Listen; zero without one).
+func (s *Server) TLSAddr() netip.AddrPort {
+	if s.tls == nil {
+		return netip.AddrPort{}
+	}
+	return s.tls.Addr().(*net.TCPAddr).AddrPort()
+}
 
 // Counters are the server's totals.
 func (s *Server) Counters() *Counters { return &s.counters }
@@ -230,12 +272,23 @@ func (s *Server) Listen(ctx context.Context) error {
 			break
 		}
 		s.closeListeners()
-		s.udp, s.tcp = nil, nil
+		s.udp, s.tcp, s.tls = nil, nil, nil
 		if ap.Port() != 0 || attempt == 4 || !errors.Is(err, syscall.EADDRINUSE) {
 			return err
 		}
 	}
 	s.addr = netip.AddrPortFrom(ap.Addr(), uint16(port))
+	if s.cfg.TLSAddr != "" {
+		// TLS has a port of its own (5061 by convention), apart from
+		// the UDP and TCP one.
+		l, err := net.Listen("tcp", s.cfg.TLSAddr)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("sip: tls %s: %w", s.cfg.TLSAddr, err)
+		}
+		s.tlsPort = l.Addr().(*net.TCPAddr).Port
+		s.tls = tls.NewListener(l, s.cfg.TLS)
+	}
 	client, err := sipgo.NewClient(ua, sipgo.WithClientLogger(sipLog), sipgo.WithClientHostname(s.cfg.MediaIP.String()))
 	if err != nil {
 		s.closeListeners()
@@ -243,11 +296,17 @@ func (s *Server) Listen(ctx context.Context) error {
 	}
 	s.client = client
 	s.duas = map[string]*sipgo.DialogUA{}
-	for _, tr := range []string{"udp", "tcp"} {
+	for _, tr := range []string{"udp", "tcp", "tls"} {
 		contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "callbrief", Host: s.cfg.MediaIP.String(), Port: port}}
-		if tr == "tcp" {
+		if tr != "udp" {
+			// A TLS dialog's requests come back to the TLS port, over
+			// TLS (sip: with transport=tls, as trunks dial it; sips:
+			// would demand TLS on every hop behind them too).
 			contact.Address.UriParams = sip.NewParams()
-			contact.Address.UriParams.Add("transport", "tcp")
+			contact.Address.UriParams.Add("transport", tr)
+		}
+		if tr == "tls" {
+			contact.Address.Port = s.tlsPort
 		}
 		// Requests in the dialog go back where the caller's came from:
 		// a trunk behind NAT gives a Contact we cannot reach.
@@ -260,6 +319,7 @@ func (s *Server) Listen(ctx context.Context) error {
 	srv.OnOptions(s.tcpGuard(s.onOptions))
 	srv.OnInfo(s.tcpGuard(s.onInfo))
 	srv.OnNotify(s.tcpGuard(s.onNotify))
+	srv.OnUpdate(s.tcpGuard(s.onUpdate))
 	srv.OnNoRoute(s.tcpGuard(s.onOther))
 	if s.udp != nil {
 		g := &guardConn{PacketConn: s.udp, s: s}
@@ -270,7 +330,14 @@ func (s *Server) Listen(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); _ = srv.ServeTCP(s.tcp) }()
 	}
-	s.log.Info("sip listening", "addr", s.addr.String(), "transports", strings.Join(s.cfg.Transports, ","), "media_ip", s.cfg.MediaIP.String(), "trunks", len(s.cfg.Trunks))
+	tlsAddr := ""
+	if s.tls != nil {
+		tlsAddr = s.TLSAddr().String()
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); _ = srv.ServeTLS(s.tls) }()
+	}
+	s.log.Info("sip listening", "addr", s.addr.String(), "transports", strings.Join(s.cfg.Transports, ","), "tls_addr", tlsAddr,
+		"media_ip", s.cfg.MediaIP.String(), "trunks", len(s.cfg.Trunks), "session_expires", s.cfg.SessionExpires, "min_se", s.cfg.MinSE)
 	return nil
 }
 
@@ -306,6 +373,9 @@ func (s *Server) closeListeners() {
 	}
 	if s.tcp != nil {
 		s.tcp.Close()
+	}
+	if s.tls != nil {
+		s.tls.Close()
 	}
 }
 
@@ -400,6 +470,8 @@ func (s *Server) refuse(req *sip.Request, tx sip.ServerTransaction, code int, ph
 		s.count(&s.counters.Refused405)
 	case 415:
 		s.count(&s.counters.Refused415)
+	case 422:
+		s.count(&s.counters.Refused422)
 	case 481:
 		s.count(&s.counters.Refused481)
 	case 488:
@@ -434,7 +506,7 @@ func (s *Server) busyFor(req *sip.Request, tx sip.ServerTransaction, why string,
 	s.refuse(req, tx, 503, "Service Unavailable", why, ra)
 }
 
-const allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"
+const allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE"
 
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	s.count(&s.counters.Options)
@@ -583,6 +655,11 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.refuse(req, tx, 404, "Not Found", "no hotline at this number")
 		return
 	}
+	timer, timed, tref := s.negotiateTimer(req)
+	if tref != nil {
+		s.refuseTimer(req, tx, tref)
+		return
+	}
 	ct := ""
 	if h := req.ContentType(); h != nil {
 		ct = strings.ToLower(strings.TrimSpace(h.Value()))
@@ -595,7 +672,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.refuse(req, tx, 415, "Unsupported Media Type", "body is not application/sdp", sip.NewHeader("Accept", "application/sdp"))
 		return
 	}
-	o, err := parseOffer(req.Body())
+	o, err := parseOffer(req.Body(), s.cfg.Codecs)
 	if err != nil {
 		if errors.Is(err, ErrMalformedSDP) {
 			s.refuse(req, tx, 400, "Bad Request", err.Error())
@@ -630,19 +707,26 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.busy(req, tx, "no media port free")
 		return
 	}
-	transport := "udp"
-	if strings.EqualFold(req.Transport(), "tcp") {
-		transport = "tcp"
-	}
+	transport := transportOf(req)
 	dlg, err := s.duas[transport].ReadInvite(req, tx)
 	if err != nil {
 		conn.Close()
 		s.refuse(req, tx, 400, "Bad Request", err.Error())
 		return
 	}
-	c := s.newCall(dlg, conn, o, src, s.callerOf(req, trunk, dialled, line))
+	c, err := s.newCall(dlg, conn, o, src, s.callerOf(req, trunk, dialled, line))
+	if err != nil {
+		conn.Close()
+		s.log.Error("sip call not made", "err", err)
+		s.refuse(req, tx, 500, "Server Internal Error", "media could not be set up")
+		dlg.Close()
+		return
+	}
 	c.transport = transport
 	c.release, held = release, false
+	if timed {
+		c.timers = make(chan sessionTimer, 1)
+	}
 	log := c.log
 	_ = dlg.Respond(100, "Trying", nil)
 	_ = dlg.Respond(180, "Ringing", nil)
@@ -668,7 +752,14 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.cancel(ErrCancelled)
 		return
 	}
-	if err := dlg.RespondSDP(answerSDP(o, s.cfg.MediaIP, port, c.sessID, c.version.Add(1))); err != nil {
+	res := sip.NewSDPResponseFromRequest(dlg.InviteRequest, answerSDP(o, s.cfg.MediaIP, port, c.sessID, c.version.Add(1)))
+	res.AppendHeader(sip.NewHeader("Supported", "timer"))
+	if timed {
+		for _, h := range timer.headers() {
+			res.AppendHeader(h)
+		}
+	}
+	if err := dlg.WriteResponse(res); err != nil {
 		if dlg.Context().Err() != nil {
 			s.count(&s.counters.Cancelled)
 			c.cancel(ErrCancelled)
@@ -680,6 +771,13 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	s.count(&s.counters.Answered)
+	if timed {
+		// Started once the call is confirmed: a session that never was
+		// needs no refresh. Before OnCall, whose return ends the call.
+		c.wg.Add(1)
+		go c.sessionLoop(timer)
+		log.Info("sip session timer", "interval", timer.interval, "we_refresh", timer.weRefresh)
+	}
 	cl := c.caller
 	log.Info("sip call answered", "trunk", cl.Trunk, "dialled", cl.Dialled, "line", cl.Line, "number_header", cl.Header,
 		"trusted", cl.Trusted, "number_known", cl.Number != "", "codec", c.codec, "rtp", o.addr.String(), "transport", transport)
@@ -691,7 +789,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}()
 }
 
-func (s *Server) newCall(dlg *sipgo.DialogServerSession, conn *net.UDPConn, o offer, signal netip.Addr, cl Caller) *Call {
+// newCall makes the call of an answered INVITE; an error (a codec's C
+// library out of memory) leaves nothing to free but conn.
+func (s *Server) newCall(dlg *sipgo.DialogServerSession, conn *net.UDPConn, o offer, signal netip.Addr, cl Caller) (*Call, error) {
 	// Our own id, as every ingress's: the trunk's Call-ID is logged
 	// alongside, not put in URLs.
 	id := call.NewID(time.Now())
@@ -708,12 +808,14 @@ func (s *Server) newCall(dlg *sipgo.DialogServerSession, conn *net.UDPConn, o of
 	}
 	rx, err := webrtc.NewRTPReceiver(o.codec, o.pt, events, s.cfg.ReorderPackets, c.in.PushFrame, c.in.PushKey)
 	if err != nil {
-		// G.711 decoders cannot fail to build; keep the call without
-		// audio rather than leave the dialog half made.
-		c.log.Error("rtp receiver", "err", err)
+		return nil, fmt.Errorf("sip: %s decoder: %w", o.codec, err)
 	}
 	c.rxr = rx
-	return c
+	if c.enc, err = newEncoder(o.codec); err != nil {
+		rx.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // onReinvite answers an offer inside a call: hold, unhold, or media moved.
@@ -724,7 +826,15 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	s.count(&s.counters.ReInvites)
-	o, err := parseOffer(req.Body())
+	timer, timed, tref := s.negotiateTimer(req)
+	if tref != nil {
+		// The call goes on with the interval it had.
+		s.refuseTimer(req, tx, tref)
+		return
+	}
+	// The call keeps its codec (its decoder and encoder hold state): an
+	// offer without it is refused and the call goes on as it was.
+	o, err := parseOffer(req.Body(), []webrtc.Codec{c.codec})
 	if err != nil {
 		// The call goes on as it was.
 		s.refuse(req, tx, 488, "Not Acceptable Here", err.Error())
@@ -737,9 +847,60 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	port := c.conn.LocalAddr().(*net.UDPAddr).Port
 	res := sip.NewSDPResponseFromRequest(req, answerSDP(ans, s.cfg.MediaIP, port, c.sessID, c.version.Add(1)))
 	res.AppendHeader(sip.HeaderClone(&c.srv.duas[c.transport].ContactHDR))
+	c.refreshed(res, timer, timed)
 	if err := tx.Respond(res); err != nil {
 		c.log.Debug("re-INVITE answer not sent", "err", err)
 	}
+}
+
+// onUpdate takes an UPDATE (RFC 3311) inside a call: a session refresh
+// (RFC 4028) without a body, or an offer as a re-INVITE's.
+func (s *Server) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
+	c := s.dialog(req)
+	if c == nil {
+		s.refuse(req, tx, 481, "Call/Transaction Does Not Exist", "no such call")
+		return
+	}
+	timer, timed, tref := s.negotiateTimer(req)
+	if tref != nil {
+		s.refuseTimer(req, tx, tref)
+		return
+	}
+	var res *sip.Response
+	if len(req.Body()) == 0 {
+		res = sip.NewResponseFromRequest(req, 200, "OK", nil)
+	} else {
+		o, err := parseOffer(req.Body(), []webrtc.Codec{c.codec})
+		if err != nil {
+			s.refuse(req, tx, 488, "Not Acceptable Here", err.Error())
+			return
+		}
+		c.reoffer(o)
+		c.mu.Lock()
+		ans := c.offered
+		c.mu.Unlock()
+		port := c.conn.LocalAddr().(*net.UDPAddr).Port
+		res = sip.NewSDPResponseFromRequest(req, answerSDP(ans, s.cfg.MediaIP, port, c.sessID, c.version.Add(1)))
+	}
+	res.AppendHeader(sip.HeaderClone(&c.srv.duas[c.transport].ContactHDR))
+	c.refreshed(res, timer, timed)
+	if err := tx.Respond(res); err != nil {
+		c.log.Debug("UPDATE answer not sent", "err", err)
+	}
+}
+
+// refreshed adds to the answer of a re-INVITE or UPDATE the session
+// timer it sets, and restarts the call's timer with it. A call without
+// a timer keeps none: one is only started by the INVITE's answer.
+func (c *Call) refreshed(res *sip.Response, st sessionTimer, on bool) {
+	res.AppendHeader(sip.NewHeader("Supported", "timer"))
+	if !on || c.timers == nil {
+		return
+	}
+	for _, h := range st.headers() {
+		res.AppendHeader(h)
+	}
+	c.renewTimer(st)
 }
 
 // rtpPort binds the next free even port of the range on MediaIP.
@@ -811,17 +972,39 @@ func (s *Server) stranger(req *sip.Request, tx sip.ServerTransaction) {
 	s.refuse(req, tx, 403, "Forbidden", "source address is not on a trunk")
 }
 
-// tcpGuard applies source_rate to requests that came over TCP from an
-// address on no trunk: past it they are dropped unanswered and counted
-// as a flood (UDP datagrams were limited before parsing, in guardConn).
-// sipgo ends the transaction of a request left unanswered.
+// transportOf is the transport req came over: udp, tcp or tls.
+func transportOf(req *sip.Request) string {
+	switch strings.ToLower(req.Transport()) {
+	case "tcp":
+		return "tcp"
+	case "tls":
+		return "tls"
+	}
+	return "udp"
+}
+
+// tcpGuard applies source_rate to requests that came over TCP or TLS
+// from an address on no trunk: past it they are dropped unanswered and
+// counted as a flood (UDP datagrams were limited before parsing, in
+// guardConn). sipgo ends the transaction of a request left unanswered.
+// It also refuses, 403, whatever a require_tls trunk sends over UDP or
+// TCP: the trunk's calls are taken only where its signalling (and the
+// caller's number in it) cannot be read or forged on the way.
 func (s *Server) tcpGuard(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
+		a := sourceAddr(req)
+		trunk := s.trunkFor(a)
 		if !strings.EqualFold(req.Transport(), "udp") {
-			if a := sourceAddr(req); s.trunkFor(a) == nil && !s.allowSource(a, time.Now()) {
+			if trunk == nil && !s.allowSource(a, time.Now()) {
 				s.dropFlood(a)
 				return
 			}
+		}
+		if trunk != nil && trunk.RequireTLS && transportOf(req) != "tls" {
+			if tx != nil && !req.IsAck() {
+				s.refuse(req, tx, 403, "Forbidden", "trunk "+trunk.Name+" requires TLS")
+			}
+			return
 		}
 		h(req, tx)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/callbrief/callbrief/media"
+	"github.com/callbrief/callbrief/media/g722"
 	"github.com/callbrief/callbrief/media/opus"
 )
 
@@ -68,6 +69,32 @@ func (o *opusDecoder) conceal(dst []int16, samples int, next []byte) []int16 {
 }
 
 func (o *opusDecoder) close() { o.d.Close() }
+
+// g722Decoder decodes G.722, already at 16 kHz.
+type g722Decoder struct {
+	d   *g722.Decoder
+	buf []int16
+}
+
+func (g *g722Decoder) decode(dst []int16, payload []byte) ([]int16, error) {
+	if len(payload) == 0 {
+		return dst, fmt.Errorf("%w: empty G.722 payload", ErrMalformedRTP)
+	}
+	g.buf = growInt16(g.buf, g722.DecodedLen(len(payload)))
+	n, err := g.d.Decode(payload, g.buf)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, g.buf[:n]...), nil
+}
+
+func (g *g722Decoder) conceal(dst []int16, samples int, _ []byte) []int16 {
+	// The reference decoder has no concealment; silence keeps call time.
+	// Its adaptive state stays where the last packet left it.
+	return append(dst, make([]int16, samples)...)
+}
+
+func (g *g722Decoder) close() { g.d.Close() }
 
 // pcmuDecoder expands G.711 (mu-law, or A-law when alaw) and resamples
 // 8 -> 16 kHz.
@@ -159,6 +186,14 @@ func newDepacketizer(codec Codec, audioPT uint8, eventPTs []uint8, reorderDepth 
 	case CodecOpus:
 		d.clock = media.Rate48k
 		d.dec, err = newOpusDecoder()
+	case CodecG722:
+		// RFC 3551: G722's RTP clock is 8000 though it carries 16 kHz
+		// audio, so a 20 ms packet of 320 samples advances 160 ticks.
+		d.clock = media.Rate8k
+		var g *g722.Decoder
+		if g, err = g722.NewDecoder(); err == nil {
+			d.dec = &g722Decoder{d: g}
+		}
 	case CodecPCMU, CodecPCMA:
 		d.clock = media.Rate8k
 		var g *pcmuDecoder

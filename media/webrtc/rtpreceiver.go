@@ -30,7 +30,7 @@ type ReceiveStats struct {
 	Jitter               time.Duration // RFC 3550 interarrival jitter
 }
 
-// NewRTPReceiver decodes codec (CodecPCMU, CodecPCMA or CodecOpus) sent
+// NewRTPReceiver decodes codec (CodecPCMU, CodecPCMA, CodecG722 or CodecOpus) sent
 // with payload type audioPT; eventPTs are the telephone-event payload
 // types negotiated. reorderDepth packets may arrive ahead of a missing one
 // before it is declared lost. onFrame and onKey are called from Handle and

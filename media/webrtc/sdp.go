@@ -21,6 +21,9 @@ const (
 	// CodecPCMA (G.711 A-law) is taken on plain RTP legs (SIP trunks
 	// outside North America and Japan); browsers are offered Opus or PCMU.
 	CodecPCMA Codec = "PCMA"
+	// CodecG722 (wideband, 16 kHz audio on an 8000 RTP clock) is taken
+	// on plain RTP legs too: SIP phones and PBXes offer it as HD voice.
+	CodecG722 Codec = "G722"
 )
 
 // offer is what we need to know of an SDP offer before handing it to pion:

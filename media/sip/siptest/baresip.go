@@ -80,7 +80,7 @@ func BaresipBin() (string, error) {
 	if err != nil {
 		return "", errors.New("baresip (Debian baresip-core) is not installed: scripts/setup.sh test installs it")
 	}
-	for _, m := range []string{"aufile", "g711", "ctrl_tcp", "cons", "account", "menu"} {
+	for _, m := range []string{"aufile", "g711", "g722", "opus", "ctrl_tcp", "cons", "account", "menu"} {
 		if _, err := os.Stat(filepath.Join(BaresipModules, m+".so")); err != nil {
 			return "", fmt.Errorf("baresip's %s module is missing from %s", m, BaresipModules)
 		}
@@ -95,11 +95,17 @@ const BaresipModules = "/usr/lib/baresip/modules"
 // with lead of silence before it (a caller listening to the greeting)
 // and tail after it: baresip's file source reads at the codec's rate.
 func WriteWAV(path string, pcm []int16, rate int, lead, tail time.Duration) (time.Duration, error) {
-	pcm8, err := media.ResampleInt16(pcm, rate, media.Rate8k)
+	return WriteWAVAt(path, pcm, rate, media.Rate8k, lead, tail)
+}
+
+// WriteWAVAt is WriteWAV at out Hz: a phone's file source takes the
+// rate of the codec it sends (Codec.Rate).
+func WriteWAVAt(path string, pcm []int16, rate, out int, lead, tail time.Duration) (time.Duration, error) {
+	pcm8, err := media.ResampleInt16(pcm, rate, out)
 	if err != nil {
 		return 0, err
 	}
-	n := func(d time.Duration) int { return int(d.Seconds() * media.Rate8k) }
+	n := func(d time.Duration) int { return int(d.Seconds() * float64(out)) }
 	all := make([]float32, 0, n(lead)+len(pcm8)+n(tail))
 	all = append(all, make([]float32, n(lead))...)
 	for _, v := range pcm8 {
@@ -110,12 +116,38 @@ func WriteWAV(path string, pcm []int16, rate int, lead, tail time.Duration) (tim
 	if err != nil {
 		return 0, err
 	}
-	a := &media.Audio{Format: media.Format{Encoding: media.PCM, SampleRate: media.Rate8k, Channels: 1, BitsPerSample: 16}, Data: all}
+	a := &media.Audio{Format: media.Format{Encoding: media.PCM, SampleRate: out, Channels: 1, BitsPerSample: 16}, Data: all}
 	if err := media.WriteWAV(f, a, 16); err != nil {
 		f.Close()
 		return 0, err
 	}
-	return time.Duration(len(pcm8)) * time.Second / media.Rate8k, f.Close()
+	return time.Duration(len(pcm8)) * time.Second / time.Duration(out), f.Close()
+}
+
+// PhoneCodec is the one codec a phone offers.
+type PhoneCodec struct {
+	Name    string // as callbrief logs it: PCMU, G722, opus
+	Module  string // baresip's module
+	Account string // the account's audio_codecs
+	Rate    int    // its audio rate, which the file source must have
+}
+
+// The codecs a baresip phone can be limited to.
+var (
+	PhonePCMU = PhoneCodec{"PCMU", "g711", "PCMU/8000/1", media.Rate8k}
+	PhoneG722 = PhoneCodec{"G722", "g722", "G722", 16000}
+	// baresip's Opus runs at 48 kHz, and its file source with it.
+	PhoneOpus = PhoneCodec{"opus", "opus", "opus", media.Rate48k}
+)
+
+// PhoneOptions are how a Baresip phone differs from the default (G.711
+// mu-law over UDP).
+type PhoneOptions struct {
+	Codec PhoneCodec // zero: PhonePCMU
+	// CAFile, when set, is the PEM file of the authority that signed the
+	// service's TLS certificate: the phone verifies the service with it
+	// and can dial sip:...;transport=tls.
+	CAFile string
 }
 
 // StartBaresip starts baresip in dir (its config, accounts and log go
@@ -123,6 +155,15 @@ func WriteWAV(path string, pcm []int16, rate int, lead, tail time.Duration) (tim
 // only, keys as RFC 4733 events) and wav as its microphone, and returns
 // once its control socket answers (or ctx ends). It is stopped by Close.
 func StartBaresip(ctx context.Context, dir, number, wav string) (*Baresip, error) {
+	return StartPhone(ctx, dir, number, wav, PhoneOptions{})
+}
+
+// StartPhone is StartBaresip with options: the one codec the phone
+// offers (wav must be at its Rate) and TLS.
+func StartPhone(ctx context.Context, dir, number, wav string, o PhoneOptions) (*Baresip, error) {
+	if o.Codec.Name == "" {
+		o.Codec = PhonePCMU
+	}
 	bin, err := BaresipBin()
 	if err != nil {
 		return nil, err
@@ -147,15 +188,20 @@ func StartBaresip(ctx context.Context, dir, number, wav string) (*Baresip, error
 	l.Close()
 	// net_interface 127.0.0.1 keeps every address in its SDP on
 	// loopback; no audio player: what the service says is not played.
+	tlsConf := ""
+	if o.CAFile != "" {
+		tlsConf = "sip_cafile " + o.CAFile + "\n"
+	}
 	config := fmt.Sprintf(`poll_method epoll
 net_interface 127.0.0.1
 sip_listen 127.0.0.1:%d
-audio_source aufile,%s
-audio_srate 8000
-audio_channels 1
+%saudio_source aufile,%s
+ausrc_srate %d
+ausrc_channels 1
+auplay_channels 1
 rtp_ports %d-%d
 module_path %s
-module g711.so
+module %s.so
 module aufile.so
 module account.so
 module cons.so
@@ -163,8 +209,8 @@ module ctrl_tcp.so
 module_app menu.so
 cons_listen 127.0.0.1:%d
 ctrl_tcp_listen %s
-`, sipPort, wav, rtp, rtp+9, BaresipModules, consPort, ctrlAddr)
-	account := fmt.Sprintf("<sip:%s@127.0.0.1>;regint=0;audio_codecs=PCMU/8000/1;dtmfmode=rtpevent\n", number)
+`, sipPort, tlsConf, wav, o.Codec.Rate, rtp, rtp+9, BaresipModules, o.Codec.Module, consPort, ctrlAddr)
+	account := fmt.Sprintf("<sip:%s@127.0.0.1>;regint=0;audio_codecs=%s;dtmfmode=rtpevent\n", number, o.Codec.Account)
 	for name, body := range map[string]string{"config": config, "accounts": account, "contacts": ""} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
 			return nil, err

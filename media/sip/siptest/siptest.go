@@ -361,3 +361,46 @@ func Field(log, key string) string {
 	}
 	return ""
 }
+
+// RefusedCallScenario is a call the service must refuse: an INVITE
+// (G.711) with the header lines @HEADERS@ (at least one), whose answer
+// must be @CODE@ with its @HDR@ header matching the regular expression
+// @RE@; the refusal is ACKed.
+//
+//go:embed refusedcall.xml
+var RefusedCallScenario []byte
+
+// Session timer (RFC 4028) callers: @SE@ is the session interval asked
+// for, in seconds.
+var (
+	// TimerKeepScenario refreshes every @HALF@ ms (UPDATE, re-INVITE,
+	// UPDATE) as the refresher it asked to be, and hangs up after
+	// 4 × @HALF@ ms; a BYE from the service fails it.
+	//
+	//go:embed timerkeep.xml
+	TimerKeepScenario []byte
+	// TimerIdleScenario asks to refresh and never does: it runs @PLAY@
+	// (sipp elements that do not wait for the service: a pause, a
+	// play_pcap_audio; or nothing) and waits up to @BYEWAIT@ ms for the
+	// service's BYE.
+	//
+	//go:embed timeridle.xml
+	TimerIdleScenario []byte
+	// TimerServiceScenario asks the service to refresh and allows
+	// UPDATE: it waits up to @WAIT@ ms for each of two UPDATEs, then
+	// hangs up.
+	//
+	//go:embed timerservice.xml
+	TimerServiceScenario []byte
+	// TimerServiceInviteScenario is TimerServiceScenario from a caller
+	// that does not allow UPDATE: the refreshes are re-INVITEs.
+	//
+	//go:embed timerserviceinvite.xml
+	TimerServiceInviteScenario []byte
+)
+
+// TimerRefusedScenario asks the service to refresh (@SE@ s), answers
+// its first UPDATE 481 and waits up to @WAIT@ ms for the service's BYE.
+//
+//go:embed timerrefused.xml
+var TimerRefusedScenario []byte
