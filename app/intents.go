@@ -198,3 +198,25 @@ func Understanding(ctx context.Context, cfg config.Config, log *slog.Logger) (pi
 	}
 	return e.Understanding(ctx)
 }
+
+// WarmTurn starts embedding a turn's words as the intent step will embed
+// them, in the background, when the served intent model uses e5: a live
+// call's turn is recognised at the caller's pause (pipeline's
+// PausedTranscriber), a few hundred milliseconds before the endpoint, and
+// computing the embedding then lets the intent step at the endpoint find it
+// done. Without that head start e5 on a busy machine rarely beats
+// intent.embed_wait and the sparse model answers alone.
+func (e *Engines) WarmTurn(ctx context.Context, text string) {
+	if e.cfg.Intent.Dense != "e5" {
+		return
+	}
+	c, err := nlu.Clean(text)
+	if err != nil {
+		return // the intent step reports it
+	}
+	qc, err := e.QueryEmbedder(ctx)
+	if err != nil {
+		return
+	}
+	qc.Warm(c)
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/callbrief/callbrief/config"
 	"github.com/callbrief/callbrief/data/taxonomy"
 	"github.com/callbrief/callbrief/handoff"
+	"github.com/callbrief/callbrief/nlu"
 )
 
 // benchmarkUnderstand times the served understanding step on the
@@ -46,6 +47,7 @@ func benchmarkUnderstand(b *testing.B, dense string) {
 		b.Fatal(err)
 	}
 	var und, sug []time.Duration
+	hybrid, right := 0, 0
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		text := test[i%len(test)].Text
@@ -60,6 +62,15 @@ func benchmarkUnderstand(b *testing.B, dense string) {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
+		// What the served wait bound gives: how many turns the hybrid
+		// answered (the rest fell back to the sparse model alone) and how
+		// many were right.
+		if u.Intent.Engine == nlu.HybridName {
+			hybrid++
+		}
+		if string(u.Intent.Intent) == test[i%len(test)].Intent {
+			right++
+		}
 		lang := "zh" // as handoff.Engine asks: the variety, or zh, or en
 		switch l := u.Language.Language; {
 		case l == call.LangEnglish:
@@ -78,6 +89,8 @@ func benchmarkUnderstand(b *testing.B, dense string) {
 		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 		return float64(s[min(len(s)-1, int(p*float64(len(s))))]) / 1e6
 	}
+	b.ReportMetric(float64(hybrid)/float64(b.N), "e5-answered-share")
+	b.ReportMetric(float64(right)/float64(b.N), "served-accuracy")
 	b.ReportMetric(q(und, 0.5), "understand-p50-ms")
 	b.ReportMetric(q(und, 0.99), "understand-p99-ms")
 	b.ReportMetric(q(sug, 0.5), "kb-p50-ms")

@@ -38,6 +38,7 @@ type ServedOutcome struct {
 	Decided      string   `json:"language_decided"`
 	WantLanguage string   `json:"want_language"`
 	Intent       string   `json:"intent"`
+	IntentEngine string   `json:"intent_engine,omitempty"` // the classifier that answered ("embedded+e5", or "embedded" when e5 was late)
 	WantIntent   string   `json:"want_intent"`
 	Verification string   `json:"verification"`
 	WantVerify   string   `json:"want_verification,omitempty"`
@@ -76,6 +77,7 @@ func (o *ServedOutcome) fill(b handoff.Brief) {
 	o.Heard = b.Transcript.Text()
 	o.Decided = string(b.Language.Language)
 	o.Intent = string(b.Intent.Intent)
+	o.IntentEngine = b.Intent.Engine
 	o.Verification = string(b.Verification.Status)
 	o.Group, o.Priority, o.Line = b.Route.Group, b.Route.Priority, b.Route.Line
 	o.KB = kbIDs(b.KB, 5)
@@ -159,10 +161,14 @@ type ServedRow struct {
 	Failed    int    `json:"failed"`
 	// Metric is CER (Chinese, traditional folded to simplified) or WER;
 	// TranscriptError is total edits over total reference tokens.
-	Metric               string  `json:"metric,omitempty"`
-	TranscriptError      float64 `json:"transcript_error"`
-	LanguageAccuracy     float64 `json:"language_accuracy"`
-	IntentAccuracy       float64 `json:"intent_accuracy"`
+	Metric           string  `json:"metric,omitempty"`
+	TranscriptError  float64 `json:"transcript_error"`
+	LanguageAccuracy float64 `json:"language_accuracy"`
+	IntentAccuracy   float64 `json:"intent_accuracy"`
+	// IntentByE5 is the share of answered calls whose intent the hybrid
+	// (sparse + e5) gave: the rest fell back to the sparse model because
+	// the embedding was later than intent.embed_wait.
+	IntentByE5           float64 `json:"intent_by_e5"`
 	RouteAccuracy        float64 `json:"route_accuracy"`
 	VerificationAccuracy float64 `json:"verification_accuracy"`
 	VerificationN        int     `json:"verification_n"`
@@ -223,6 +229,7 @@ func servedRow(mode, lang string, os []ServedOutcome) ServedRow {
 	n, ok := map[string]int{}, map[string]int{}
 	var edits EditCounts
 	var tt, ti, th, tb []float64
+	answered, byE5 := 0, 0
 	add := func(xs *[]float64, v *float64) {
 		if v != nil {
 			*xs = append(*xs, *v)
@@ -244,6 +251,10 @@ func servedRow(mode, lang string, os []ServedOutcome) ServedRow {
 			}
 		}
 		if o.Error == "" {
+			answered++
+			if o.IntentEngine == "embedded+e5" {
+				byE5++
+			}
 			add(&tt, o.Times.ToTranscript)
 			add(&ti, o.Times.ToIntent)
 			add(&th, o.Times.ToHandoff)
@@ -260,6 +271,9 @@ func servedRow(mode, lang string, os []ServedOutcome) ServedRow {
 	row.LanguageAccuracy, row.IntentAccuracy, row.RouteAccuracy = rate("language"), rate("intent"), rate("route")
 	row.VerificationAccuracy, row.VerificationN = rate("verification"), n["verification"]
 	row.KBTop5, row.KBN = rate("kb_top5"), n["kb_top5"]
+	if answered > 0 {
+		row.IntentByE5 = float64(byE5) / float64(answered)
+	}
 	row.ToTranscript, row.ToIntent, row.ToHandoff, row.HandoffToBrief = distOf(tt), distOf(ti), distOf(th), distOf(tb)
 	return row
 }
@@ -469,7 +483,7 @@ func (r *ServedReport) Markdown() string {
 	}
 	fmt.Fprintf(&b, ". Machine: %d cores, load average %s before, %s after.\n\n", r.Machine.Cores, loadString(r.Machine.LoadBefore), loadString(r.Machine.LoadAfter))
 	fmt.Fprintf(&b, "Overridden configuration: %s.\n\n", strings.Join(r.Overrides, "; "))
-	fmt.Fprintf(&b, "| mode | lang | calls (synthetic) | failed | CER/WER | language | intent | route | verification | KB top 5 | to transcript p50/p95 | to intent p50/p95 | to handoff p50/p95 | handoff→brief p50/p95 |\n")
+	fmt.Fprintf(&b, "| mode | lang | calls (synthetic) | failed | CER/WER | language | intent (by e5) | route | verification | KB top 5 | to transcript p50/p95 | to intent p50/p95 | to handoff p50/p95 | handoff→brief p50/p95 |\n")
 	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	dist := func(d Dist) string {
 		if d.N == 0 {
@@ -489,8 +503,8 @@ func (r *ServedReport) Markdown() string {
 		if row.Mode != ModeText {
 			te = fmt.Sprintf("%s %.1f%%", row.Metric, 100*row.TranscriptError)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d (%d) | %d | %s | %.2f | %.2f | %.2f | %s | %s | %s | %s | %s | %s |\n",
-			row.Mode, row.Language, row.Calls, row.Synthetic, row.Failed, te, row.LanguageAccuracy, row.IntentAccuracy, row.RouteAccuracy,
+		fmt.Fprintf(&b, "| %s | %s | %d (%d) | %d | %s | %.2f | %.2f (%.2f) | %.2f | %s | %s | %s | %s | %s | %s |\n",
+			row.Mode, row.Language, row.Calls, row.Synthetic, row.Failed, te, row.LanguageAccuracy, row.IntentAccuracy, row.IntentByE5, row.RouteAccuracy,
 			frac(row.VerificationAccuracy, row.VerificationN), frac(row.KBTop5, row.KBN),
 			dist(row.ToTranscript), dist(row.ToIntent), dist(row.ToHandoff), dist(row.HandoffToBrief))
 	}

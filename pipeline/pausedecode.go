@@ -50,6 +50,12 @@ type PausedTranscriber struct {
 	// used even if no Resume said so. 0: only Resume counts.
 	Tail time.Duration
 	Log  *slog.Logger
+	// OnGuess, when set, is given each guess recognised before it was
+	// dropped, in the guess's goroutine. The served stack starts the
+	// turn's sentence embedding there: when the pause was the end, the
+	// intent step finds it computed instead of waiting for e5 after the
+	// endpoint. It must not block for long.
+	OnGuess func(call.Transcript)
 
 	mu    sync.Mutex
 	guess *guess
@@ -93,6 +99,9 @@ func (p *PausedTranscriber) Pause(ctx context.Context, utt []int16) {
 		defer p.wg.Done()
 		defer close(g.done)
 		g.tr, g.err = p.Base.Transcribe(gctx, g.pcm, asr.ModeFree)
+		if g.err == nil && gctx.Err() == nil && p.OnGuess != nil {
+			p.OnGuess(g.tr)
+		}
 	}()
 }
 

@@ -213,3 +213,31 @@ func TestLiveIngressDecodesAtPauses(t *testing.T) {
 	dec.Wait()
 	waitGoroutines(t, before)
 }
+
+// TestPausedTranscriberOnGuess: the hook gets the guess's transcript (the
+// served stack starts the turn's embedding there), never a cancelled one.
+func TestPausedTranscriberOnGuess(t *testing.T) {
+	ctx := context.Background()
+	turn := audio(48000)
+	got := make(chan string, 4)
+	p := &PausedTranscriber{Base: &lengthTranscriber{}, OnGuess: func(tr call.Transcript) { got <- tr.Text() }}
+	p.Pause(ctx, turn[:32000])
+	p.Wait()
+	select {
+	case s := <-got:
+		if s != "<32000>" {
+			t.Fatalf("OnGuess got %q, want the guess's transcript", s)
+		}
+	default:
+		t.Fatal("OnGuess was not called for a recognised guess")
+	}
+	b := &PausedTranscriber{Base: blockingTranscriber{}, OnGuess: func(tr call.Transcript) { got <- tr.Text() }}
+	b.Pause(ctx, turn[:32000])
+	b.Resume() // the caller spoke again: the guess is cancelled
+	b.Wait()
+	select {
+	case s := <-got:
+		t.Fatalf("OnGuess called for a cancelled guess (%q)", s)
+	default:
+	}
+}

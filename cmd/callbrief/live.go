@@ -157,7 +157,10 @@ func (s *server) runCall(ctx context.Context, c webrtc.Call, synth tts.Synthesiz
 	if s.cfg.VAD.PauseDecode > 0 {
 		// The opening turn is recognised at the caller's pauses while they
 		// speak; nothing it sends off outlives the call.
-		paused = &pipeline.PausedTranscriber{Base: cfg.Transcriber, Tail: s.cfg.VAD.Endpoint.Hangover - s.cfg.VAD.PauseDecode, Log: log}
+		paused = &pipeline.PausedTranscriber{Base: cfg.Transcriber, Tail: s.cfg.VAD.Endpoint.Hangover - s.cfg.VAD.PauseDecode, Log: log,
+			// The guess's sentence embedding, started at the pause, is what
+			// lets the intent step at the endpoint use e5 in time.
+			OnGuess: func(tr call.Transcript) { s.eng.WarmTurn(ctx, tr.Text()) }}
 		cfg.Transcriber = paused
 		defer paused.Wait()
 	}
