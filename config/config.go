@@ -383,6 +383,12 @@ type HTTP struct {
 
 // Shutdown bounds the graceful drain.
 type Shutdown struct {
+	// Drain is how long a stopping node (SIGTERM) lets its calls in
+	// progress (uploads, live WebRTC and SIP calls) go on while refusing
+	// new ones; past it the calls still up are hung up, their briefs kept
+	// and marked for a call-back. Default 60 s: most calls reach their
+	// handoff within it. An orchestrator's stop timeout must exceed it by
+	// some 15 s (terminationGracePeriodSeconds, TimeoutStopSec).
 	Drain time.Duration `yaml:"drain"`
 }
 
@@ -475,7 +481,7 @@ func Default() Config {
 		ASR: ASR{Engine: "auto", English: "multilingual", Grammars: "sphinx",
 			SpeechServer: SpeechServer{Addr: "127.0.0.1:0", Count: 1, StartTimeout: 2 * time.Minute},
 			Sphinx:       SphinxASR{ModelDir: "/usr/share/pocketsphinx/model/en-us"}, OpenAI: OpenAIClient{Model: "whisper-1", Timeout: 15 * time.Second, Retries: 2}},
-		Shutdown: Shutdown{Drain: 20 * time.Second},
+		Shutdown: Shutdown{Drain: 60 * time.Second},
 		Desk:     Desk{TokenTTL: 12 * time.Hour, ReconnectGrace: 15 * time.Second, RingOut: 20 * time.Second},
 		SMS:      SMS{Gateway: "dev"},
 		WebRTC: WebRTC{TURNTTL: 12 * time.Hour, ICETimeout: 15 * time.Second, MaxCalls: 200, Loopback: true, AnswerTimeout: 10 * time.Second, TurnTimeout: 12 * time.Second,

@@ -37,8 +37,8 @@ type liveMetrics struct {
 // LiveCall is what one live call measured. A zero duration means the
 // call did not get that far; it is not recorded.
 type LiveCall struct {
-	// Outcome: "handed_over", "abandoned" (the caller hung up first) or
-	// "failed".
+	// Outcome: "handed_over", "abandoned" (the caller hung up first),
+	// "cut" (the node hung up at its drain deadline) or "failed".
 	Outcome string
 	// From the end of the caller's first turn (the endpoint) to its final
 	// transcript, to the intent, and to the brief being on the desk.

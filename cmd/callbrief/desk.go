@@ -90,8 +90,12 @@ func announceDev(cfg config.Config, log *slog.Logger, stdout io.Writer) {
 // ?answers= the caller's keyed answers to verification questions, comma
 // separated (e.g. 951602#). The call ends on the desk with its brief.
 func (s *server) handleCallUpload(w http.ResponseWriter, r *http.Request) {
+	// Counted before the drain is checked: a drain that starts now either
+	// sees this upload or this upload sees the drain.
+	s.uploads.Add(1)
+	defer s.uploads.Add(-1)
 	if s.draining.Load() {
-		httpError(w, http.StatusServiceUnavailable, "draining", "this node is draining; retry on another")
+		s.refuseDraining(w)
 		return
 	}
 	// The caller's speech has ended when the upload arrives: every time
@@ -142,11 +146,24 @@ func (s *server) handleCallUpload(w http.ResponseWriter, r *http.Request) {
 	// its opening is transcribed the rest of the call (understanding,
 	// questions waiting for keys, the brief) no longer holds it.
 	cfg.Transcriber = releasingTranscriber{Transcriber: cfg.Transcriber, release: release}
+	// Traced so that a call cut by the node's shutdown (the drain
+	// deadline) still leaves what was heard and understood on the desk.
+	trace := &liveTrace{}
+	cfg.Transcriber = tracedTranscriber{cfg.Transcriber, trace}
+	cfg.Understander = tracedUnderstander{cfg.Understander, trace}
+	cfg.Handoff = tracedHandoff{cfg.Handoff, trace}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
 	defer cancel()
+	defer context.AfterFunc(s.cut, cancel)()
 	start := time.Now()
 	res, err := pipeline.RunCall(ctx, cfg, callID, &pipeline.OfflineIngress{Opening16k: pcm, Scenario: sc})
 	s.metrics.Observe("call", s.rec.Name(), time.Since(start), err)
+	if err != nil && s.cut.Err() != nil {
+		s.keepCut(callID, trace, log)
+		httpError(w, http.StatusServiceUnavailable, "drained",
+			fmt.Sprintf("this node shut down before call %s ended; its brief is kept on the desk, marked for a call-back", callID))
+		return
+	}
 	if err != nil {
 		status, code := statusOf(err)
 		log.Warn("call failed", "err", err)
@@ -154,6 +171,13 @@ func (s *server) handleCallUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, uploadResult{Result: res, Timing: timingOf(res, start.Sub(received), admitted.Sub(received))})
+}
+
+// refuseDraining answers a new call on a draining node: 503 with a
+// Retry-After, to be placed on another node.
+func (s *server) refuseDraining(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	httpError(w, http.StatusServiceUnavailable, "draining", "this node is draining; retry on another")
 }
 
 // releasingTranscriber frees the call's admission place when the opening

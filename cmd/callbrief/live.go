@@ -196,6 +196,11 @@ func (s *server) runCall(ctx context.Context, c webrtc.Call, synth tts.Synthesiz
 	case err == nil:
 		m.Outcome = "handed_over"
 		log.Info("live call handed over", "group", res.Brief.Route.Group, "intent", res.Brief.Intent.Intent)
+	case errors.Is(c.Err(), webrtc.ErrClosed):
+		// Hung up by the node at its drain deadline (SIP calls' cause
+		// wraps it too): the caller is to be called back.
+		m.Outcome = "cut"
+		s.keepCut(c.ID(), trace, log)
 	case hungUp(err) && !trace.handedOver():
 		m.Outcome = "abandoned"
 		log.Info("caller hung up before the handoff; sending what we have to the desk")
@@ -276,6 +281,16 @@ func (s *server) runCall(ctx context.Context, c webrtc.Call, synth tts.Synthesiz
 		why = "the caller hung up while waiting for an agent"
 	case hr.Ended == pipeline.EndTimeout:
 		why = fmt.Sprintf("no agent joined within %s; the caller was told they will be called back", w.HoldTimeout)
+	case hr.Ended == pipeline.EndShutdown:
+		why = shutdownWhy
+	}
+	if hr.Bridged && hr.Ended == pipeline.EndShutdown {
+		// Talking with the agent when the node's drain deadline came.
+		nctx, ncancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := s.stack.Engine.Note(nctx, c.ID(), "the node shut down during the conversation with the agent; call the caller back"); err != nil {
+			log.Warn("brief not marked", "err", err)
+		}
+		ncancel()
 	}
 	if why != "" {
 		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -291,6 +306,37 @@ func (s *server) runCall(ctx context.Context, c webrtc.Call, synth tts.Synthesiz
 // hungUp reports whether err means the caller left.
 func hungUp(err error) bool {
 	return errors.Is(err, webrtc.ErrHangup) || errors.Is(err, webrtc.ErrPeerGone) || errors.Is(err, pipeline.ErrHangup)
+}
+
+// shutdownReason marks the brief of a call the node hung up at its drain
+// deadline before the handoff; shutdownWhy is said of every call it hung
+// up with no agent talking to the caller.
+const (
+	shutdownReason = "shutdown: the node shut down before the handoff"
+	shutdownWhy    = "the node shut down (drain deadline) before an agent took the call; call the caller back"
+)
+
+// keepCut keeps the brief of a call the node cut at its drain deadline:
+// what was heard and understood so far, on the desk in its group's
+// call-back list, marked. A call already handed over keeps its brief and
+// is marked.
+func (s *server) keepCut(callID string, t *liveTrace, log *slog.Logger) {
+	// The call's own context is ending with the node; the brief must
+	// still be stored.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !t.handedOver() {
+		req := t.cut(callID, time.Now(), shutdownReason, "the node shut down before verification ended")
+		b, err := s.stack.Engine.Handoff(ctx, req)
+		if err != nil {
+			log.Error("call cut by the shutdown: brief not stored", "err", err)
+			return
+		}
+		log.Info("call cut by the shutdown: brief on the desk", "group", b.Route.Group, "delivery", b.Delivery)
+	}
+	if err := s.stack.Engine.CallerLeft(ctx, callID, shutdownWhy); err != nil {
+		log.Warn("call cut by the shutdown: brief not marked for a call-back", "err", err)
+	}
 }
 
 // abandonedReason marks the brief of a caller who hung up before the
@@ -330,12 +376,18 @@ func (t *liveTrace) measures() obs.LiveCall {
 // abandoned is the handoff request of a call whose caller hung up: the
 // transcript and understanding so far, unverified.
 func (t *liveTrace) abandoned(callID string, now time.Time) handoff.Request {
+	return t.cut(callID, now, abandonedReason, "the caller hung up before verification ended")
+}
+
+// cut is the handoff request of a call ended before its handoff, for
+// reason: the transcript and understanding so far, unverified.
+func (t *liveTrace) cut(callID string, now time.Time, reason, unverified string) handoff.Request {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	tr := t.transcript
 	tr.CallID = callID
-	req := handoff.Request{CallID: callID, At: now, Transcript: tr, Reason: abandonedReason,
-		Verification: call.VerificationOutcome{Status: call.StatusUnverified, Reason: "the caller hung up before verification ended", At: now}}
+	req := handoff.Request{CallID: callID, At: now, Transcript: tr, Reason: reason,
+		Verification: call.VerificationOutcome{Status: call.StatusUnverified, Reason: unverified, At: now}}
 	if u := t.understood; u != nil {
 		req.Intent, req.Slots, req.Urgency, req.Language = u.Intent, u.Slots, u.Urgency, u.Language
 		req.Verification.Intent = string(u.Intent.Intent)

@@ -45,11 +45,16 @@ type server struct {
 	log      *slog.Logger
 	metrics  *obs.Metrics
 	draining atomic.Bool
-	admit    *admit.Limiter // recorded calls in recognition
-	started  time.Time
-	asrName  string
-	vadName  string
-	apiKeys  *web.APIKeys // operator and integration endpoints
+	// uploads counts the recorded calls in progress, which a drain lets
+	// finish; cut is done at the drain deadline, ending those still
+	// running (their briefs kept and marked).
+	uploads atomic.Int64
+	cut     context.Context
+	admit   *admit.Limiter // recorded calls in recognition
+	started time.Time
+	asrName string
+	vadName string
+	apiKeys *web.APIKeys // operator and integration endpoints
 }
 
 func (s *server) routes() *http.ServeMux {
@@ -122,6 +127,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer st.Close()
 	s := &server{eng: eng, stack: st, rec: rec, cfg: c.cfg, log: c.log, metrics: eng.Metrics(), started: time.Now(), asrName: rec.Name(), vadName: vadName}
+	var cutUploads context.CancelFunc
+	s.cut, cutUploads = context.WithCancel(context.Background())
+	defer cutUploads()
 	maxCalls := c.cfg.Admit.Max
 	if maxCalls == 0 {
 		maxCalls = runtime.NumCPU()
@@ -173,44 +181,62 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	case <-ctx.Done():
 	}
-	// Two-phase shutdown: stop taking calls and drain; a second signal
-	// (or the drain deadline) forces it.
+	// Drain: every ingress refuses new calls at once (uploads and WHIP
+	// 503 with Retry-After, SIP INVITE and OPTIONS 503 so a proxy moves
+	// on, readyz not ready), while the calls in progress (uploads being
+	// processed, live WebRTC and SIP calls) go on to their end, up to
+	// shutdown.drain. Then the calls still up are hung up (BYE, peer
+	// connection closed) and the uploads still running cut, each with its
+	// brief kept and marked for a call-back. A second signal forces it.
 	s.draining.Store(true)
 	s.whip.Drain()
 	if s.sip != nil {
 		s.sip.Drain()
 	}
-	c.log.Info("draining", "deadline", c.cfg.Shutdown.Drain)
+	c.log.Info("draining: no new calls; the calls in progress may finish", "deadline", c.cfg.Shutdown.Drain,
+		"live_calls", s.whip.Active(), "sip_calls", s.sipActive(), "uploads", s.uploads.Load())
 	force := make(chan os.Signal, 1)
 	signal.Notify(force, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(force)
-	dctx, cancel := context.WithTimeout(context.Background(), c.cfg.Shutdown.Drain)
+	// The whole shutdown: the drain, then hanging up what remains (its
+	// briefs stored) and closing the listener and the desks.
+	sctx, cancel := context.WithTimeout(context.Background(), c.cfg.Shutdown.Drain+hangupBound)
 	defer cancel()
 	go func() {
 		select {
 		case <-force:
 			c.log.Warn("second signal: forcing shutdown")
 			cancel()
-		case <-dctx.Done():
+		case <-sctx.Done():
 		}
 	}()
-	// Live calls in progress finish (or the drain deadline ends them)
-	// before the listener goes.
-	if err := s.whip.Close(dctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+	dctx, endDrain := context.WithTimeout(sctx, c.cfg.Shutdown.Drain)
+	drainStart := time.Now()
+	s.awaitCalls(dctx)
+	endDrain()
+	if live, sipCalls, up := s.whip.Active(), s.sipActive(), s.uploads.Load(); live+sipCalls+int(up) > 0 {
+		c.log.Warn("drain deadline: hanging up the calls still in progress; their briefs are kept and marked for a call-back",
+			"live_calls", live, "sip_calls", sipCalls, "uploads", up)
+	} else {
+		c.log.Info("drained: every call in progress ended", "took", time.Since(drainStart).Round(time.Millisecond))
+	}
+	cutUploads()
+	if err := s.whip.Close(sctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		c.log.Warn("closing live calls", "err", err)
 	}
 	if s.sip != nil {
-		if err := s.sip.Close(dctx); err != nil {
+		if err := s.sip.Close(sctx); err != nil {
 			c.log.Warn("closing sip calls", "err", err)
 		}
 	}
+	s.awaitUploads(sctx)
 	stopCalls()
-	err = srv.Shutdown(dctx)
+	err = srv.Shutdown(sctx)
 	// The desks were told to reconnect elsewhere. Their agents keep their
 	// calls if they do within the grace, which is waited for only when
 	// another node can take them (a shared store); a lone node's queue
 	// goes with it.
-	gctx, stopGrace := context.WithCancel(dctx)
+	gctx, stopGrace := context.WithCancel(sctx)
 	if !s.cfg.Store.Shared() {
 		stopGrace()
 	}
@@ -222,6 +248,41 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	c.log.Info("stopped")
 	return nil
+}
+
+// hangupBound is the time past the drain deadline given to hang up the
+// calls still up and store their briefs.
+const hangupBound = 15 * time.Second
+
+func (s *server) sipActive() int {
+	if s.sip == nil {
+		return 0
+	}
+	return s.sip.Active()
+}
+
+// awaitCalls waits until no call is in progress on any ingress, or ctx is
+// done.
+func (s *server) awaitCalls(ctx context.Context) {
+	_ = s.whip.Wait(ctx)
+	if s.sip != nil {
+		_ = s.sip.Wait(ctx)
+	}
+	s.awaitUploads(ctx)
+}
+
+// awaitUploads waits until no recorded call is in progress, or ctx is
+// done.
+func (s *server) awaitUploads(ctx context.Context) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for s.uploads.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // readiness checks every part a call needs: the knowledge base opened and

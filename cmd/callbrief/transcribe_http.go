@@ -64,7 +64,7 @@ func statusOf(err error) (int, string) {
 // returns the transcript. It is the simplest ingress: a recorded call.
 func (s *server) handleTranscribe(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
-		httpError(w, http.StatusServiceUnavailable, "draining", "this node is draining; retry on another")
+		s.refuseDraining(w)
 		return
 	}
 	release, ok := s.admitUpload(w, r)

@@ -137,6 +137,7 @@ type Server struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+	handlers atomic.Int64 // OnCall goroutines running (for Wait)
 	draining atomic.Bool
 	nonceKey [32]byte
 	counters Counters
@@ -382,6 +383,21 @@ func (s *Server) closeListeners() {
 // Drain refuses new calls (503, and OPTIONS 503 so a proxy routes
 // elsewhere) while the ones up go on.
 func (s *Server) Drain() { s.draining.Store(true) }
+
+// Wait returns once no call is up and every OnCall has returned, or with
+// ctx's error: with Drain, the calls in progress finish before Close.
+func (s *Server) Wait(ctx context.Context) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for s.Active() > 0 || s.handlers.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sip: wait: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
 
 // Close ends every call (BYE), waiting for them until ctx is done, then
 // stops the listeners.
@@ -782,8 +798,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	log.Info("sip call answered", "trunk", cl.Trunk, "dialled", cl.Dialled, "line", cl.Line, "number_header", cl.Header,
 		"trusted", cl.Trusted, "number_known", cl.Number != "", "codec", c.codec, "rtp", o.addr.String(), "transport", transport)
 	s.wg.Add(1)
+	s.handlers.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer s.handlers.Add(-1)
 		defer c.Close()
 		s.cfg.OnCall(c)
 	}()

@@ -70,6 +70,10 @@ type Config struct {
 	ReorderDelay time.Duration
 	// MaxCalls bounds concurrent calls; 0 means no bound.
 	MaxCalls int
+	// RetryAfter is what a refused offer (at MaxCalls, or draining) is
+	// told to wait before calling again, on this node or another.
+	// Default 5 s.
+	RetryAfter time.Duration
 	// PromptCacheBytes bounds the encoded prompts kept for reuse across
 	// calls. Default 8 MiB (about half an hour of Opus prompts); negative
 	// turns the cache off.
@@ -108,6 +112,9 @@ func (c *Config) defaults() error {
 	if c.PromptCacheBytes == 0 {
 		c.PromptCacheBytes = 8 << 20
 	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = 5 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -144,8 +151,12 @@ type Server struct {
 	mu       sync.Mutex
 	calls    map[string]*peerCall // callers and joined legs
 	callers  int
+	handlers int // OnCall goroutines running
 	draining bool
-	wg       sync.WaitGroup // OnCall goroutines and call supervisors
+	// closed: Close ran; draining only refuses new callers, while agents
+	// may still join the calls in progress.
+	closed bool
+	wg     sync.WaitGroup // OnCall goroutines and call supervisors
 }
 
 // NewServer validates cfg and returns a server.
@@ -279,13 +290,15 @@ func (s *Server) Join(ctx context.Context, callID string, rawOffer []byte) (Call
 	}
 	s.mu.Lock()
 	c, ok := s.calls[callID]
-	draining := s.draining
+	closed := s.closed
 	s.mu.Unlock()
 	if !ok || c.leg != "" {
 		return nil, "", fmt.Errorf("%w: %q", ErrNotFound, callID)
 	}
-	if draining {
-		return nil, "", fmt.Errorf("%w: draining", ErrBusy)
+	// A draining server still lets the agent join a call in progress:
+	// that is how the call finishes.
+	if closed {
+		return nil, "", fmt.Errorf("%w: closed", ErrBusy)
 	}
 	if o.offers(c.codec) {
 		o.codec = c.codec
@@ -304,10 +317,10 @@ func (s *Server) JoinExternal(ctx context.Context, callID string, prefer Codec, 
 		return nil, "", err
 	}
 	s.mu.Lock()
-	draining := s.draining
+	closed := s.closed
 	s.mu.Unlock()
-	if draining {
-		return nil, "", fmt.Errorf("%w: draining", ErrBusy)
+	if closed {
+		return nil, "", fmt.Errorf("%w: closed", ErrBusy)
 	}
 	if o.offers(prefer) {
 		o.codec = prefer
@@ -425,9 +438,17 @@ func (s *Server) setup(ctx context.Context, pc *webrtc.PeerConnection, o offer, 
 		c.run()
 	}()
 	if onCall != nil {
+		s.mu.Lock()
+		s.handlers++
+		s.mu.Unlock()
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer func() {
+				s.mu.Lock()
+				s.handlers--
+				s.mu.Unlock()
+			}()
 			onCall(c)
 		}()
 	}
@@ -479,18 +500,42 @@ func (s *Server) Hangup(id string) error {
 	return nil
 }
 
-// Drain stops taking calls; live ones continue.
+// Drain stops taking calls; live ones continue, and agents may still
+// join them.
 func (s *Server) Drain() {
 	s.mu.Lock()
 	s.draining = true
 	s.mu.Unlock()
 }
 
+// Wait returns once no caller is on a call and every OnCall has returned
+// (the call's brief stored, its measures recorded), or with ctx's error.
+// With Drain it lets the calls in progress finish before Close.
+func (s *Server) Wait(ctx context.Context) error {
+	// Polled: calls end at their own pace, and a poll every 50 ms is
+	// nothing beside a call's length.
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		idle := s.callers == 0 && s.handlers == 0
+		s.mu.Unlock()
+		if idle {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("webrtc: wait: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
 // Close stops taking calls, ends every live call with ErrClosed and waits
 // for their goroutines, OnCall included, to return (or ctx to be done).
 func (s *Server) Close(ctx context.Context) error {
 	s.mu.Lock()
-	s.draining = true
+	s.draining, s.closed = true, true
 	calls := make([]*peerCall, 0, len(s.calls))
 	for _, c := range s.calls {
 		calls = append(calls, c)
@@ -579,6 +624,11 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	c, answer, err := s.Answer(r.Context(), body)
 	if err != nil {
 		s.cfg.Logger.Info("offer refused", "err", err, "status", HTTPStatus(err))
+		if errors.Is(err, ErrBusy) {
+			// The caller's page (or a load balancer) tries again, here
+			// or elsewhere, after this.
+			w.Header().Set("Retry-After", strconv.Itoa(int((s.cfg.RetryAfter+time.Second-1)/time.Second)))
+		}
 		httpError(w, err)
 		return
 	}
