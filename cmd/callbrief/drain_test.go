@@ -16,8 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callbrief/callbrief/handoff"
+	"github.com/callbrief/callbrief/handoff/queue/redisq"
 	"github.com/callbrief/callbrief/internal/testenv"
 	"github.com/callbrief/callbrief/media/webrtc/webrtctest"
+	storeredis "github.com/callbrief/callbrief/store/redis"
+	"github.com/callbrief/callbrief/store/redistest"
 )
 
 // asBinaryEnv makes the test binary run as callbrief itself (main), so
@@ -285,4 +289,105 @@ func errorCode(body map[string]any) string {
 	e, _ := body["error"].(map[string]any)
 	c, _ := e["code"].(string)
 	return c
+}
+
+// TestDrainDeadlineHangsUp: three calls are still in progress when the
+// drain deadline comes: a live caller on hold after the handoff, a live
+// caller who has not spoken yet, and an upload being processed. The node
+// hangs both callers up and cuts the upload (503 "drained"), and exits
+// 0; every brief is kept in the shared store, marked that the node shut
+// down, in its group's call-back list.
+func TestDrainDeadlineHangsUp(t *testing.T) {
+	wavPath := filepath.Join(testenv.NeedLibrivox(t), "sense_and_sensibility_01_austen_64kb-0880.wav")
+	wav, err := os.ReadFile(wavPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm := testenv.PCM16(t, wavPath)
+	rd := redistest.Start(t)
+	// A drain shorter than an upload's unanswered question (2 s): the
+	// upload is certainly still in progress at the deadline.
+	const drain = time.Second
+	p := startProcess(t, "--set", "shutdown.drain="+drain.String(), "--set", "webrtc.turn_timeout=60s",
+		"--set", "store.redis_addr="+rd.Addr, "--set", "store.secret=node-shared-store-secret", "--set", "desk.secret=node-shared-desk-secret")
+	ctx, cancel := context.WithTimeout(context.Background(), liveGuard)
+	defer cancel()
+
+	held, heldID, stopHeld := callAndSpeak(t, ctx, p.liveServer, pcm)
+	p.awaitBrief(t, ctx, heldID)
+	quiet, quietID := dialLive(t, ctx, p.liveServer)
+	sctx, stopQuiet := context.WithCancel(ctx)
+	defer stopQuiet()
+	go func() { _ = keepSilent(sctx, quiet) }()
+	type answer struct {
+		code int
+		body map[string]any
+		err  error
+	}
+	uploaded := make(chan answer, 1)
+	go func() {
+		code, _, body, err := p.upload(ctx, wav, "%2B8613900000042")
+		uploaded <- answer{code, body, err}
+	}()
+	p.awaitGauge(t, ctx, "callbrief_active_calls", 3)
+	// Each caller hears the node hang up: their audio ends.
+	ended := make(chan error, 2)
+	for _, cl := range []*webrtctest.Client{held, quiet} {
+		go func() { ended <- cl.Receive(ctx, func([]int16) bool { return true }) }()
+	}
+	signalled := p.sigterm(t)
+
+	up := <-uploaded
+	if up.err != nil || up.code != http.StatusServiceUnavailable || errorCode(up.body) != "drained" {
+		t.Fatalf("upload at the drain deadline: %d %v %v, want 503 drained", up.code, up.body, up.err)
+	}
+	msg, _ := up.body["error"].(map[string]any)["message"].(string)
+	upID := strings.Fields(strings.SplitN(msg, "call ", 2)[1])[0]
+	for range 2 {
+		if err := <-ended; err == nil || ctx.Err() != nil {
+			t.Fatalf("a caller's audio did not end with the node: %v", err)
+		}
+	}
+	hungUp := time.Since(signalled)
+	stopHeld()
+	stopQuiet()
+	if rc := p.wait(t, liveGuard); rc != 0 {
+		t.Fatalf("serve exited %d", rc)
+	}
+	if took := p.exitAt.Sub(signalled); took > drain+hangupBound {
+		t.Errorf("serve exited %s after SIGTERM, past its drain deadline and the hang-up bound", took)
+	}
+	if !strings.Contains(p.stderr.String(), "drain deadline: hanging up") {
+		t.Errorf("no drain deadline line in the log")
+	}
+
+	// The node is gone; its calls' briefs are in the shared store, marked,
+	// and the calls in their groups' call-back lists.
+	kv, err := storeredis.New(storeredis.Config{Addr: rd.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kv.Close()
+	q, err := redisq.New(redisq.Config{Addr: rd.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	for what, id := range map[string]string{"caller on hold": heldID, "caller before the handoff": quietID, "upload": upID} {
+		s, err := kv.Get(ctx, "handoff:brief:"+id)
+		var b handoff.Brief
+		if err != nil || json.Unmarshal([]byte(s), &b) != nil || b.CallID != id {
+			t.Errorf("%s: brief of %s not kept: %v %.200s", what, id, err, s)
+			continue
+		}
+		if !strings.Contains(b.Reason, "node shut down") || b.AbandonedAt.IsZero() {
+			t.Errorf("%s: brief of %s not marked: reason %q, abandoned at %v", what, id, b.Reason, b.AbandonedAt)
+		}
+		e, err := q.Get(ctx, id)
+		if _, cb := handoff.IsCallback(e.Group); err != nil || !cb {
+			t.Errorf("%s: %s queued in %q (%v), want a call-back list", what, id, e.Group, err)
+		}
+	}
+	t.Logf("callers hung up %s after SIGTERM (drain %s); exit %s after it", hungUp.Round(time.Millisecond), drain,
+		p.exitAt.Sub(signalled).Round(time.Millisecond))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,9 +49,10 @@ func optionsOn(ls *liveServer, ctx context.Context) int {
 // nodes on one Redis. 40 sipp calls through it all succeed and spread
 // over both nodes. With ten longer calls up on both, one node is stopped
 // and 20 calls start at once: Kamailio takes the node out within a check
-// or two, all 20 succeed on the other node (none is lost), and the longer
-// calls on the node that stays go on undisturbed. 20 more calls then go
-// straight to the node that stays.
+// or two, all 20 succeed on the other node (none is lost), and every
+// longer call goes on to its end: the stopped node drains (503 to new
+// calls, its own calls finish) and exits after them. 20 more calls then
+// go straight to the node that stays.
 func TestKamailioTwoNodes(t *testing.T) {
 	if _, err := siptest.Sipp(); err != nil {
 		t.Skip(err)
@@ -153,8 +155,9 @@ func TestKamailioTwoNodes(t *testing.T) {
 	}
 	t.Logf("40 calls through kamailio in %s: node 1 answered %d, node 2 %d", took.Round(time.Millisecond), a, b)
 
-	// Ten longer calls are up, five on each node, when node 2 stops: its
-	// calls end with it (it says BYE), node 1's must not notice.
+	// Ten longer calls are up, five on each node, when node 2 stops: it
+	// drains, refusing new calls while its own go on to their end; node
+	// 1's must not notice.
 	long := make(chan sippResult, 1)
 	go func() {
 		out, err := siptest.Run(ctx, t.TempDir(), siptest.ShortCallScenario, map[string]string{"HOLD": "12000"}, proxy,
@@ -172,12 +175,25 @@ func TestKamailioTwoNodes(t *testing.T) {
 	}
 	a1 := answeredOn(t, ctx, nodes[0])
 	onNode1 := a1 - a
-	// Node 2 stops (drains: 503 to checks and calls, ends its calls, and
-	// is gone), and 20 new calls start at once: those Kamailio sends it
-	// before a check finds it gone wait NODE_TIMEOUT and go to node 1.
+	// Node 2 is told to stop (SIGTERM as the process would get it): it
+	// drains, 503 to checks and new calls while its five calls go on,
+	// and 20 new calls start at once: those Kamailio sends it before a
+	// check takes it out are refused and go to node 1.
 	stopped := time.Now()
-	if rc := nodes[1].stop(); rc != 0 {
-		t.Fatalf("node 2 exited %d", rc)
+	exited := make(chan int, 1)
+	go func() { exited <- nodes[1].stop() }()
+	for {
+		code, err := nodes[1].do(ctx, http.MethodGet, "/readyz", "", nil, nil)
+		if err == nil && code == http.StatusServiceUnavailable {
+			break
+		}
+		select {
+		case rc := <-exited:
+			t.Fatalf("node 2 exited %d before its calls ended", rc)
+		case <-ctx.Done():
+			t.Fatal("node 2 never drained")
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 	start = time.Now()
 	burst := make(chan sippResult, 1)
@@ -218,14 +234,18 @@ func TestKamailioTwoNodes(t *testing.T) {
 	}
 	t.Logf("20 calls with node 2 out in %s, all on node 1, none tried on node 2", took.Round(time.Millisecond))
 
-	// The long calls on node 1 went on to their end; node 2's ended
-	// with it (sipp counts those as failed: the service hung up).
+	// Every long call went on to its end, node 2's through its drain;
+	// node 2 exited once they had.
 	r = <-long
 	ok, failed := sippCounts(r.out)
-	if ok != onNode1 || ok+failed != 10 {
-		t.Fatalf("long calls: %d completed and %d cut, want the %d on node 1 completed\n%s", ok, failed, onNode1, r.out)
+	if ok != 10 || failed != 0 {
+		t.Fatalf("long calls: %d completed and %d cut, want all 10 completed (%d on node 1)\n%s", ok, failed, onNode1, r.out)
 	}
-	t.Logf("long calls: the %d on node 1 completed, the %d on node 2 ended with it", ok, failed)
+	if rc := <-exited; rc != 0 {
+		t.Fatalf("node 2 exited %d", rc)
+	}
+	t.Logf("long calls: all 10 completed, the %d on node 2 through its drain; node 2 exited after them",
+		10-onNode1)
 }
 
 type sippResult struct {
