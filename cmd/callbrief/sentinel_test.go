@@ -29,7 +29,7 @@ import (
 // TestSentinelFailoverUnderCalls: a Redis primary, its replica and a
 // sentinel; two nodes follow the group (store.sentinel_master) and
 // confirm every write on a replica (store.replica_acks=1). `callbrief
-// loadtest` places 40 recorded calls on the two nodes, three in ten of
+// loadtest` places 40 recorded calls on the two nodes, half of
 // them emergencies spoken by espeak-ng, and the primary is killed (SIGKILL)
 // once a quarter of them are queued. The sentinel promotes the replica;
 // the old primary, restarted as a supervisor would, rejoins as its
