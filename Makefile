@@ -26,7 +26,7 @@ build:
 # rather than competing with them for the cores.
 test: setup-test fmt-check vet
 	$(GO) test -count=1 -race -timeout 15m $$($(GO) list ./... | grep -v '/cmd/callbrief$$')
-	$(GO) test -count=1 -race -timeout 20m ./cmd/callbrief
+	$(GO) test -count=1 -race -timeout 30m ./cmd/callbrief
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 	$(MAKE) --no-print-directory eval-ci
 

@@ -33,17 +33,19 @@ func TestSIPBaresipCallReachesDesk(t *testing.T) {
 		t.Skip(err)
 	}
 	clips := testenv.SharedData(t, "speech-clips")
-	for _, c := range []siptest.PhoneCodec{siptest.PhonePCMU, siptest.PhoneG722, siptest.PhoneOpus} {
+	for _, c := range []siptest.PhoneCodec{siptest.PhonePCMU, siptest.PhoneOpus} {
 		t.Run(c.Name, func(t *testing.T) { baresipCall(t, clips, siptest.PhoneOptions{Codec: c}, nil) })
 	}
-	// Over SIP over TLS (sip.tls, a test CA the phone trusts) on a
-	// trunk that requires it; the audio is RTP as ever.
-	t.Run("PCMU-over-TLS", func(t *testing.T) {
+	// G.722 over SIP over TLS (sip.tls, a test CA the phone trusts) on a
+	// trunk that requires it; the audio is RTP as ever. One call for both
+	// keeps the package's run within CI's budget; each is also tested on
+	// its own in media/sip.
+	t.Run("G722-over-TLS", func(t *testing.T) {
 		certs, err := siptest.MakeCerts(t.TempDir(), net.IPv4(127, 0, 0, 1))
 		if err != nil {
 			t.Fatal(err)
 		}
-		baresipCall(t, clips, siptest.PhoneOptions{Codec: siptest.PhonePCMU, CAFile: certs.CAFile}, &certs)
+		baresipCall(t, clips, siptest.PhoneOptions{Codec: siptest.PhoneG722, CAFile: certs.CAFile}, &certs)
 	})
 }
 
