@@ -287,7 +287,7 @@ func cmdEvalRetrieval(ctx context.Context, args []string, stdout, stderr io.Writ
 	noLang := fs.Bool("no-lang-filter", false, "search every language instead of the caller's")
 	intentMode := fs.String("intent", "served", "the caller's intent given to the search: served (the served classifier's answer for each query, as the brief passes it) or none")
 	intentRanks := fs.Int("intent-ranks", 0, "ranks an article answering the intent moves up (0: the served default, -1: none)")
-	noFold := fs.Bool("no-fold-dense", false, "embed Cantonese (and other spoken-variety) queries as said instead of folded to Mandarin (the served default folds)")
+	noFold := fs.Bool("no-fold-dense", false, "embed Cantonese queries as said instead of folded to Mandarin (the served default folds)")
 	out := fs.String("out", "", "folder to write retrieval.json and retrieval.md (default: print Markdown)")
 	asJSON := fs.Bool("json", false, "print JSON instead of Markdown")
 	if _, err := c.parse(fs, args, stderr); err != nil {

@@ -33,7 +33,7 @@ type Base struct {
 	// leaves the ranking alone. A boost, not a filter: a call whose intent
 	// was misjudged still finds its article a few places down.
 	IntentRanks int
-	// FoldDense embeds a spoken-variety caller's words folded by Normalize
+	// FoldDense embeds a Cantonese caller's words folded by Normalize
 	// (DenseQuery) instead of as said. The embedder knows written
 	// Mandarin far better than colloquial Cantonese, and the articles are
 	// in written Mandarin: "部機開唔到" becomes "手机打不开" before e5
@@ -45,11 +45,12 @@ type Base struct {
 
 // DenseQuery is the text whose embedding is the dense half of a search for
 // a caller speaking lang: text itself, or folded by normalize (see
-// Base.FoldDense) when fold is set and lang is a spoken Chinese variety
-// other than Mandarin. The served understanding step embeds the same text
+// Base.FoldDense) when fold is set and lang is Cantonese (yue). The served understanding step embeds the same text
 // ahead of the brief, so both must decide alike: one function.
 func DenseQuery(text, lang string, fold bool, normalize func(string) string) string {
-	if !fold || normalize == nil || lang == "cmn" || lang == "zh" || !ChineseVarieties[lang] {
+	// Cantonese only: the folding table is Cantonese's, and only
+	// Cantonese was measured (a Wu caller's words are embedded as said).
+	if !fold || normalize == nil || lang != "yue" {
 		return text
 	}
 	return normalize(text)

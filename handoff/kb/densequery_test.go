@@ -15,7 +15,7 @@ func TestDenseQueryFoldsSpokenVarietiesOnly(t *testing.T) {
 		want string
 	}{
 		{"yue", true, "开不到"},
-		{"wuu", true, "开不到"},
+		{"wuu", true, "开唔到"}, // the table is Cantonese's
 		{"cmn", true, "开唔到"}, // Mandarin is embedded as said
 		{"zh", true, "开唔到"},
 		{"en", true, "开唔到"},

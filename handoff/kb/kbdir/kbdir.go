@@ -65,7 +65,7 @@ type Options struct {
 	// IntentRanks is the boost of articles answering the caller's intent
 	// (kb.Base.IntentRanks): 0 means kb.DefaultIntentRanks, negative none.
 	IntentRanks int
-	// NoFoldDense embeds spoken-variety queries as said (kb.Base.FoldDense
+	// NoFoldDense embeds Cantonese queries as said (kb.Base.FoldDense
 	// is on by default), for evaluations that compare the two.
 	NoFoldDense bool
 }
