@@ -357,6 +357,9 @@ func (e *Embedded) predict(ctx context.Context, text string) (linear.Prediction,
 		score := p.Confidence
 		if nb := e.dense.Novelty; nb != nil {
 			sim, err := nb.Similarity(v)
+			if err == nil && math.IsNaN(sim) {
+				err = fmt.Errorf("%w: similarity is NaN (an embedding with NaN values)", ErrModel)
+			}
 			if err != nil {
 				e.log.Warn("embedding does not fit the neighbours, softmax alone", "err", err)
 			} else {

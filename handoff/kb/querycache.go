@@ -19,11 +19,13 @@ type QueryCache struct {
 	entries  map[string]*list.Element
 	order    *list.List // front = most recent
 	inflight map[string]*flight
+	warming  int // Warm computations in flight
 	hits     int
 	misses   int
 }
 
 type flight struct {
+	warm bool // started by Warm
 	done chan struct{}
 	v    []float32
 	err  error
@@ -86,9 +88,15 @@ func (q *QueryCache) Query(ctx context.Context, text string) ([]float32, error) 
 	}
 }
 
+// MaxWarming bounds the Warm computations in flight. The embedder runs
+// one job at a time: warm-ups beyond a couple would only queue ahead of
+// the turns that need their embedding now, so past it Warm does nothing
+// (the turn is then embedded when asked, as without warming).
+const MaxWarming = 2
+
 // Warm starts computing text's query embedding in the background unless
-// it is cached or in flight already, and returns at once: a later Query
-// for it finds it done, or joins it.
+// it is cached or in flight already, or MaxWarming are, and returns at
+// once: a later Query for it finds it done, or joins it.
 func (q *QueryCache) Warm(text string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -98,7 +106,11 @@ func (q *QueryCache) Warm(text string) {
 	if _, ok := q.inflight[text]; ok {
 		return
 	}
-	f := &flight{done: make(chan struct{})}
+	if q.warming >= MaxWarming {
+		return
+	}
+	q.warming++
+	f := &flight{done: make(chan struct{}), warm: true}
 	q.inflight[text] = f
 	go q.compute(context.Background(), text, f)
 }
@@ -110,6 +122,9 @@ func (q *QueryCache) compute(ctx context.Context, text string, f *flight) {
 	}
 	q.mu.Lock()
 	delete(q.inflight, text)
+	if f.warm {
+		q.warming--
+	}
 	if err == nil {
 		f.v = vs[0]
 		q.entries[text] = q.order.PushFront(&cached{text, vs[0]})

@@ -2,6 +2,7 @@ package kb
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -127,5 +128,46 @@ func TestQueryCacheWarm(t *testing.T) {
 	q.Warm("部机开唔到") // cached: nothing more
 	if n := e.calls.Load(); n != 1 {
 		t.Fatalf("Warm of a cached text called the embedder (%d)", n)
+	}
+}
+
+// TestQueryCacheWarmIsBounded: with MaxWarming warm-ups held in flight,
+// more do nothing; a finished one makes room again.
+func TestQueryCacheWarmIsBounded(t *testing.T) {
+	e := &countingEmbedder{release: make(chan struct{})}
+	q := NewQueryCache(e, 16)
+	for i := range MaxWarming + 3 {
+		q.Warm(fmt.Sprint("turn ", i))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for int(e.calls.Load()) < MaxWarming && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	q.mu.Lock()
+	n := len(q.inflight)
+	q.mu.Unlock()
+	if n != MaxWarming {
+		t.Fatalf("%d warm-ups in flight, want %d", n, MaxWarming)
+	}
+	close(e.release)
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		q.mu.Lock()
+		w := q.warming
+		q.mu.Unlock()
+		if w == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("warm-ups never finished")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	q.Warm("one more")
+	if _, err := q.Query(context.Background(), "one more"); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.calls.Load(); n != MaxWarming+1 {
+		t.Fatalf("embedder called %d times, want %d", n, MaxWarming+1)
 	}
 }

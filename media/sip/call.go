@@ -68,6 +68,11 @@ type Call struct {
 	in     *inbox.Inbox // frames and keys for Next
 	done   chan struct{}
 	wg     sync.WaitGroup
+	// wgMu and ending keep a goroutine started after the answer (the
+	// session timer) from being added to wg while run waits on it: the
+	// answer and the call's end race when the caller hangs up at once.
+	wgMu   sync.Mutex
+	ending bool
 	start  time.Time
 
 	mu       sync.Mutex
@@ -328,6 +333,9 @@ func (c *Call) run() {
 		c.dlg.Close()
 	}
 	_ = c.conn.Close() // ends the read loop
+	c.wgMu.Lock()
+	c.ending = true
+	c.wgMu.Unlock()
 	c.wg.Wait()
 	c.sem <- struct{}{} // the prompt in progress has stopped; none after
 	c.spkMu.Lock()
@@ -345,6 +353,22 @@ func (c *Call) run() {
 		"frames", st.Frames, "lost", st.PacketsLost, "late", st.PacketsLate, "malformed", st.Malformed,
 		"jitter", st.Jitter, "keys", st.Keys, "wrong_source", c.WrongSource())
 	close(c.done)
+}
+
+// goTracked runs f in a goroutine run waits for, unless the call is
+// already ending (then f does not run and it reports false).
+func (c *Call) goTracked(f func()) bool {
+	c.wgMu.Lock()
+	defer c.wgMu.Unlock()
+	if c.ending {
+		return false
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+	return true
 }
 
 // readLoop takes the caller's RTP until the socket closes. Packets from an

@@ -790,9 +790,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if timed {
 		// Started once the call is confirmed: a session that never was
 		// needs no refresh. Before OnCall, whose return ends the call.
-		c.wg.Add(1)
-		go c.sessionLoop(timer)
-		log.Info("sip session timer", "interval", timer.interval, "we_refresh", timer.weRefresh)
+		if c.goTracked(func() { c.sessionLoop(timer) }) {
+			log.Info("sip session timer", "interval", timer.interval, "we_refresh", timer.weRefresh)
+		}
 	}
 	cl := c.caller
 	log.Info("sip call answered", "trunk", cl.Trunk, "dialled", cl.Dialled, "line", cl.Line, "number_header", cl.Header,

@@ -210,7 +210,6 @@ func (c *Call) renewTimer(st sessionTimer) {
 // less), as RFC 4028 section 10 says, so the BYE leaves before the
 // caller's own timer runs out.
 func (c *Call) sessionLoop(st sessionTimer) {
-	defer c.wg.Done()
 	for {
 		wait := st.interval / 2
 		if !st.weRefresh {
