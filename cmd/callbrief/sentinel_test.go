@@ -30,7 +30,7 @@ import (
 // TestSentinelFailoverUnderCalls: a Redis primary, its replica and a
 // sentinel; two nodes follow the group (store.sentinel_master) and
 // confirm every write on a replica (store.replica_acks=1). `callbrief
-// loadtest` places 8 recorded calls (40 for the documented figures) on the two nodes, half of
+// loadtest` places 16 recorded calls (40 for the documented figures) on the two nodes, half of
 // them emergencies spoken by espeak-ng, and the primary is killed (SIGKILL)
 // once a quarter of them are queued. The sentinel promotes the replica;
 // the old primary, restarted as a supervisor would, rejoins as its
@@ -119,10 +119,12 @@ func TestSentinelFailoverUnderCalls(t *testing.T) {
 		return m, nil
 	}
 
-	// 8 calls in the regular run (four callers, a quarter queued before
+	// 16 calls in the regular run (four callers, a quarter queued before
 	// the kill, so calls are under way on both sides of it); the figures
-	// in docs/load.md are of 40 (CALLBRIEF_SENTINEL_CALLS=40).
-	calls := 8
+	// in docs/load.md are of 40 (CALLBRIEF_SENTINEL_CALLS=40). With 8 the
+	// run once ended before the failover had settled and the brief check
+	// found none on the desk within its minute: not yet understood.
+	calls := 16
 	if v := os.Getenv("CALLBRIEF_SENTINEL_CALLS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 8 || n%4 != 0 {
