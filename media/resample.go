@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/callbrief/callbrief/internal/vecmath"
 )
 
 // Resampler design. Each output sample is a windowed-sinc interpolation of
@@ -231,14 +233,14 @@ func (r *Resampler) produce(limit int64) {
 		x := r.buf[start : start+r.taps]
 		var y float32
 		if r.exact {
-			y = dot(x, r.coef[r.frac*r.taps:])
+			y = vecmath.Dot(x, r.coef[r.frac*r.taps:])
 		} else {
 			// Position between table rows, interpolated linearly.
 			p := float64(r.frac) * float64(r.phases) / float64(r.l)
 			i := int(p)
 			a := float32(p - float64(i))
-			y0 := dot(x, r.coef[i*r.taps:])
-			y1 := dot(x, r.coef[(i+1)*r.taps:])
+			y0 := vecmath.Dot(x, r.coef[i*r.taps:])
+			y1 := vecmath.Dot(x, r.coef[(i+1)*r.taps:])
 			y = y0 + a*(y1-y0)
 		}
 		r.out = append(r.out, y)
@@ -259,26 +261,6 @@ func (r *Resampler) compact() {
 	n := copy(r.buf, r.buf[drop:])
 	r.buf = r.buf[:n]
 	r.base += int64(drop)
-}
-
-// dot returns the dot product of x and the first len(x) elements of c.
-// Four accumulators break the dependency chain so the loop pipelines; the
-// summation order is fixed, which is what makes chunked and one-shot
-// output identical.
-func dot(x, c []float32) float32 {
-	c = c[:len(x)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		s0 += x[i] * c[i]
-		s1 += x[i+1] * c[i+1]
-		s2 += x[i+2] * c[i+2]
-		s3 += x[i+3] * c[i+3]
-	}
-	for ; i < len(x); i++ {
-		s0 += x[i] * c[i]
-	}
-	return (s0 + s1) + (s2 + s3)
 }
 
 // sinc is the normalised sinc function sin(pi x)/(pi x).
