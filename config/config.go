@@ -448,6 +448,12 @@ type SpeechServer struct {
 	Count int `yaml:"count"`
 	// StartTimeout bounds the wait for it to load its model at start.
 	StartTimeout time.Duration `yaml:"start_timeout"`
+	// Nice is the servers' CPU niceness (0 to 19). Recognition is the
+	// bulk of a node's CPU; the node's own work is small and bounded by
+	// latency (RTP pacing, VAD, the intent's e5 embedding within
+	// intent.embed_wait), so on a saturated machine it should go first.
+	// Decoding still takes every cycle the node leaves idle.
+	Nice int `yaml:"nice"`
 }
 
 // SphinxASR locates the pocketsphinx model.
@@ -479,7 +485,7 @@ func Default() Config {
 		HTTP: HTTP{Addr: "127.0.0.1:8080"},
 		VAD:  VAD{Engine: "auto", Threads: 1, Endpoint: vad.DefaultEndpointConfig(), PauseDecode: 300 * time.Millisecond},
 		ASR: ASR{Engine: "auto", English: "multilingual", Grammars: "sphinx",
-			SpeechServer: SpeechServer{Addr: "127.0.0.1:0", Count: 1, StartTimeout: 2 * time.Minute},
+			SpeechServer: SpeechServer{Addr: "127.0.0.1:0", Count: 1, StartTimeout: 2 * time.Minute, Nice: 10},
 			Sphinx:       SphinxASR{ModelDir: "/usr/share/pocketsphinx/model/en-us"}, OpenAI: OpenAIClient{Model: "whisper-1", Timeout: 15 * time.Second, Retries: 2}},
 		Shutdown: Shutdown{Drain: 60 * time.Second},
 		Desk:     Desk{TokenTTL: 12 * time.Hour, ReconnectGrace: 15 * time.Second, RingOut: 20 * time.Second},
@@ -958,6 +964,9 @@ func (s SpeechServer) validate() error {
 	}
 	if s.Threads < 0 || s.Threads > 64 {
 		return fmt.Errorf("%w: asr.speechserver.threads: %d is not between 0 and 64", ErrInvalid, s.Threads)
+	}
+	if s.Nice < 0 || s.Nice > 19 {
+		return fmt.Errorf("%w: asr.speechserver.nice: %d is not between 0 and 19", ErrInvalid, s.Nice)
 	}
 	if s.Count < 1 || s.Count > 8 {
 		return fmt.Errorf("%w: asr.speechserver.count: %d is not between 1 and 8", ErrInvalid, s.Count)

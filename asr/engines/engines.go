@@ -135,7 +135,7 @@ func auto(ctx context.Context, cfg config.Config, cacheDir string, log *slog.Log
 			return set, nil
 		}
 		if err == nil {
-			sc.Addr, sc.Threads, sc.StartTimeout = a.SpeechServer.Addr, a.SpeechServer.Threads, a.SpeechServer.StartTimeout
+			sc.Addr, sc.Threads, sc.StartTimeout, sc.Nice = a.SpeechServer.Addr, a.SpeechServer.Threads, a.SpeechServer.StartTimeout, a.SpeechServer.Nice
 			sctx, cancel := context.WithTimeout(ctx, a.SpeechServer.StartTimeout)
 			// The servers load their models at once: started together, the
 			// wait is one server's, not count of them.

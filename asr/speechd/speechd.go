@@ -73,6 +73,9 @@ type Config struct {
 	Addr string
 	// Threads are the decoder's CPU threads (0: the server's default).
 	Threads int
+	// Nice is the server's CPU niceness (0: as this process; up to 19):
+	// a lower priority than the caller's own latency-bound work.
+	Nice int
 	// Model is the id the server reports (the clients' "model" field).
 	Model string
 	// Args are passed to the server after the ones above.
@@ -298,6 +301,14 @@ func (s *Supervisor) launch() (*proc, error) {
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("running %s: %w", s.cfg.Python, err)
+	}
+	if s.cfg.Nice > 0 {
+		// The whole group (it has its own, pgid = pid), every thread in it
+		// now; threads it starts later inherit the value. Lowering priority
+		// needs no privilege; a failure only leaves it at ours.
+		if err := syscall.Setpriority(syscall.PRIO_PGRP, cmd.Process.Pid, s.cfg.Nice); err != nil {
+			s.log.Warn("speech server: could not lower its CPU priority", "nice", s.cfg.Nice, "err", err)
+		}
 	}
 	p := &proc{cmd: cmd, exited: make(chan struct{}), tail: &tail{max: 8}}
 	var pipes sync.WaitGroup

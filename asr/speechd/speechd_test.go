@@ -277,3 +277,46 @@ func TestRealServer(t *testing.T) {
 		t.Fatalf("server %d alive after Close", pid)
 	}
 }
+
+// niceOf reads a process's niceness from /proc (field 19 of stat).
+func niceOf(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	n, err := strconv.Atoi(f[16])
+	if err != nil {
+		t.Fatalf("stat of %d: %q: %v", pid, s, err)
+	}
+	return n
+}
+
+func TestNiceLowersTheWholeServerGroup(t *testing.T) {
+	leakcheck.Test(t, 5*time.Second, "callbrief/asr/speechd")
+	self := niceOf(t, os.Getpid())
+	if self > 12 {
+		t.Skipf("this test runs at nice %d already; it checks that the server goes lower than its parent", self)
+	}
+	childFile := filepath.Join(t.TempDir(), "child")
+	cfg := fake(t, "FAKE_CHILD="+childFile)
+	cfg.Nice = 13
+	s := start(t, cfg)
+	var child int
+	eventually(t, "the child's pid", func() bool {
+		b, _ := os.ReadFile(childFile)
+		child, _ = strconv.Atoi(string(b))
+		return child > 0
+	})
+	if n := niceOf(t, s.State().PID); n != 13 {
+		t.Fatalf("server nice %d, want 13", n)
+	}
+	if n := niceOf(t, child); n != 13 {
+		t.Fatalf("the server's child nice %d, want 13 (the whole group goes lower)", n)
+	}
+	if n := niceOf(t, os.Getpid()); n != self {
+		t.Fatalf("the supervisor's own nice changed from %d to %d", self, n)
+	}
+}
