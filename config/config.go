@@ -448,11 +448,13 @@ type SpeechServer struct {
 	Count int `yaml:"count"`
 	// StartTimeout bounds the wait for it to load its model at start.
 	StartTimeout time.Duration `yaml:"start_timeout"`
-	// Nice is the servers' CPU niceness (0 to 19). Recognition is the
-	// bulk of a node's CPU; the node's own work is small and bounded by
-	// latency (RTP pacing, VAD, the intent's e5 embedding within
-	// intent.embed_wait), so on a saturated machine it should go first.
-	// Decoding still takes every cycle the node leaves idle.
+	// Nice is the servers' CPU niceness (0 to 19; default 0). On a
+	// machine that runs the node alone, recognition is the bulk of the
+	// CPU and the node's own work is small and latency-bound (RTP pacing,
+	// VAD, the intent's e5 within intent.embed_wait): a positive value
+	// lets that go first. Not the default: beside any other busy process
+	// a niced server starves (measured at 10 beside a 4-caller soak:
+	// every 15 s attempt timed out and the calls went to the desk unheard).
 	Nice int `yaml:"nice"`
 }
 
@@ -485,7 +487,7 @@ func Default() Config {
 		HTTP: HTTP{Addr: "127.0.0.1:8080"},
 		VAD:  VAD{Engine: "auto", Threads: 1, Endpoint: vad.DefaultEndpointConfig(), PauseDecode: 300 * time.Millisecond},
 		ASR: ASR{Engine: "auto", English: "multilingual", Grammars: "sphinx",
-			SpeechServer: SpeechServer{Addr: "127.0.0.1:0", Count: 1, StartTimeout: 2 * time.Minute, Nice: 10},
+			SpeechServer: SpeechServer{Addr: "127.0.0.1:0", Count: 1, StartTimeout: 2 * time.Minute},
 			Sphinx:       SphinxASR{ModelDir: "/usr/share/pocketsphinx/model/en-us"}, OpenAI: OpenAIClient{Model: "whisper-1", Timeout: 15 * time.Second, Retries: 2}},
 		Shutdown: Shutdown{Drain: 60 * time.Second},
 		Desk:     Desk{TokenTTL: 12 * time.Hour, ReconnectGrace: 15 * time.Second, RingOut: 20 * time.Second},
