@@ -122,7 +122,7 @@ func (e *Engines) Understanding(ctx context.Context) (pipeline.Understand, error
 	if err != nil {
 		return pipeline.Understand{}, err
 	}
-	u := pipeline.Understand{Intents: intents, Language: lid, Taxonomy: tax}
+	u := pipeline.Understand{Intents: intents, Language: lid, Taxonomy: tax, RefineWait: cfg.Intent.RefineWait}
 	if m, err := ReadKBMeta(KBDir(cfg.CacheDir, cfg.KB.Dir)); err == nil && cfg.Intent.Dense == "e5" && strings.HasPrefix(m.Embedder, "multilingual-e5") {
 		// The brief's KB search embeds a Cantonese caller's words folded to
 		// Mandarin (kb.DenseQuery), not as the intent step did: start that

@@ -38,6 +38,10 @@ type IntentResult struct {
 	// Engine names the classifier that produced the result ("embedded",
 	// "llm", "llm-fallback:embedded").
 	Engine string `json:"engine,omitempty"`
+	// Refined says the turn was classified a second time just before the
+	// handoff, with the embedding that was late for the first answer
+	// (nlu.Refiner); Engine is then the second answer's.
+	Refined bool `json:"refined,omitempty"`
 	// Relevance is how much more the utterance's words belong to the
 	// hotline's language than to general language (mean log-likelihood
 	// ratio; nil when no relevance model ran), and OffTopic says it fell

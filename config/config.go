@@ -61,6 +61,14 @@ type Intent struct {
 	// embedding before the sparse model answers alone; the late embedding
 	// still serves the knowledge-base search.
 	EmbedWait time.Duration `yaml:"embed_wait"`
+	// RefineWait bounds a second wait, just before the handoff, for an
+	// embedding that was later than embed_wait: the turn is classified
+	// again with it (sparse + e5) and the brief and the route take that
+	// answer; an emergency found by the first answer is never undone. After
+	// verification's questions the embedding is long done and this costs
+	// nothing; the two waits together stay within the 30 ms the intent may
+	// spend per turn. 0 turns the second answer off.
+	RefineWait time.Duration `yaml:"refine_wait"`
 	// OffTopic is what happens to an utterance whose words are not the
 	// hotline's (the relevance model, see nlu/relevance): "reject" files
 	// it out of scope whatever intent the classifier guessed (emergency
@@ -499,7 +507,7 @@ func Default() Config {
 		Admit: Admit{Queue: 8, Wait: 10 * time.Second, BodyTimeout: 60 * time.Second},
 		SIP: SIP{Transports: "udp,tcp", RTPPortMin: 20000, RTPPortMax: 20999, MaxCalls: 200, SetupRate: 20, SourceRate: 50, TransferTimeout: 30 * time.Second,
 			RetryAfter: 5 * time.Second, Codecs: "PCMU,PCMA,G722,opus", SessionExpires: 30 * time.Minute, MinSE: 90 * time.Second},
-		Intent: Intent{Dense: "e5", EmbedWait: 20 * time.Millisecond, OffTopic: "reject"},
+		Intent: Intent{Dense: "e5", EmbedWait: 20 * time.Millisecond, RefineWait: 10 * time.Millisecond, OffTopic: "reject"},
 	}
 }
 
@@ -724,6 +732,9 @@ func (c Config) Validate() error {
 	}
 	if c.Intent.EmbedWait < 0 || c.Intent.EmbedWait > 5*time.Second {
 		return bad("intent.embed_wait", "%s is not between 0 and 5s", c.Intent.EmbedWait)
+	}
+	if c.Intent.RefineWait < 0 || c.Intent.RefineWait > 5*time.Second {
+		return bad("intent.refine_wait", "%s is not between 0 and 5s", c.Intent.RefineWait)
 	}
 	if c.KB.Timeout <= 0 || c.KB.Timeout > 10*time.Second {
 		return bad("kb.timeout", "%s is not between 0 and 10s", c.KB.Timeout)

@@ -35,20 +35,23 @@ type ServedOutcome struct {
 	Edits     EditCounts `json:"edits"`
 	ErrorRate float64    `json:"error_rate"`
 
-	Decided      string   `json:"language_decided"`
-	WantLanguage string   `json:"want_language"`
-	Intent       string   `json:"intent"`
-	IntentEngine string   `json:"intent_engine,omitempty"` // the classifier that answered ("embedded+e5", or "embedded" when e5 was late)
-	WantIntent   string   `json:"want_intent"`
-	Verification string   `json:"verification"`
-	WantVerify   string   `json:"want_verification,omitempty"`
-	Group        string   `json:"group"`
-	WantGroup    string   `json:"want_group,omitempty"`
-	Priority     int      `json:"priority"`
-	Line         string   `json:"line,omitempty"`
-	KB           []string `json:"kb_top5,omitempty"`
-	KBError      string   `json:"kb_error,omitempty"`
-	WantKB       string   `json:"want_kb_article,omitempty"`
+	Decided      string `json:"language_decided"`
+	WantLanguage string `json:"want_language"`
+	Intent       string `json:"intent"`
+	IntentEngine string `json:"intent_engine,omitempty"` // the classifier that answered ("embedded+e5", or "embedded" when e5 was late)
+	// IntentRefined says the intent is the second answer, given just
+	// before the handoff with the embedding that was late for the first.
+	IntentRefined bool     `json:"intent_refined,omitempty"`
+	WantIntent    string   `json:"want_intent"`
+	Verification  string   `json:"verification"`
+	WantVerify    string   `json:"want_verification,omitempty"`
+	Group         string   `json:"group"`
+	WantGroup     string   `json:"want_group,omitempty"`
+	Priority      int      `json:"priority"`
+	Line          string   `json:"line,omitempty"`
+	KB            []string `json:"kb_top5,omitempty"`
+	KBError       string   `json:"kb_error,omitempty"`
+	WantKB        string   `json:"want_kb_article,omitempty"`
 
 	Times ServedTimes `json:"times"`
 	// CaptionAfterAudio (live) is from the caller's last frame of speech
@@ -77,7 +80,7 @@ func (o *ServedOutcome) fill(b handoff.Brief) {
 	o.Heard = b.Transcript.Text()
 	o.Decided = string(b.Language.Language)
 	o.Intent = string(b.Intent.Intent)
-	o.IntentEngine = b.Intent.Engine
+	o.IntentEngine, o.IntentRefined = b.Intent.Engine, b.Intent.Refined
 	o.Verification = string(b.Verification.Status)
 	o.Group, o.Priority, o.Line = b.Route.Group, b.Route.Priority, b.Route.Line
 	o.KB = kbIDs(b.KB, 5)
@@ -166,9 +169,12 @@ type ServedRow struct {
 	LanguageAccuracy float64 `json:"language_accuracy"`
 	IntentAccuracy   float64 `json:"intent_accuracy"`
 	// IntentByE5 is the share of answered calls whose intent the hybrid
-	// (sparse + e5) gave: the rest fell back to the sparse model because
-	// the embedding was later than intent.embed_wait.
+	// (sparse + e5) gave, at the turn or just before the handoff
+	// (intent.refine_wait): the rest kept the sparse model's answer because
+	// the embedding was later than both waits. IntentByE5AtHandoff is the
+	// share given only at the handoff.
 	IntentByE5           float64 `json:"intent_by_e5"`
+	IntentByE5AtHandoff  float64 `json:"intent_by_e5_at_handoff"`
 	RouteAccuracy        float64 `json:"route_accuracy"`
 	VerificationAccuracy float64 `json:"verification_accuracy"`
 	VerificationN        int     `json:"verification_n"`
@@ -229,7 +235,7 @@ func servedRow(mode, lang string, os []ServedOutcome) ServedRow {
 	n, ok := map[string]int{}, map[string]int{}
 	var edits EditCounts
 	var tt, ti, th, tb []float64
-	answered, byE5 := 0, 0
+	answered, byE5, byE5Late := 0, 0, 0
 	add := func(xs *[]float64, v *float64) {
 		if v != nil {
 			*xs = append(*xs, *v)
@@ -254,6 +260,9 @@ func servedRow(mode, lang string, os []ServedOutcome) ServedRow {
 			answered++
 			if o.IntentEngine == "embedded+e5" {
 				byE5++
+				if o.IntentRefined {
+					byE5Late++
+				}
 			}
 			add(&tt, o.Times.ToTranscript)
 			add(&ti, o.Times.ToIntent)
@@ -273,6 +282,7 @@ func servedRow(mode, lang string, os []ServedOutcome) ServedRow {
 	row.KBTop5, row.KBN = rate("kb_top5"), n["kb_top5"]
 	if answered > 0 {
 		row.IntentByE5 = float64(byE5) / float64(answered)
+		row.IntentByE5AtHandoff = float64(byE5Late) / float64(answered)
 	}
 	row.ToTranscript, row.ToIntent, row.ToHandoff, row.HandoffToBrief = distOf(tt), distOf(ti), distOf(th), distOf(tb)
 	return row
@@ -483,7 +493,7 @@ func (r *ServedReport) Markdown() string {
 	}
 	fmt.Fprintf(&b, ". Machine: %d cores, load average %s before, %s after.\n\n", r.Machine.Cores, loadString(r.Machine.LoadBefore), loadString(r.Machine.LoadAfter))
 	fmt.Fprintf(&b, "Overridden configuration: %s.\n\n", strings.Join(r.Overrides, "; "))
-	fmt.Fprintf(&b, "| mode | lang | calls (synthetic) | failed | CER/WER | language | intent (by e5) | route | verification | KB top 5 | to transcript p50/p95 | to intent p50/p95 | to handoff p50/p95 | handoff→brief p50/p95 |\n")
+	fmt.Fprintf(&b, "| mode | lang | calls (synthetic) | failed | CER/WER | language | intent (by e5; at handoff) | route | verification | KB top 5 | to transcript p50/p95 | to intent p50/p95 | to handoff p50/p95 | handoff→brief p50/p95 |\n")
 	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	dist := func(d Dist) string {
 		if d.N == 0 {
@@ -503,8 +513,8 @@ func (r *ServedReport) Markdown() string {
 		if row.Mode != ModeText {
 			te = fmt.Sprintf("%s %.1f%%", row.Metric, 100*row.TranscriptError)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d (%d) | %d | %s | %.2f | %.2f (%.2f) | %.2f | %s | %s | %s | %s | %s | %s |\n",
-			row.Mode, row.Language, row.Calls, row.Synthetic, row.Failed, te, row.LanguageAccuracy, row.IntentAccuracy, row.IntentByE5, row.RouteAccuracy,
+		fmt.Fprintf(&b, "| %s | %s | %d (%d) | %d | %s | %.2f | %.2f (%.2f; %.2f) | %.2f | %s | %s | %s | %s | %s | %s |\n",
+			row.Mode, row.Language, row.Calls, row.Synthetic, row.Failed, te, row.LanguageAccuracy, row.IntentAccuracy, row.IntentByE5, row.IntentByE5AtHandoff, row.RouteAccuracy,
 			frac(row.VerificationAccuracy, row.VerificationN), frac(row.KBTop5, row.KBN),
 			dist(row.ToTranscript), dist(row.ToIntent), dist(row.ToHandoff), dist(row.HandoffToBrief))
 	}

@@ -135,6 +135,32 @@ func (e *Embedded) Close() error { return nil }
 // Classify implements IntentClassifier. lang is not needed: the features
 // cover Chinese and English text alike.
 func (e *Embedded) Classify(ctx context.Context, text string, lang call.Language) (call.IntentResult, error) {
+	var wait time.Duration
+	if e.dense != nil {
+		wait = e.dense.Wait
+	}
+	return e.classify(ctx, text, wait)
+}
+
+// Refine implements Refiner: the turn classified again, now with the
+// embedding if it is ready within wait (it was started by Classify and
+// finishes in the background; the query cache keeps it). ok is false when
+// there is no embedding head or the embedding is still not there, and the
+// first answer stands.
+func (e *Embedded) Refine(ctx context.Context, text string, lang call.Language, wait time.Duration) (call.IntentResult, bool, error) {
+	if e.dense == nil {
+		return call.IntentResult{}, false, nil
+	}
+	res, err := e.classify(ctx, text, max(wait, time.Nanosecond))
+	if err != nil || res.Engine != HybridName {
+		return call.IntentResult{}, false, err
+	}
+	return res, true, nil
+}
+
+// classify is Classify with wait as the bound on the embedding (0: as long
+// as it takes).
+func (e *Embedded) classify(ctx context.Context, text string, wait time.Duration) (call.IntentResult, error) {
 	if err := ctx.Err(); err != nil {
 		return call.IntentResult{}, err
 	}
@@ -142,7 +168,7 @@ func (e *Embedded) Classify(ctx context.Context, text string, lang call.Language
 	if err != nil {
 		return call.IntentResult{}, err
 	}
-	p, engine := e.predict(ctx, text)
+	p, engine := e.predict(ctx, text, wait)
 	res := call.IntentResult{Intent: call.Intent(p.Label), Confidence: p.Confidence, Engine: engine}
 	for _, s := range p.Top {
 		res.Alternatives = append(res.Alternatives, call.IntentScore{Intent: e.label(s.Label), Confidence: s.Prob})

@@ -299,9 +299,9 @@ func (e *Embedded) Dense() *Dense { return e.dense }
 
 // embedWithin gets the utterance's embedding within the wait budget; nil
 // when it failed or came too late.
-func (e *Embedded) embedWithin(ctx context.Context, text string) []float32 {
+func (e *Embedded) embedWithin(ctx context.Context, text string, wait time.Duration) []float32 {
 	d := e.dense
-	if d.Wait <= 0 {
+	if wait <= 0 {
 		v, err := d.Embed(ctx, text)
 		if err != nil {
 			e.log.Warn("utterance embedding failed, sparse model alone", "err", err)
@@ -320,7 +320,7 @@ func (e *Embedded) embedWithin(ctx context.Context, text string) []float32 {
 		v, err := d.Embed(context.WithoutCancel(ctx), text)
 		ch <- answer{v, err}
 	}()
-	t := time.NewTimer(d.Wait)
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case a := <-ch:
@@ -330,7 +330,7 @@ func (e *Embedded) embedWithin(ctx context.Context, text string) []float32 {
 		}
 		return a.v
 	case <-t.C:
-		e.log.Debug("utterance embedding late, sparse model alone", "wait", d.Wait)
+		e.log.Debug("utterance embedding late, sparse model alone", "wait", wait)
 	case <-ctx.Done():
 	}
 	return nil
@@ -338,11 +338,11 @@ func (e *Embedded) embedWithin(ctx context.Context, text string) []float32 {
 
 // predict is the model's prediction, fused with the embedding head when
 // there is one and the embedding came in time.
-func (e *Embedded) predict(ctx context.Context, text string) (linear.Prediction, string) {
+func (e *Embedded) predict(ctx context.Context, text string, wait time.Duration) (linear.Prediction, string) {
 	if e.dense == nil {
 		return e.model.Predict(text, e.topK), EmbeddedName
 	}
-	v := e.embedWithin(ctx, text)
+	v := e.embedWithin(ctx, text, wait)
 	if v == nil {
 		return e.model.Predict(text, e.topK), EmbeddedName
 	}

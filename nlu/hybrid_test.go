@@ -135,3 +135,48 @@ func TestHybridFallsBackWhenTheEmbeddingIsLate(t *testing.T) {
 		t.Fatalf("Classify waited %v for a late embedding (budget 20ms)", d)
 	}
 }
+
+// The second answer (Refine, just before the handoff) takes the embedding
+// that was late for the first, and gives nothing while it is still late.
+func TestRefineAnswersWithTheLateEmbedding(t *testing.T) {
+	ctx := context.Background()
+	emb := conceptEmbedder{}
+	block := make(chan struct{})
+	late := conceptEmbedder{block: block}
+	opt := linear.DefaultOptions()
+	for c, l := range []string{"refund", "screen", "battery"} {
+		for _, w := range concepts[c][2:4] {
+			opt.Validation = append(opt.Validation, linear.Example{Text: "i have a question " + w, Label: l})
+		}
+	}
+	h, err := nlu.TrainHybrid(ctx, conceptData(), opt, nlu.EmbeddedOptions{},
+		nlu.DenseTraining{Embeddings: emb.bulk, Embed: late.one, Wait: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := h.Classify(ctx, "shattered", call.LangEnglish)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Engine != nlu.EmbeddedName || first.Intent == "screen" && !first.Rejected {
+		t.Fatalf("first answer %s by %s: want the sparse model's, which has never seen the word", first.Intent, first.Engine)
+	}
+	if _, ok, err := h.Refine(ctx, "shattered", call.LangEnglish, 10*time.Millisecond); ok || err != nil {
+		t.Fatalf("Refine with the embedding still late: ok=%v err=%v, want no second answer", ok, err)
+	}
+	close(block)
+	r, ok, err := h.Refine(ctx, "shattered", call.LangEnglish, 5*time.Second)
+	if err != nil || !ok {
+		t.Fatalf("Refine: ok=%v err=%v", ok, err)
+	}
+	if r.Intent != "screen" || r.Engine != nlu.HybridName {
+		t.Fatalf("second answer %s by %s, want screen by %s", r.Intent, r.Engine, nlu.HybridName)
+	}
+	sparse, err := nlu.TrainEmbedded(ctx, conceptData(), linear.DefaultOptions(), nlu.EmbeddedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := sparse.Refine(ctx, "shattered", call.LangEnglish, time.Second); ok {
+		t.Fatal("a classifier with no embedding head gave a second answer")
+	}
+}

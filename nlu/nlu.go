@@ -8,6 +8,7 @@ package nlu
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/callbrief/callbrief/call"
 )
@@ -35,6 +36,15 @@ type IntentClassifier interface {
 	// Name identifies the engine in results and logs.
 	Name() string
 	Close() error
+}
+
+// Refiner is a classifier whose first answer may have been given without
+// its slower half (the e5 embedding, when it was later than its wait): the
+// call goes on with that answer, and before the handoff Refine answers
+// again once the slower half is ready, waiting at most wait. ok is false
+// when there is nothing better than the first answer.
+type Refiner interface {
+	Refine(ctx context.Context, text string, lang call.Language, wait time.Duration) (res call.IntentResult, ok bool, err error)
 }
 
 // MaxInputBytes bounds the text a classifier looks at. A caller's turn is a

@@ -333,6 +333,9 @@ func (c *callRun) run(ctx context.Context) error {
 		c.res.Understood.Language = l
 		c.adapt(Adaptation{Language: l.Language, Why: "the account's language or the number's region"})
 	}
+	if !emergency && strings.TrimSpace(text) != "" {
+		c.refineIntent(ctx, &req, text, u)
+	}
 	c.to(StateHandingOff)
 	req.At = c.cfg.Now()
 	b, err := c.cfg.Handoff.Handoff(ctx, req)
@@ -343,6 +346,41 @@ func (c *callRun) run(ctx context.Context) error {
 	c.log.Info("call handed over", "intent", req.Intent.Intent, "verification", req.Verification.Status,
 		"group", b.Route.Group, "priority", b.Route.Priority, "reason", req.Reason)
 	return nil
+}
+
+// refineIntent asks the understander for a second answer to the turn's
+// intent (nlu.Refiner: e5 was late for the first) and lets the route and
+// the brief take it. It runs only when the first answer was no emergency:
+// an emergency is never held up or undone. Verification was run for the
+// first answer and stands.
+func (c *callRun) refineIntent(ctx context.Context, req *handoff.Request, text string, u Understanding) {
+	r, ok := c.cfg.Understander.(IntentRefiner)
+	if !ok {
+		return
+	}
+	nu, changed, err := r.RefineIntent(ctx, text, u)
+	if err != nil {
+		c.log.Warn("second intent answer failed; the first stands", "err", err)
+		return
+	}
+	if !changed {
+		return
+	}
+	if nu.Intent.Intent != u.Intent.Intent {
+		c.log.Info("intent revised with e5", "from", u.Intent.Intent, "to", nu.Intent.Intent, "confidence", nu.Intent.Confidence)
+	}
+	c.res.Understood.Intent, c.res.Understood.Emergency, c.res.Understood.Policy = nu.Intent, nu.Emergency, nu.Policy
+	c.res.Understood.Urgency = nu.Urgency
+	req.Intent, req.Urgency = nu.Intent, nu.Urgency
+	if nu.Intent.Intent == "human_agent" {
+		req.WantsHuman = true
+	}
+	switch {
+	case nu.Emergency || nu.Urgency.Level >= call.UrgencyEmergency:
+		req.Reason = "emergency"
+	case req.WantsHuman && req.Reason == "":
+		req.Reason = "asked for a human"
+	}
 }
 
 // verify runs the verification dialogue. Emergencies start it with an

@@ -294,3 +294,74 @@ func TestRecognitionFailureHandsOverUnheard(t *testing.T) {
 		t.Fatalf("brief reason %q, group %q: want handed over unheard", res.Brief.Reason, res.Brief.Route.Group)
 	}
 }
+
+// refiningUnderstander gives the keyword answer first (as the sparse model
+// does when e5 is late) and second a fixed one (as the hybrid would).
+type refiningUnderstander struct {
+	keywordUnderstander
+	second  string
+	refined *int
+}
+
+func (r refiningUnderstander) Understand(ctx context.Context, text string, tag call.Language) (Understanding, error) {
+	u, err := r.keywordUnderstander.Understand(ctx, text, tag)
+	u.Intent.Engine = "embedded"
+	return u, err
+}
+
+func (r refiningUnderstander) RefineIntent(ctx context.Context, text string, prev Understanding) (Understanding, bool, error) {
+	*r.refined++
+	tax, err := taxonomy.Load()
+	if err != nil {
+		return prev, false, err
+	}
+	in, _ := tax.Lookup(r.second)
+	out := prev
+	out.Intent = call.IntentResult{Intent: call.Intent(r.second), Confidence: 0.8, Engine: "embedded+e5", Refined: true}
+	out.Emergency, out.Policy = in.Emergency, in.Policy
+	if in.Emergency {
+		out.Urgency.Level = call.UrgencyEmergency
+	}
+	return out, true, nil
+}
+
+func TestSecondIntentAnswerBeforeHandoff(t *testing.T) {
+	const wangs = "+8613812345678"
+	cases := []struct {
+		name, opening, second string
+		refines               int
+		intent, group, reason string
+	}{
+		{name: "revised intent routes the call", opening: "where is my order", second: "device_power_boot",
+			refines: 1, intent: "device_power_boot", group: "phone_tech"},
+		{name: "an emergency found second jumps the queue", opening: "where is my order", second: "safety_emergency",
+			refines: 1, intent: "safety_emergency", group: "security", reason: "emergency"},
+		{name: "an emergency found first is never asked again", opening: "there is smoke coming from my phone", second: "order_status",
+			refines: 0, intent: "safety_emergency", group: "security", reason: "emergency"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, _ := testCallConfig(t, c.opening)
+			n := 0
+			cfg.Understander = refiningUnderstander{second: c.second, refined: &n}
+			sc := Scenario{Caller: wangs, Answers: []ScenarioAnswer{{DTMF: "951602#"}}}
+			res, err := RunCall(context.Background(), cfg, "call-refine", &OfflineIngress{Scenario: &sc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := res.Brief
+			if n != c.refines || string(b.Intent.Intent) != c.intent || b.Route.Group != c.group {
+				t.Fatalf("refined %d times, brief intent %s group %s; want %d, %s, %s", n, b.Intent.Intent, b.Route.Group, c.refines, c.intent, c.group)
+			}
+			if c.reason != "" && b.Reason != c.reason {
+				t.Fatalf("reason %q, want %q", b.Reason, c.reason)
+			}
+			if c.refines > 0 && (!b.Intent.Refined || !res.Understood.Intent.Refined) {
+				t.Fatalf("brief intent %+v: the second answer is not marked", b.Intent)
+			}
+			if c.reason == "emergency" && b.Route.Priority == 0 {
+				t.Fatalf("emergency routed at priority 0: %+v", b.Route)
+			}
+		})
+	}
+}

@@ -25,6 +25,40 @@ type Understand struct {
 	// while the call goes on to handoff instead of after it. It must not
 	// block.
 	Prefetch func(text string, lang call.Language)
+	// RefineWait, when positive and the intent model is an nlu.Refiner,
+	// lets RefineIntent wait that long for what the first answer lacked.
+	RefineWait time.Duration
+}
+
+// IntentRefiner is an Understander that can answer a turn's intent a
+// second time, just before the handoff, with what was too late for the
+// first answer (the e5 embedding). changed is false when the first answer
+// stands.
+type IntentRefiner interface {
+	RefineIntent(ctx context.Context, text string, prev Understanding) (u Understanding, changed bool, err error)
+}
+
+// RefineIntent implements IntentRefiner. The language, slots and the
+// caller's words stand; the intent, and what follows from it (emergency,
+// verification policy, urgency), are the second answer's.
+func (u Understand) RefineIntent(ctx context.Context, text string, prev Understanding) (Understanding, bool, error) {
+	r, ok := u.Intents.(nlu.Refiner)
+	if !ok || u.RefineWait <= 0 || prev.Intent.Engine == nlu.HybridName {
+		return prev, false, nil
+	}
+	ir, ok, err := r.Refine(ctx, text, prev.Language.Language, u.RefineWait)
+	if err != nil || !ok {
+		return prev, false, err
+	}
+	ir.Refined = true
+	out := prev
+	out.Intent = ir
+	out.Emergency, out.Policy = false, ""
+	if in, ok := u.Taxonomy.Lookup(string(ir.Intent)); ok {
+		out.Emergency, out.Policy = in.Emergency, in.Policy
+	}
+	out.Urgency = urgency.Assess(text, out.Emergency)
+	return out, true, nil
 }
 
 // Understand implements Understander.
