@@ -2,9 +2,11 @@ package dense
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -112,5 +114,49 @@ func TestStoreEmbedsOnceAndPersists(t *testing.T) {
 	s3, _ := OpenStore(path, "other", 3)
 	if _, ok := s3.Get("a"); ok {
 		t.Fatal("another model's embedding was returned")
+	}
+}
+
+// Two stores on one file (two processes on one cache) appending at once
+// leave every record whole and readable.
+func TestStoreConcurrentWritersOnOneFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "e.bin")
+	const dim, per = 384, 600
+	embed := func(ctx context.Context, texts []string) ([][]float32, error) {
+		out := make([][]float32, len(texts))
+		for i, s := range texts {
+			v := make([]float32, dim)
+			for j := range v {
+				v[j] = float32(len(s) + j)
+			}
+			out[i] = v
+		}
+		return out, nil
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		s, err := OpenStore(path, "m", dim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts := make([]string, per)
+		for i := range texts {
+			texts[i] = fmt.Sprintf("writer %d text %d", w, i)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Embeddings(context.Background(), texts, embed, 50, nil); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	s, err := OpenStore(path, "m", dim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != 4*per {
+		t.Fatalf("reopened store holds %d embeddings, want %d (records interleaved or a header written twice)", s.Len(), 4*per)
 	}
 }

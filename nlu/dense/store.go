@@ -7,6 +7,7 @@ package dense
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -16,6 +17,7 @@ import (
 	"math"
 	"os"
 	"sync"
+	"syscall"
 )
 
 // Embed embeds texts as queries (e5's "query: " side, which is also the
@@ -52,7 +54,11 @@ func OpenStore(path, model string, dim int) (*Store, error) {
 	defer f.Close()
 	r := bufio.NewReader(f)
 	head := make([]byte, len(storeMagic)+4)
-	if _, err := io.ReadFull(r, head); err != nil {
+	if _, err := io.ReadFull(r, head); errors.Is(err, io.EOF) {
+		// Empty: another process has just created it and holds the lock
+		// for its first write (add writes the header with the records).
+		return s, nil
+	} else if err != nil {
 		return nil, fmt.Errorf("%w: %s: short header", ErrStore, path)
 	}
 	if string(head[:len(storeMagic)]) != storeMagic || int(binary.LittleEndian.Uint32(head[len(storeMagic):])) != dim {
@@ -165,27 +171,33 @@ func (s *Store) add(texts []string, vs [][]float32) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStore, err)
 	}
+	defer f.Close()
+	// Several processes share a cache (two nodes on one machine, tests in
+	// parallel): an exclusive lock and one write per batch, so that their
+	// records never interleave and only one of them writes the header.
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("%w: lock %s: %w", ErrStore, s.path, err)
+	}
 	st, err := f.Stat()
 	if err != nil {
-		f.Close()
 		return fmt.Errorf("%w: %w", ErrStore, err)
 	}
-	w := bufio.NewWriter(f)
+	var b bytes.Buffer
+	b.Grow(len(storeMagic) + 4 + len(texts)*(32+4*s.dim))
 	if st.Size() == 0 {
-		w.WriteString(storeMagic)
-		binary.Write(w, binary.LittleEndian, uint32(s.dim))
+		b.WriteString(storeMagic)
+		binary.Write(&b, binary.LittleEndian, uint32(s.dim))
 	}
 	buf := make([]byte, 4)
 	for i, t := range texts {
 		k := s.key(t)
-		w.Write(k[:])
+		b.Write(k[:])
 		for _, x := range vs[i] {
 			binary.LittleEndian.PutUint32(buf, math.Float32bits(x))
-			w.Write(buf)
+			b.Write(buf)
 		}
 	}
-	if err := w.Flush(); err != nil {
-		f.Close()
+	if _, err := f.Write(b.Bytes()); err != nil {
 		return fmt.Errorf("%w: %w", ErrStore, err)
 	}
 	return f.Close()
