@@ -30,8 +30,8 @@ type Options struct {
 	Cache *models.Cache
 	// CC is the C compiler used to build the engine; default $CC, else cc.
 	CC string
-	// Threads caps the engine's OpenMP threads; 0 leaves OpenMP's default
-	// (all cores).
+	// Threads caps the engine's OpenMP threads for a batch of texts; 0
+	// is every core. A single text always runs on one thread.
 	Threads int
 	// BatchSize bounds the texts per engine call; default 32.
 	BatchSize int
