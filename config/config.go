@@ -456,7 +456,8 @@ type SpeechServer struct {
 	Count int `yaml:"count"`
 	// StartTimeout bounds the wait for it to load its model at start.
 	StartTimeout time.Duration `yaml:"start_timeout"`
-	// Nice is the servers' CPU niceness (0 to 19; default 0). On a
+	// Nice is how much lower than the node's the servers' CPU priority
+	// is (0 to 19 niceness steps, capped at 19; default 0). On a
 	// machine that runs the node alone, recognition is the bulk of the
 	// CPU and the node's own work is small and latency-bound (RTP pacing,
 	// VAD, the intent's e5 within intent.embed_wait): a positive value

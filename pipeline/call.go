@@ -378,8 +378,14 @@ func (c *callRun) refineIntent(ctx context.Context, req *handoff.Request, text s
 	switch {
 	case nu.Emergency || nu.Urgency.Level >= call.UrgencyEmergency:
 		req.Reason = "emergency"
-	case req.WantsHuman && req.Reason == "":
+	case req.WantsHuman && (req.Reason == "" || req.Reason == "understood"):
 		req.Reason = "asked for a human"
+	}
+	if nu.Policy != u.Policy && req.Verification.Status == call.StatusVerified {
+		// Verification asked what the first answer's policy wanted; the
+		// agent is told that the intent changed after it.
+		req.Verification.Reason = strings.TrimPrefix(req.Verification.Reason+
+			fmt.Sprintf("; verified for %s (policy %s), intent revised to %s (policy %s)", u.Intent.Intent, u.Policy, nu.Intent.Intent, nu.Policy), "; ")
 	}
 }
 

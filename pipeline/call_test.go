@@ -336,6 +336,8 @@ func TestSecondIntentAnswerBeforeHandoff(t *testing.T) {
 			refines: 1, intent: "device_power_boot", group: "phone_tech"},
 		{name: "an emergency found second jumps the queue", opening: "where is my order", second: "safety_emergency",
 			refines: 1, intent: "safety_emergency", group: "security", reason: "emergency"},
+		{name: "a caller found second to want a person is put through as one", opening: "where is my order", second: "human_agent",
+			refines: 1, intent: "human_agent", reason: "asked for a human"},
 		{name: "an emergency found first is never asked again", opening: "there is smoke coming from my phone", second: "order_status",
 			refines: 0, intent: "safety_emergency", group: "security", reason: "emergency"},
 	}
@@ -350,17 +352,20 @@ func TestSecondIntentAnswerBeforeHandoff(t *testing.T) {
 				t.Fatal(err)
 			}
 			b := res.Brief
-			if n != c.refines || string(b.Intent.Intent) != c.intent || b.Route.Group != c.group {
+			if n != c.refines || string(b.Intent.Intent) != c.intent || c.group != "" && b.Route.Group != c.group {
 				t.Fatalf("refined %d times, brief intent %s group %s; want %d, %s, %s", n, b.Intent.Intent, b.Route.Group, c.refines, c.intent, c.group)
 			}
 			if c.reason != "" && b.Reason != c.reason {
 				t.Fatalf("reason %q, want %q", b.Reason, c.reason)
 			}
+			if c.intent == "device_power_boot" && !strings.Contains(b.Verification.Reason, "intent revised to device_power_boot") {
+				t.Fatalf("verification reason %q: the agent is not told the intent changed after verification", b.Verification.Reason)
+			}
 			if c.refines > 0 && (!b.Intent.Refined || !res.Understood.Intent.Refined) {
 				t.Fatalf("brief intent %+v: the second answer is not marked", b.Intent)
 			}
-			if c.reason == "emergency" && b.Route.Priority == 0 {
-				t.Fatalf("emergency routed at priority 0: %+v", b.Route)
+			if c.reason == "emergency" && b.Route.Priority != 500 {
+				t.Fatalf("emergency routed at priority %d, want the emergency priority 500: %+v", b.Route.Priority, b.Route)
 			}
 		})
 	}

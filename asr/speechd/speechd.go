@@ -73,8 +73,8 @@ type Config struct {
 	Addr string
 	// Threads are the decoder's CPU threads (0: the server's default).
 	Threads int
-	// Nice is the server's CPU niceness (0: as this process; up to 19):
-	// a lower priority than the caller's own latency-bound work.
+	// Nice is how much lower than this process's the server's CPU
+	// priority is (0: the same; the result is capped at 19).
 	Nice int
 	// Model is the id the server reports (the clients' "model" field).
 	Model string
@@ -303,10 +303,15 @@ func (s *Supervisor) launch() (*proc, error) {
 		return nil, fmt.Errorf("running %s: %w", s.cfg.Python, err)
 	}
 	if s.cfg.Nice > 0 {
-		// The whole group (it has its own, pgid = pid), every thread in it
+		// Relative to this process (which may run niced itself), for the
+		// whole group (it has its own, pgid = pid) and every thread in it
 		// now; threads it starts later inherit the value. Lowering priority
 		// needs no privilege; a failure only leaves it at ours.
-		if err := syscall.Setpriority(syscall.PRIO_PGRP, cmd.Process.Pid, s.cfg.Nice); err != nil {
+		own := 0
+		if p, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0); err == nil {
+			own = 20 - p // the raw system call answers 20 - nice
+		}
+		if err := syscall.Setpriority(syscall.PRIO_PGRP, cmd.Process.Pid, min(19, own+s.cfg.Nice)); err != nil {
 			s.log.Warn("speech server: could not lower its CPU priority", "nice", s.cfg.Nice, "err", err)
 		}
 	}

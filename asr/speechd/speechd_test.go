@@ -297,8 +297,8 @@ func niceOf(t *testing.T, pid int) int {
 func TestNiceLowersTheWholeServerGroup(t *testing.T) {
 	leakcheck.Test(t, 5*time.Second, "callbrief/asr/speechd")
 	self := niceOf(t, os.Getpid())
-	if self > 12 {
-		t.Skipf("this test runs at nice %d already; it checks that the server goes lower than its parent", self)
+	if self > 5 {
+		t.Skipf("this test runs at nice %d already; it checks that the server goes 13 lower than its parent", self)
 	}
 	childFile := filepath.Join(t.TempDir(), "child")
 	cfg := fake(t, "FAKE_CHILD="+childFile)
@@ -310,11 +310,12 @@ func TestNiceLowersTheWholeServerGroup(t *testing.T) {
 		child, _ = strconv.Atoi(string(b))
 		return child > 0
 	})
-	if n := niceOf(t, s.State().PID); n != 13 {
-		t.Fatalf("server nice %d, want 13", n)
+	want := min(19, self+13)
+	if n := niceOf(t, s.State().PID); n != want {
+		t.Fatalf("server nice %d, want %d (13 below this process's %d)", n, want, self)
 	}
-	if n := niceOf(t, child); n != 13 {
-		t.Fatalf("the server's child nice %d, want 13 (the whole group goes lower)", n)
+	if n := niceOf(t, child); n != want {
+		t.Fatalf("the server's child nice %d, want %d (the whole group goes lower)", n, want)
 	}
 	if n := niceOf(t, os.Getpid()); n != self {
 		t.Fatalf("the supervisor's own nice changed from %d to %d", self, n)

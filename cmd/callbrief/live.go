@@ -439,6 +439,23 @@ func (x tracedUnderstander) Understand(ctx context.Context, text string, tag cal
 	return u, err
 }
 
+// RefineIntent passes the second answer through (the wrapper would hide
+// it otherwise: pipeline finds it by a type assertion) and keeps the
+// trace's understanding current for a brief kept at a cut.
+func (x tracedUnderstander) RefineIntent(ctx context.Context, text string, prev pipeline.Understanding) (pipeline.Understanding, bool, error) {
+	r, ok := x.Understander.(pipeline.IntentRefiner)
+	if !ok {
+		return prev, false, nil
+	}
+	u, changed, err := r.RefineIntent(ctx, text, prev)
+	if err == nil && changed {
+		x.t.mu.Lock()
+		x.t.understood = &u
+		x.t.mu.Unlock()
+	}
+	return u, changed, err
+}
+
 type tracedHandoff struct {
 	next pipeline.Handoff
 	t    *liveTrace

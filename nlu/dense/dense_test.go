@@ -160,3 +160,43 @@ func TestStoreConcurrentWritersOnOneFile(t *testing.T) {
 		t.Fatalf("reopened store holds %d embeddings, want %d (records interleaved or a header written twice)", s.Len(), 4*per)
 	}
 }
+
+// A record torn by a crash is cut off before the next append, so what
+// follows it is read in step.
+func TestStoreCutsATornRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "e.bin")
+	embed := func(ctx context.Context, texts []string) ([][]float32, error) {
+		out := make([][]float32, len(texts))
+		for i := range texts {
+			out[i] = []float32{float32(i), 1, 2, 3}
+		}
+		return out, nil
+	}
+	s, err := OpenStore(path, "m", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Embeddings(context.Background(), []string{"a", "b"}, embed, 8, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(make([]byte, 17)) // half a record
+	f.Close()
+	s, err = OpenStore(path, "m", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Embeddings(context.Background(), []string{"c"}, embed, 8, nil); err != nil {
+		t.Fatal(err)
+	}
+	s, err = OpenStore(path, "m", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Get("c"); !ok || s.Len() != 3 {
+		t.Fatalf("after a torn record and an append: %d embeddings, c found %v; want 3 and true", s.Len(), ok)
+	}
+}

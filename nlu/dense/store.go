@@ -182,9 +182,22 @@ func (s *Store) add(texts []string, vs [][]float32) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStore, err)
 	}
+	// A write torn by a crash leaves part of a record at the end; cut it
+	// off, or every record after it would be read out of step.
+	head, rec := int64(len(storeMagic)+4), int64(32+4*s.dim)
+	if size := st.Size(); size > head && (size-head)%rec != 0 {
+		if err := f.Truncate(size - (size-head)%rec); err != nil {
+			return fmt.Errorf("%w: %w", ErrStore, err)
+		}
+	} else if size > 0 && size < head {
+		if err := f.Truncate(0); err != nil {
+			return fmt.Errorf("%w: %w", ErrStore, err)
+		}
+		st = nil
+	}
 	var b bytes.Buffer
 	b.Grow(len(storeMagic) + 4 + len(texts)*(32+4*s.dim))
-	if st.Size() == 0 {
+	if st == nil || st.Size() == 0 {
 		b.WriteString(storeMagic)
 		binary.Write(&b, binary.LittleEndian, uint32(s.dim))
 	}
