@@ -29,21 +29,25 @@ build:
 # rather than competing with them for the cores. They run without the race
 # detector: it triples their CPU (two of them: 48 s against 15 s), which on
 # two cores put CI past its time, and every package they compose runs its
-# own concurrency tests with -race above. test-race-e2e runs them with it
-# (before a release, and after a change to the composition root).
+# own concurrency tests with -race first. So does evals, whose tests train
+# and score models (73 s without the detector, 180-400 s with it).
+# test-race-e2e runs both with it (before a release, and after a change to
+# the composition root).
 test: setup-test fmt-check vet
-	$(GO) test -count=1 -race -timeout 15m $$($(GO) list ./... | grep -v '/cmd/callbrief$$')
-	@# In two halves at once: the end-to-end tests spend half their time
-	@# waiting on real time (speech played at its pace, timers, failover),
-	@# which the other half uses. Each starts its own servers on free ports.
+	$(GO) test -count=1 -race -timeout 15m $$($(GO) list ./... | grep -v '/cmd/callbrief$$' | grep -v '/evals$$')
+	@# The end-to-end tests in two halves at once, evals beside them: the
+	@# end-to-end tests spend half their time waiting on real time (speech
+	@# played at its pace, timers, failover). Each starts its own servers
+	@# on free ports.
 	$(GO) test -count=1 -timeout 20m -run '$(E2E_HALF)' ./cmd/callbrief & a=$$!; \
+	$(GO) test -count=1 -timeout 15m ./evals & e=$$!; \
 	$(GO) test -count=1 -timeout 20m -skip '$(E2E_HALF)' ./cmd/callbrief; b=$$?; \
-	wait $$a; a=$$?; test $$a -eq 0 -a $$b -eq 0
+	wait $$a; a=$$?; wait $$e; e=$$?; test $$a -eq 0 -a $$b -eq 0 -a $$e -eq 0
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 	$(MAKE) --no-print-directory eval-ci
 
 test-race-e2e: setup-test
-	$(GO) test -count=1 -race -timeout 45m ./cmd/callbrief
+	$(GO) test -count=1 -race -timeout 45m ./cmd/callbrief ./evals
 
 vet:
 	$(GO) vet ./...
