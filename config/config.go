@@ -109,8 +109,14 @@ type SIP struct {
 	// SourceRate is the SIP messages per second one address may send
 	// (burst: two seconds' worth); past it its messages are dropped
 	// unanswered and counted. Trunks' own addresses are exempt.
-	SourceRate float64       `yaml:"source_rate"`
-	RetryAfter time.Duration `yaml:"retry_after"`
+	SourceRate float64 `yaml:"source_rate"`
+	// MaxConnections caps the TCP and TLS connections each listener holds
+	// at once (past it a new one is closed); FirstMessage is how long a
+	// new connection has to send its first message, TLS handshake included
+	// (a peer that connects and says nothing is closed then).
+	MaxConnections int           `yaml:"max_connections"`
+	FirstMessage   time.Duration `yaml:"first_message"`
+	RetryAfter     time.Duration `yaml:"retry_after"`
 	// Ring is how long a call rings (180) before it is answered.
 	Ring   time.Duration `yaml:"ring"`
 	Trunks []SIPTrunk    `yaml:"trunks"`
@@ -506,7 +512,7 @@ func Default() Config {
 		TTS:   TTS{EspeakBin: "espeak-ng"},
 		KB:    KB{Timeout: 500 * time.Millisecond},
 		Admit: Admit{Queue: 8, Wait: 10 * time.Second, BodyTimeout: 60 * time.Second},
-		SIP: SIP{Transports: "udp,tcp", RTPPortMin: 20000, RTPPortMax: 20999, MaxCalls: 200, SetupRate: 20, SourceRate: 50, TransferTimeout: 30 * time.Second,
+		SIP: SIP{Transports: "udp,tcp", RTPPortMin: 20000, RTPPortMax: 20999, MaxCalls: 200, SetupRate: 20, SourceRate: 50, MaxConnections: 1024, FirstMessage: 10 * time.Second, TransferTimeout: 30 * time.Second,
 			RetryAfter: 5 * time.Second, Codecs: "PCMU,PCMA,G722,opus", SessionExpires: 30 * time.Minute, MinSE: 90 * time.Second},
 		Intent: Intent{Dense: "e5", EmbedWait: 20 * time.Millisecond, RefineWait: 10 * time.Millisecond, OffTopic: "reject"},
 	}
@@ -1054,6 +1060,12 @@ func (s SIP) validate() error {
 	}
 	if s.SourceRate <= 0 {
 		return bad("sip.source_rate", "must be positive")
+	}
+	if s.MaxConnections < 1 || s.MaxConnections > 1<<20 {
+		return bad("sip.max_connections", "%d is not between 1 and 1048576", s.MaxConnections)
+	}
+	if s.FirstMessage < 100*time.Millisecond || s.FirstMessage > 10*time.Minute {
+		return bad("sip.first_message", "%s is not between 100ms and 10m", s.FirstMessage)
 	}
 	if s.RetryAfter < time.Second {
 		return bad("sip.retry_after", "must be at least 1s (Retry-After is in whole seconds)")

@@ -28,6 +28,7 @@ func FromConfig(c config.SIP) (Config, error) {
 	}
 	out := Config{Addr: c.Addr, MediaIP: ip.Unmap(), RTPPortMin: c.RTPPortMin, RTPPortMax: c.RTPPortMax, MaxCalls: c.MaxCalls,
 		SetupRate: c.SetupRate, SourceRate: c.SourceRate, RetryAfter: c.RetryAfter, Ring: c.Ring,
+		MaxConnections: c.MaxConnections, FirstMessage: c.FirstMessage,
 		SessionExpires: c.SessionExpires, MinSE: c.MinSE, ShortTimers: c.TestShortTimers, TLSAddr: c.TLS.Addr}
 	if c.TLS.Addr != "" {
 		cert, err := tls.LoadX509KeyPair(c.TLS.Cert, c.TLS.Key)

@@ -86,12 +86,17 @@ type Config struct {
 	MaxCalls               int
 	SetupRate              float64 // INVITEs per second taken
 	SourceRate             float64 // messages per second from one non-trunk address
-	RetryAfter             time.Duration
-	Ring                   time.Duration // 180 before the 200
-	MediaTimeout           time.Duration // no RTP this long (not on hold): the call ends; default 30 s
-	ReorderPackets         int           // default 3
-	ReorderDelay           time.Duration // default 60 ms
-	QueueFrames            int           // default 500 (10 s)
+	// MaxConnections caps the TCP and TLS connections held at once (each
+	// listener; default 1024), FirstMessage is how long a new one has to
+	// send its first message, the TLS handshake included (default 10 s).
+	MaxConnections int
+	FirstMessage   time.Duration
+	RetryAfter     time.Duration
+	Ring           time.Duration // 180 before the 200
+	MediaTimeout   time.Duration // no RTP this long (not on hold): the call ends; default 30 s
+	ReorderPackets int           // default 3
+	ReorderDelay   time.Duration // default 60 ms
+	QueueFrames    int           // default 500 (10 s)
 	// Codecs are the audio codecs taken (nil: all of Codecs); which one a
 	// call gets is the caller's preference among them.
 	Codecs []webrtc.Codec
@@ -180,6 +185,12 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.SourceRate <= 0 {
 		cfg.SourceRate = 50
+	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = 1024
+	}
+	if cfg.FirstMessage <= 0 {
+		cfg.FirstMessage = 10 * time.Second
 	}
 	if cfg.RetryAfter < time.Second {
 		cfg.RetryAfter = 5 * time.Second
@@ -288,7 +299,7 @@ func (s *Server) Listen(ctx context.Context) error {
 			return fmt.Errorf("sip: tls %s: %w", s.cfg.TLSAddr, err)
 		}
 		s.tlsPort = l.Addr().(*net.TCPAddr).Port
-		s.tls = tls.NewListener(l, s.cfg.TLS)
+		s.tls = newStreamGuard(tls.NewListener(l, s.cfg.TLS), s.cfg.MaxConnections, s.cfg.FirstMessage, s.log)
 	}
 	client, err := sipgo.NewClient(ua, sipgo.WithClientLogger(sipLog), sipgo.WithClientHostname(s.cfg.MediaIP.String()))
 	if err != nil {
@@ -328,6 +339,7 @@ func (s *Server) Listen(ctx context.Context) error {
 		go func() { defer s.wg.Done(); _ = srv.ServeUDP(g) }()
 	}
 	if s.tcp != nil {
+		s.tcp = newStreamGuard(s.tcp, s.cfg.MaxConnections, s.cfg.FirstMessage, s.log)
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); _ = srv.ServeTCP(s.tcp) }()
 	}
