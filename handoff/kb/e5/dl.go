@@ -106,15 +106,13 @@ func (e *engine) embed(texts []string, query bool, out []float32) error {
 	if query {
 		q = 1
 	}
-	// One text (a caller's turn, a KB query) on one thread: OpenMP's
-	// barriers make a short job wait for the slowest core, and on a busy
-	// machine the other core is rarely free. Measured beside a 4-caller
-	// soak (load 3.4), 300 turn-length queries: one thread p50 85-89 ms,
-	// p99 151-166 ms; two threads p50 49-72 ms, p99 210-256 ms.
+	// Every call on the configured threads (all cores by default), a
+	// single text too. One thread for a single text was tried: beside a
+	// 4-caller soak its p99 was lower (151-166 ms against 210-256 ms) but
+	// its median higher (85-89 against 49-72 ms), and on a quiet machine it
+	// lost on both (the brief's KB search p50 22 ms against 9 ms, p99 83
+	// against 52 ms; the turn's e5 within embed_wait 0.6% against 7.7%).
 	threads := e.threads
-	if len(texts) == 1 {
-		threads = 1
-	}
 	if rc := C.e5_call_batch(&e.api, e.model, (**C.char)(cs), C.int(len(texts)), q, (*C.float)(unsafe.Pointer(&out[0])), C.int(threads)); rc != 0 {
 		return fmt.Errorf("%w: e5_embed_batch returned %d", ErrEngine, int(rc))
 	}

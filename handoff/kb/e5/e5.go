@@ -30,8 +30,7 @@ type Options struct {
 	Cache *models.Cache
 	// CC is the C compiler used to build the engine; default $CC, else cc.
 	CC string
-	// Threads caps the engine's OpenMP threads for a batch of texts; 0
-	// is every core. A single text always runs on one thread.
+	// Threads caps the engine's OpenMP threads; 0 is every core.
 	Threads int
 	// BatchSize bounds the texts per engine call; default 32.
 	BatchSize int
