@@ -3,6 +3,7 @@ package memindex
 import (
 	"context"
 	"fmt"
+	"github.com/callbrief/callbrief/internal/vecmath"
 	"slices"
 	"testing"
 	"time"
@@ -87,7 +88,7 @@ func recallAgainstExact(b *testing.B, ix *Index, recs []kb.Record, queries [][]f
 		}
 		t := topN{n: 5}
 		for row, r := range recs {
-			t.push(scored{row: row, score: dot(q, r.Dense)})
+			t.push(scored{row: row, score: vecmath.Dot(q, r.Dense)})
 		}
 		for _, s := range t.sorted() {
 			total++

@@ -19,6 +19,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"github.com/callbrief/callbrief/internal/vecmath"
 	"log/slog"
 	"math"
 	"runtime"
@@ -511,24 +512,9 @@ func (ix *Index) denseTop(q []float32, p int, cf *cfilter) []scored {
 	}
 	exact := topN{n: p}
 	for _, c := range cand.h {
-		exact.push(scored{row: c.row, score: dot(q, ix.vecs[c.row*dim:(c.row+1)*dim])})
+		exact.push(scored{row: c.row, score: vecmath.Dot(q, ix.vecs[c.row*dim:(c.row+1)*dim])})
 	}
 	return exact.sorted()
-}
-
-func dot(a, b []float32) float32 {
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return s0 + s1 + s2 + s3
 }
 
 func (ix *Index) sparseTop(q kb.SparseVector, p int, cf *cfilter) []scored {

@@ -3,6 +3,7 @@ package memindex
 import (
 	"context"
 	"errors"
+	"github.com/callbrief/callbrief/internal/vecmath"
 	"os"
 	"path/filepath"
 	"slices"
@@ -137,7 +138,7 @@ func TestQuantisedMatchesExact(t *testing.T) {
 		}
 		var all []rs
 		for _, r := range recs {
-			all = append(all, rs{r.Chunk.ID, dot(q, r.Dense)})
+			all = append(all, rs{r.Chunk.ID, vecmath.Dot(q, r.Dense)})
 		}
 		slices.SortFunc(all, func(a, b rs) int {
 			if a.s > b.s {

@@ -1,6 +1,7 @@
 package memindex
 
 import (
+	"github.com/callbrief/callbrief/internal/vecmath"
 	"math/bits"
 	"sync"
 )
@@ -103,7 +104,7 @@ func (ix *Index) shortlistTop(q []float32, p int, cf *cfilter) []scored {
 	}
 	exact := topN{n: p}
 	for _, c := range cand.h {
-		exact.push(scored{row: c.row, score: dot(q, ix.vecs[c.row*dim:(c.row+1)*dim])})
+		exact.push(scored{row: c.row, score: vecmath.Dot(q, ix.vecs[c.row*dim:(c.row+1)*dim])})
 	}
 	return exact.sorted()
 }
