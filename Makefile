@@ -34,6 +34,10 @@ build:
 # test-race-e2e runs both with it (before a release, and after a change to
 # the composition root).
 test: setup-test fmt-check vet
+	@# The local speech server's own tests: Python, the real Whisper model.
+	@if [ -x $(CACHE)/speechserver/venv/bin/python ]; then \
+	  cd speechserver && $(CACHE)/speechserver/venv/bin/python -m unittest test_server; \
+	else echo "speech server not installed (CALLBRIEF_SKIP_SPEECHSERVER): its tests are not run"; fi
 	$(GO) test -count=1 -race -timeout 15m $$($(GO) list ./... | grep -v '/cmd/callbrief$$' | grep -v '/evals$$')
 	@# The end-to-end tests in two halves at once, evals beside them: the
 	@# end-to-end tests spend half their time waiting on real time (speech

@@ -70,6 +70,7 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"speech server addr", "", nil, []string{"asr.speechserver.addr=8178"}, "asr.speechserver.addr"},
 		{"speech server port", "", nil, []string{"asr.speechserver.addr=127.0.0.1:99999"}, "asr.speechserver.addr"},
 		{"speech server threads", "", nil, []string{"asr.speechserver.threads=-1"}, "asr.speechserver.threads"},
+		{"speech server window", "", nil, []string{"asr.speechserver.window=10s"}, "asr.speechserver.window"},
 		{"speech server nice", "", nil, []string{"asr.speechserver.nice=20"}, "asr.speechserver.nice"},
 		{"speech server nice negative", "", nil, []string{"asr.speechserver.nice=-1"}, "asr.speechserver.nice"},
 		{"refine wait", "", nil, []string{"intent.refine_wait=-1s"}, "intent.refine_wait"},

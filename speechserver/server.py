@@ -20,9 +20,11 @@ integer or 32-bit float, any channel count and rate; mixed to mono and resampled
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import email.message
 import email.parser
 import email.policy
+import hashlib
 import hmac
 import io
 import json
@@ -267,22 +269,71 @@ def _import_faster_whisper():
     return WhisperModel
 
 
+# The encoder's input window: Whisper was trained on 30 s windows, and
+# faster-whisper pads every window to 30 s. A caller's turn is a few seconds,
+# so most of a 30 s encode is spent on padding (base, int8, 2 threads: 0.73 s
+# for 30 s, 0.05 s for 5 s). "speech" encodes the audio and a margin instead
+# (CTranslate2 takes any length up to 30 s); "30s" is Whisper's own window.
+WINDOWS = ("speech", "30s")
+WINDOW_MARGIN_FRAMES = 100  # 1 s of silence after the speech, as a turn ends with
+WINDOW_MIN_FRAMES = 500     # 5 s at least: very short windows were not measured
+
+
 class Recognizer:
-    def __init__(self, model_dir: str, threads: int, compute_type: str, beam_size: int):
+    def __init__(self, model_dir: str, threads: int, compute_type: str, beam_size: int, window: str = "speech"):
         for f in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
             if not os.path.isfile(os.path.join(model_dir, f)):
                 raise SystemExit(f"server.py: {model_dir} has no {f}: run speechserver/setup.sh "
                                  "and pass --model <cache>/whisper-base")
+        if window not in WINDOWS:
+            raise SystemExit(f"server.py: --window {window!r} is not one of {', '.join(WINDOWS)}")
         WhisperModel = _import_faster_whisper()
         t0 = time.monotonic()
         self.model = WhisperModel(model_dir, device="cpu", compute_type=compute_type,
                                   cpu_threads=threads, num_workers=1, local_files_only=True)
         self.load_seconds = time.monotonic() - t0
         self.beam_size = beam_size
+        self.window = window
         self.languages = set(self.model.supported_languages)
         if getattr(self.model.model, "num_languages", 100) < 100:
             self.languages.discard("yue")  # faster-whisper lists it; only large-v3 has the token
         self.lock = threading.Lock()  # one decode at a time: the CPU is the bottleneck
+        # faster-whisper's transcribe encodes the first window once to detect
+        # the language and again to decode it (0.7 s twice for a 3 s turn).
+        # Its encode is wrapped so that, within one request (under the lock),
+        # the same window is encoded once and windows are cut to the speech.
+        self._encode = self.model.encode
+        self.model.encode = self._encode_window
+        self._memo: tuple | None = None
+        self._frames: int | None = None  # the request's window length, when cut
+        self.encodes = 0  # encoder runs, for tests
+
+    def _encode_window(self, features):
+        if self._frames is not None and features.shape[-1] > self._frames:
+            # Only padding is cut: every window of a request is at most its
+            # first window's speech long (see run).
+            features = features[..., :self._frames]
+        key = (features.shape, hashlib.blake2b(np.ascontiguousarray(features).data, digest_size=16).digest())
+        if self._memo is not None and self._memo[0] == key:
+            return self._memo[1]
+        out = self._encode(features)
+        self.encodes += 1
+        self._memo = (key, out)
+        return out
+
+    def _detect(self, audio: np.ndarray):
+        """Whisper's language detection on the first window, built as
+        faster-whisper's decoder builds it so that the decode reuses the
+        encoding. Returns (code, probability, [(code, probability)...])."""
+        from faster_whisper.audio import pad_or_trim  # importable once the model is (see __init__)
+
+        fe = self.model.feature_extractor
+        features = fe(audio)
+        content = features.shape[-1] - 1  # transcribe drops the last frame too
+        window = pad_or_trim(features[:, :min(fe.nb_max_frames, content)], fe.nb_max_frames)
+        results = self.model.model.detect_language(self.model.encode(window))[0]
+        probs = [(tok[2:-2], float(p)) for tok, p in results]
+        return probs[0][0], probs[0][1], probs
 
     def language(self, code: str | None) -> str | None:
         if not code:
@@ -315,16 +366,38 @@ class Recognizer:
             if gone():
                 raise ClientGone()
             t0 = time.monotonic()
-            segments, info = self.model.transcribe(
-                audio, task=task, language=language, initial_prompt=prompt or None,
-                temperature=temps, beam_size=self.beam_size, word_timestamps=words,
-                vad_filter=False, log_progress=False, max_new_tokens=max_tokens,
-                condition_on_previous_text=False)
-            out = []
-            for seg in segments:  # decoding happens while iterating
-                out.append(seg)
-                if gone():
-                    raise ClientGone()
+            fe = self.model.feature_extractor
+            self._memo = None
+            self._frames = None
+            frames = len(audio) // fe.hop_length
+            if self.window == "speech" and frames < fe.nb_max_frames:
+                # One window: later windows of the same request (a seek
+                # after an early last timestamp) hold less speech still.
+                need = max(WINDOW_MIN_FRAMES, frames + WINDOW_MARGIN_FRAMES)
+                self._frames = min(fe.nb_max_frames, -(-need // 100) * 100)
+            detected = None
+            try:
+                if task == "transcribe" and language is None and self.model.model.is_multilingual:
+                    detected = self._detect(audio)
+                    language = detected[0]
+                segments, info = self.model.transcribe(
+                    audio, task=task, language=language, initial_prompt=prompt or None,
+                    temperature=temps, beam_size=self.beam_size, word_timestamps=words,
+                    vad_filter=False, log_progress=False, max_new_tokens=max_tokens,
+                    condition_on_previous_text=False)
+                out = []
+                for seg in segments:  # decoding happens while iterating
+                    out.append(seg)
+                    if gone():
+                        raise ClientGone()
+            finally:
+                self._memo = None
+                self._frames = None
+        if detected is not None:
+            # Given the language, faster-whisper reports probability 1; the
+            # client is told how sure the detection was.
+            info = dataclasses.replace(info, language=detected[0], language_probability=detected[1],
+                                       all_language_probs=detected[2])
         return out, info, time.monotonic() - t0
 
 
@@ -615,6 +688,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="CPU threads (default %(default)s)")
     p.add_argument("--compute-type", default="int8", help="CTranslate2 compute type: int8, int8_float32, float32 (default %(default)s)")
     p.add_argument("--beam-size", type=int, default=5, help="beam size (default %(default)s, as OpenAI's whisper)")
+    p.add_argument("--window", default="speech", choices=WINDOWS,
+                   help="encoder window: the speech and 1 s (at least 5 s), or Whisper's 30 s (default %(default)s)")
     p.add_argument("--model-name", default="whisper-base", help="id reported by /v1/models (default %(default)s); any model value is accepted in requests")
     p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="largest request body (default %(default)s)")
     p.add_argument("--drain", type=float, default=30.0, help="seconds to let in-flight requests finish on SIGTERM")
@@ -625,9 +700,9 @@ def main(argv=None) -> int:
         p.error(f"--addr {a.addr!r} is not host:port")
     host = host.strip("[]")
 
-    rec = Recognizer(a.model, a.threads, a.compute_type, a.beam_size)
+    rec = Recognizer(a.model, a.threads, a.compute_type, a.beam_size, a.window)
     log(f"model {a.model} loaded in {rec.load_seconds:.2f}s (compute_type={a.compute_type}, threads={a.threads}, "
-        f"beam={a.beam_size}, languages={len(rec.languages)})")
+        f"beam={a.beam_size}, window={a.window}, languages={len(rec.languages)})")
     Handler.recognizer = rec
     Handler.model_name = a.model_name
     Handler.max_bytes = a.max_bytes

@@ -342,6 +342,73 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(self.proc.wait(30), 0)
 
 
+@unittest.skipIf(skip_reason() is not None, skip_reason() or "")
+class WindowTest(unittest.TestCase):
+    """The encoder runs once per window, and the "speech" window is cut to
+    the audio: what makes a caller's turn cost half of Whisper's own."""
+
+    @classmethod
+    def setUpClass(cls):
+        sys.path.insert(0, HERE)
+        import server
+        cls.server = server
+        cls.recs = {w: server.Recognizer(MODEL, 2, "int8", 5, w) for w in server.WINDOWS}
+
+    def audio(self, name):
+        with open(os.path.join(CLIPS, name), "rb") as f:
+            return self.server.decode_wav(f.read())
+
+    def encoder_frames(self, rec):
+        """Wraps the model's encoder to record the frames of each call."""
+        seen, inner = [], rec._encode
+
+        def spy(features):
+            seen.append(features.shape[-1])
+            return inner(features)
+        rec._encode = spy
+        self.addCleanup(setattr, rec, "_encode", inner)
+        return seen
+
+    def test_detection_reuses_the_encoding(self):
+        audio = self.audio(ZH_CLIP)
+        for window, rec in self.recs.items():
+            seen = self.encoder_frames(rec)
+            segs, info, _ = rec.run(audio, "transcribe", None, None, 0.0, words=True)
+            # faster-whisper alone encodes this window twice: to detect, then to decode.
+            self.assertEqual(len(seen), 1, window)
+            self.assertEqual(info.language, "zh", window)
+            self.assertTrue(0.5 < info.language_probability < 1.0, (window, info.language_probability))
+            self.assertTrue("".join(s.text for s in segs).strip(), window)
+
+    def test_speech_window_is_cut_to_the_audio(self):
+        audio = self.audio(ZH_CLIP)
+        seen = self.encoder_frames(self.recs["speech"])
+        # 3 s and the 1 s margin: the 5 s floor, not 30 s
+        self.recs["speech"].run(audio[:3 * 16000], "transcribe", "zh", None, 0.0, words=False)
+        self.assertEqual(seen, [self.server.WINDOW_MIN_FRAMES])
+        seen = self.encoder_frames(self.recs["30s"])
+        self.recs["30s"].run(audio, "transcribe", "zh", None, 0.0, words=False)
+        self.assertEqual(seen, [3000])
+        # Longer audio: its length and the margin, rounded up to a second.
+        for audio, frames in [(audio, 600), (self.server.np.concatenate([audio, audio]), 1000)]:  # 4.3 s, 8.6 s
+            seen = self.encoder_frames(self.recs["speech"])
+            self.recs["speech"].run(audio, "transcribe", "zh", None, 0.0, words=False)
+            self.assertEqual(seen, [frames])
+
+    def test_two_requests_do_not_share_an_encoding(self):
+        rec = self.recs["speech"]
+        zh, en = self.audio(ZH_CLIP), self.audio(EN_CLIP)
+        _, zh_info, _ = rec.run(zh, "transcribe", None, None, 0.0, words=False)
+        segs, en_info, _ = rec.run(en[:len(zh)], "transcribe", None, None, 0.0, words=False)
+        self.assertEqual((zh_info.language, en_info.language), ("zh", "en"))
+        self.assertIsNone(rec._memo)
+
+    def test_unknown_window_is_refused(self):
+        with self.assertRaises(SystemExit) as cm:
+            self.server.Recognizer(MODEL, 1, "int8", 1, "10s")
+        self.assertIn("--window", str(cm.exception))
+
+
 class MultipartParserTest(unittest.TestCase):
     """Parser unit tests; need only numpy (server.py imports it)."""
 

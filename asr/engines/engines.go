@@ -136,6 +136,9 @@ func auto(ctx context.Context, cfg config.Config, cacheDir string, log *slog.Log
 		}
 		if err == nil {
 			sc.Addr, sc.Threads, sc.StartTimeout, sc.Nice = a.SpeechServer.Addr, a.SpeechServer.Threads, a.SpeechServer.StartTimeout, a.SpeechServer.Nice
+			if a.SpeechServer.Window != "" {
+				sc.Args = append(sc.Args, "--window", a.SpeechServer.Window)
+			}
 			sctx, cancel := context.WithTimeout(ctx, a.SpeechServer.StartTimeout)
 			// The servers load their models at once: started together, the
 			// wait is one server's, not count of them.
