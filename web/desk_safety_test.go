@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,5 +178,63 @@ func TestUnavailableHidesTheCause(t *testing.T) {
 	}
 	if !errors.Is(errRedis, store.ErrUnavailable) {
 		t.Fatal("the fake error must look like a store's")
+	}
+}
+
+// unconfirmedStore applies writes but, while down, fails them as a Redis
+// primary whose write no replica confirmed does (store.replica_acks during
+// a failover): the count has grown, and the caller is told it failed.
+type unconfirmedStore struct {
+	store.Store
+	down *atomic.Bool
+}
+
+func (s unconfirmedStore) Incr(ctx context.Context, key string, window time.Duration) (int64, error) {
+	n, err := s.Store.Incr(ctx, key, window)
+	if err == nil && s.down.Load() {
+		return n, fmt.Errorf("%w: redis incr: write not confirmed by enough replicas", store.ErrUnavailable)
+	}
+	return n, err
+}
+
+// TestSignInNotLockedByAStoreFailover: an agent retrying sign-in while the
+// store cannot confirm writes gets 503 each time, and signs in at once
+// when it can again; the retries were once counted as wrong tokens and
+// locked the agent out for the window.
+func TestSignInNotLockedByAStoreFailover(t *testing.T) {
+	tx, _ := taxonomy.Load()
+	r, err := handoff.DefaultRouter(tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, _ := handoff.DemoRoster(r.Groups())
+	var down atomic.Bool
+	st := unconfirmedStore{memory.New(), &down}
+	eng, err := handoff.NewEngine(handoff.Config{Router: r, Roster: ro, Queue: queue.NewMemory(), Store: st, Taxonomy: tx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDesk(eng, []byte("0123456789abcdef0123456789abcdef"), time.Hour, nil).WithStore(st)
+	mux := http.NewServeMux()
+	d.Mount(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	right := []byte(`{"agent":"li.na","token":"demo-token-li-na-0001"}`)
+	down.Store(true)
+	for i := range 3 * SignInPerAgent {
+		if code, m := do(t, srv, "POST", "/desk/api/login", "", right); code != http.StatusServiceUnavailable {
+			t.Fatalf("attempt %d while writes are unconfirmed: %d %v; want 503", i, code, m)
+		}
+	}
+	down.Store(false)
+	if code, m := do(t, srv, "POST", "/desk/api/login", "", right); code != http.StatusOK {
+		t.Fatalf("after the failover the right token got %d %v; want 200", code, m)
+	}
+	// Wrong tokens still lock the agent.
+	for range SignInPerAgent {
+		do(t, srv, "POST", "/desk/api/login", "", []byte(`{"agent":"li.na","token":"guess-guess-guess"}`))
+	}
+	if code, _ := do(t, srv, "POST", "/desk/api/login", "", right); code != http.StatusTooManyRequests {
+		t.Fatalf("after %d wrong tokens the right one got %d; want 429", SignInPerAgent, code)
 	}
 }

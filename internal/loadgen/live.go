@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
@@ -105,13 +106,19 @@ type deskReader struct {
 
 	mu     sync.Mutex
 	tokens map[string][]string // target -> access tokens
+	// notBefore: a target whose sign-in failed is not asked again before
+	// this (a second, or its Retry-After). A reader that signed in again
+	// for every brief it looked for, during a store failover, spent the
+	// desk's sign-in limits in seconds and then read nothing for the
+	// limits' window.
+	notBefore map[string]time.Time
 }
 
 func newDeskReader(c *http.Client, agents map[string]string) *deskReader {
 	if len(agents) == 0 {
 		agents = evals.DemoAgents()
 	}
-	return &deskReader{client: c, agents: agents, tokens: map[string][]string{}}
+	return &deskReader{client: c, agents: agents, tokens: map[string][]string{}, notBefore: map[string]time.Time{}}
 }
 
 func (d *deskReader) login(ctx context.Context, target string) ([]string, error) {
@@ -120,6 +127,21 @@ func (d *deskReader) login(ctx context.Context, target string) ([]string, error)
 	if t := d.tokens[target]; len(t) > 0 {
 		return t, nil
 	}
+	if wait := time.Until(d.notBefore[target]); wait > 0 {
+		return nil, fmt.Errorf("desk sign-in on %s: failed before; next try in %s", target, wait.Round(time.Millisecond))
+	}
+	out, err := d.signIn(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	d.tokens[target] = out
+	return out, nil
+}
+
+// signIn signs every agent in on target; on a failure the target waits
+// (notBefore) before the next try.
+func (d *deskReader) signIn(ctx context.Context, target string) ([]string, error) {
+	d.notBefore[target] = time.Now().Add(time.Second)
 	var out []string
 	for agent, tok := range d.agents {
 		b, _ := json.Marshal(map[string]string{"agent": agent, "token": tok})
@@ -138,11 +160,14 @@ func (d *deskReader) login(ctx context.Context, target string) ([]string, error)
 		err = json.NewDecoder(resp.Body).Decode(&a)
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != http.StatusOK || a.AccessToken == "" {
+			if s, e := strconv.Atoi(resp.Header.Get("Retry-After")); e == nil && s > 0 {
+				d.notBefore[target] = time.Now().Add(min(time.Duration(s)*time.Second, time.Minute))
+			}
 			return nil, fmt.Errorf("desk sign-in as %s on %s: %s", agent, target, resp.Status)
 		}
 		out = append(out, a.AccessToken)
 	}
-	d.tokens[target] = out
+	delete(d.notBefore, target)
 	return out, nil
 }
 

@@ -517,6 +517,9 @@ type briefNode struct {
 	n     int
 	kept  map[string]bool
 	loseN int // lose every loseN-th brief
+	// signInFrom: sign-in fails (503) before this time; signIns counts them all.
+	signInFrom time.Time
+	signIns    int
 }
 
 func (b *briefNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -524,6 +527,11 @@ func (b *briefNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer b.mu.Unlock()
 	switch {
 	case r.URL.Path == "/desk/api/login":
+		b.signIns++
+		if time.Now().Before(b.signInFrom) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		fmt.Fprint(w, `{"access_token":"desk"}`)
 	case strings.HasPrefix(r.URL.Path, "/desk/api/calls/"):
 		id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/desk/api/calls/"), "/brief")
@@ -558,5 +566,48 @@ func TestCheckBriefs(t *testing.T) {
 	b := rep.Briefs
 	if b == nil || b.Checked != 6 || b.Found != 4 || len(b.Missing) != 2 || !slices.Contains(b.Missing, "call-3") || !slices.Contains(b.Missing, "call-6") {
 		t.Fatalf("briefs: %+v", b)
+	}
+}
+
+// TestCheckBriefsSignInWaits: while the desk's sign-in fails (a store
+// failover), the reader tries it again once a second, not once for every
+// brief it looks for: that spent the desk's sign-in limits in seconds.
+func TestCheckBriefsSignInWaits(t *testing.T) {
+	node := &briefNode{kept: map[string]bool{}, loseN: 1 << 30}
+	srv := httptest.NewServer(node)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	node.mu.Lock()
+	node.signInFrom = time.Now().Add(10 * time.Second) // past the calls; reset below
+	node.mu.Unlock()
+	go func() {
+		// Sign-in works again a moment after the calls have ended.
+		for {
+			node.mu.Lock()
+			n := node.n
+			if n == 6 {
+				node.signInFrom = time.Now().Add(300 * time.Millisecond)
+			}
+			node.mu.Unlock()
+			if n == 6 || ctx.Err() != nil {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	rep, err := Run(ctx, Config{Targets: []string{srv.URL}, Steps: Plan([]int{2}, 0), Calls: 6, Recordings: []Recording{{Name: "r", WAV: []byte("x")}},
+		Deadline: 5 * time.Second, Sample: time.Hour, CheckBriefs: 10 * time.Second, Agents: map[string]string{"a": "t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.mu.Lock()
+	signIns := node.signIns
+	node.mu.Unlock()
+	if b := rep.Briefs; b == nil || b.Checked != 6 || b.Found != 6 {
+		t.Fatalf("briefs: %+v", b)
+	}
+	if signIns > 3 {
+		t.Fatalf("%d sign-ins for 6 briefs; want one a second while it fails", signIns)
 	}
 }
