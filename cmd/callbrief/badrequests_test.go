@@ -30,14 +30,14 @@ import (
 // a 5xx must say why; no response may carry a demo account's name, id,
 // number, IMEI, serial, order or ticket (nothing here reaches a level that
 // shows them); no error body may show an address, a stack or a file path.
-// Seeded: CALLBRIEF_RANDOM_SEED and CALLBRIEF_RANDOM_REQUESTS reproduce or
+// Seeded: CBTEST_RANDOM_SEED and CBTEST_RANDOM_REQUESTS reproduce or
 // lengthen a run; a failure names the request's number and what it was.
 func TestRandomRequests(t *testing.T) {
 	seed, n := uint64(20251203), 10000
-	if v := os.Getenv("CALLBRIEF_RANDOM_SEED"); v != "" {
+	if v := os.Getenv("CBTEST_RANDOM_SEED"); v != "" {
 		seed, _ = strconv.ParseUint(v, 10, 64)
 	}
-	if v := os.Getenv("CALLBRIEF_RANDOM_REQUESTS"); v != "" {
+	if v := os.Getenv("CBTEST_RANDOM_REQUESTS"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
 	// net/http reports a handler's panic on the standard logger.
