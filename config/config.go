@@ -474,8 +474,8 @@ type SpeechServer struct {
 	// Window is the encoder's input window: "speech" (the turn and 1 s,
 	// at least 5 s; default) or "30s" (Whisper's own window, padded).
 	// A caller's turn is a few seconds and a 30 s window is mostly
-	// padding: "speech" decodes a turn about twice as fast, at a
-	// measured cost of under a point of character error (docs/models.md).
+	// padding: "speech" decodes a turn about twice as fast, at about the
+	// same accuracy on the project's small sets (docs/measurements.md).
 	Window string `yaml:"window"`
 }
 

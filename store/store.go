@@ -20,6 +20,13 @@ var (
 	// ErrUnavailable: the backend could not be reached or did not answer.
 	// Callers protecting something must fail closed on it.
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrNotReplicated: the write was applied, but not confirmed by the
+	// replicas the store was told to wait for (Redis with replica_acks,
+	// during a failover). It comes wrapped with ErrUnavailable, so that
+	// callers that need a durable write fail closed as before; a caller
+	// for whom an applied write is enough (a rate counter) may go on, and
+	// Incr returns the new count with it.
+	ErrNotReplicated = errors.New("store: write not confirmed by replicas")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store: closed")
 	// ErrInvalid: a bad argument (empty key, non-positive TTL...).

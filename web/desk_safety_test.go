@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -183,7 +184,7 @@ func TestUnavailableHidesTheCause(t *testing.T) {
 
 // unconfirmedStore applies writes but, while down, fails them as a Redis
 // primary whose write no replica confirmed does (store.replica_acks during
-// a failover): the count has grown, and the caller is told it failed.
+// a failover): the count has grown, and the error says it is unconfirmed.
 type unconfirmedStore struct {
 	store.Store
 	down *atomic.Bool
@@ -192,24 +193,29 @@ type unconfirmedStore struct {
 func (s unconfirmedStore) Incr(ctx context.Context, key string, window time.Duration) (int64, error) {
 	n, err := s.Store.Incr(ctx, key, window)
 	if err == nil && s.down.Load() {
-		return n, fmt.Errorf("%w: redis incr: write not confirmed by enough replicas", store.ErrUnavailable)
+		return n, fmt.Errorf("%w: %w: redis incr: 0 of 1 replicas", store.ErrUnavailable, store.ErrNotReplicated)
 	}
 	return n, err
 }
 
-// TestSignInNotLockedByAStoreFailover: an agent retrying sign-in while the
-// store cannot confirm writes gets 503 each time, and signs in at once
-// when it can again; the retries were once counted as wrong tokens and
-// locked the agent out for the window.
-func TestSignInNotLockedByAStoreFailover(t *testing.T) {
+func (s unconfirmedStore) Delete(ctx context.Context, keys ...string) error {
+	err := s.Store.Delete(ctx, keys...)
+	if err == nil && s.down.Load() {
+		return fmt.Errorf("%w: %w: redis del: 0 of 1 replicas", store.ErrUnavailable, store.ErrNotReplicated)
+	}
+	return err
+}
+
+func newUnconfirmedDesk(t *testing.T) (*httptest.Server, *atomic.Bool) {
+	t.Helper()
 	tx, _ := taxonomy.Load()
 	r, err := handoff.DefaultRouter(tx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ro, _ := handoff.DemoRoster(r.Groups())
-	var down atomic.Bool
-	st := unconfirmedStore{memory.New(), &down}
+	down := &atomic.Bool{}
+	st := unconfirmedStore{memory.New(), down}
 	eng, err := handoff.NewEngine(handoff.Config{Router: r, Roster: ro, Queue: queue.NewMemory(), Store: st, Taxonomy: tx})
 	if err != nil {
 		t.Fatal(err)
@@ -219,22 +225,67 @@ func TestSignInNotLockedByAStoreFailover(t *testing.T) {
 	d.Mount(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
+	return srv, down
+}
+
+// TestSignInThroughAStoreFailover: while the store applies writes but
+// cannot have them confirmed, an agent signs in (their count is applied,
+// and reset by the sign-in); wrong tokens still lock them out. Failing
+// those sign-ins once left each retry counted with no sign-in to reset
+// it, and five retries locked the agent out for the window.
+func TestSignInThroughAStoreFailover(t *testing.T) {
+	srv, down := newUnconfirmedDesk(t)
 	right := []byte(`{"agent":"li.na","token":"demo-token-li-na-0001"}`)
 	down.Store(true)
 	for i := range 3 * SignInPerAgent {
-		if code, m := do(t, srv, "POST", "/desk/api/login", "", right); code != http.StatusServiceUnavailable {
-			t.Fatalf("attempt %d while writes are unconfirmed: %d %v; want 503", i, code, m)
+		if code, m := do(t, srv, "POST", "/desk/api/login", "", right); code != http.StatusOK {
+			t.Fatalf("sign-in %d while writes are unconfirmed: %d %v; want 200", i, code, m)
 		}
 	}
-	down.Store(false)
-	if code, m := do(t, srv, "POST", "/desk/api/login", "", right); code != http.StatusOK {
-		t.Fatalf("after the failover the right token got %d %v; want 200", code, m)
-	}
-	// Wrong tokens still lock the agent.
 	for range SignInPerAgent {
 		do(t, srv, "POST", "/desk/api/login", "", []byte(`{"agent":"li.na","token":"guess-guess-guess"}`))
 	}
+	down.Store(false)
 	if code, _ := do(t, srv, "POST", "/desk/api/login", "", right); code != http.StatusTooManyRequests {
 		t.Fatalf("after %d wrong tokens the right one got %d; want 429", SignInPerAgent, code)
+	}
+}
+
+// TestSignInGuessesInParallel: wrong tokens sent at once for one agent
+// reach the token check at most SignInPerAgent times; the rest are 429.
+func TestSignInGuessesInParallel(t *testing.T) {
+	_, _, srv, _ := newDesk(t)
+	const n = 50
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("POST", srv.URL+"/desk/api/login",
+				strings.NewReader(fmt.Sprintf(`{"agent":"li.na","token":"guess-guess-guess-%d"}`, i)))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	checked := 0
+	for c := range codes {
+		switch c {
+		case http.StatusUnauthorized:
+			checked++
+		case http.StatusTooManyRequests:
+		default:
+			t.Errorf("a parallel guess got %d", c)
+		}
+	}
+	if checked > SignInPerAgent {
+		t.Fatalf("%d of %d parallel guesses reached the token check; at most %d may", checked, n, SignInPerAgent)
 	}
 }

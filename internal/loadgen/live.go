@@ -172,17 +172,19 @@ func (d *deskReader) signIn(ctx context.Context, target string) ([]string, error
 }
 
 // find looks for the call's brief once on every target, as every agent:
-// after faults the brief may be on any node's shared store.
-func (d *deskReader) find(ctx context.Context, targets []string, callID string) bool {
+// after faults the brief may be on any node's shared store. signInFailed
+// is set when a target's sign-in failed (tried, or waiting to be tried).
+func (d *deskReader) find(ctx context.Context, targets []string, callID string) (found, signInFailed bool) {
 	for _, t := range targets {
 		tokens, err := d.login(ctx, t)
 		if err != nil {
-			continue // that node is down
+			signInFailed = true
+			continue // that node is down, or its sign-in failed a moment ago
 		}
 		for _, tok := range tokens {
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, t+"/desk/api/calls/"+url.PathEscape(callID)+"/brief", nil)
 			if err != nil {
-				return false
+				return false, signInFailed
 			}
 			req.Header.Set("Authorization", "Bearer "+tok)
 			resp, err := d.client.Do(req)
@@ -192,11 +194,11 @@ func (d *deskReader) find(ctx context.Context, targets []string, callID string) 
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 8<<20))
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return true
+				return true, signInFailed
 			}
 		}
 	}
-	return false
+	return false, signInFailed
 }
 
 // checkBriefs looks for every answered call's brief, retrying the missing
@@ -215,7 +217,11 @@ func (r *runner) checkBriefs(ctx context.Context, wait time.Duration) *BriefChec
 	for {
 		var missing []string
 		for _, id := range ids {
-			if !r.desk.find(ctx, r.cfg.Targets, id) {
+			found, failed := r.desk.find(ctx, r.cfg.Targets, id)
+			if failed {
+				bc.SignInFailures++
+			}
+			if !found {
 				missing = append(missing, id)
 			}
 		}
@@ -235,9 +241,19 @@ func (r *runner) checkBriefs(ctx context.Context, wait time.Duration) *BriefChec
 // await polls the call's brief every 250 ms as each agent in turn (only
 // the call's agents may read it) until one is served or ctx ends.
 func (d *deskReader) await(ctx context.Context, target, callID string) (handoff.Brief, time.Time, error) {
-	tokens, err := d.login(ctx, target)
-	if err != nil {
-		return handoff.Brief{}, time.Time{}, err
+	var tokens []string
+	for {
+		// A sign-in that failed a moment ago (a store failover) is tried
+		// again within the call's time, not counted as no brief at once.
+		var err error
+		if tokens, err = d.login(ctx, target); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return handoff.Brief{}, time.Time{}, fmt.Errorf("%w (%w)", err, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()

@@ -604,8 +604,8 @@ func TestCheckBriefsSignInWaits(t *testing.T) {
 	node.mu.Lock()
 	signIns := node.signIns
 	node.mu.Unlock()
-	if b := rep.Briefs; b == nil || b.Checked != 6 || b.Found != 6 {
-		t.Fatalf("briefs: %+v", b)
+	if b := rep.Briefs; b == nil || b.Checked != 6 || b.Found != 6 || b.SignInFailures == 0 {
+		t.Fatalf("briefs: %+v (want all 6 found, and the failed sign-in reported)", b)
 	}
 	if signIns > 3 {
 		t.Fatalf("%d sign-ins for 6 briefs; want one a second while it fails", signIns)

@@ -261,6 +261,9 @@ type BriefCheck struct {
 	Checked int      `json:"checked"`
 	Found   int      `json:"found"`
 	Missing []string `json:"missing,omitempty"` // call ids
+	// SignInFailures: the desk's sign-in failed this many times during the
+	// check, so a missing brief may be one the reader could not look for.
+	SignInFailures int `json:"sign_in_failures,omitempty"`
 }
 
 // Best is the ramp's answer.
@@ -351,6 +354,9 @@ func (r *Report) Print(w io.Writer) {
 	}
 	if b := r.Briefs; b != nil {
 		fmt.Fprintf(w, "briefs: %d of %d answered calls' briefs on the desk after the run, %d missing\n", b.Found, b.Checked, len(b.Missing))
+		if b.SignInFailures > 0 {
+			fmt.Fprintf(w, "briefs: the desk's sign-in failed %d times during the check\n", b.SignInFailures)
+		}
 	}
 	fmt.Fprintf(w, "transcripts: %d recordings, stable %v", r.Transcripts.Recordings, r.Transcripts.Stable)
 	if r.Transcripts.Unheard > 0 {

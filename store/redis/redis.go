@@ -94,7 +94,7 @@ func (s *Store) wrap(op string, err error) error {
 		return store.ErrNotFound
 	}
 	if errors.Is(err, redisconn.ErrNotReplicated) {
-		return fmt.Errorf("%w: redis %s: %w", store.ErrUnavailable, op, err)
+		return fmt.Errorf("%w: %w: redis %s: %w", store.ErrUnavailable, store.ErrNotReplicated, op, err)
 	}
 	if errors.Is(err, goredis.ErrClosed) {
 		return fmt.Errorf("%w: redis %s: %w", store.ErrClosed, op, err)
@@ -217,7 +217,12 @@ func (s *Store) Incr(ctx context.Context, key string, window time.Duration) (int
 	if window <= 0 {
 		return 0, fmt.Errorf("%w: counter window must be positive", store.ErrInvalid)
 	}
-	n, err := incrScript.Run(ctx, s.c, []string{k}, window.Milliseconds()).Int64()
+	cmd := incrScript.Run(ctx, s.c, []string{k}, window.Milliseconds())
+	n, err := cmd.Int64()
+	if errors.Is(err, redisconn.ErrNotReplicated) {
+		// Applied on the primary: the count is real (store.ErrNotReplicated).
+		n, _ = cmd.Val().(int64)
+	}
 	return n, s.wrap("incr", err)
 }
 

@@ -120,3 +120,32 @@ func TestPrefixIsolates(t *testing.T) {
 		t.Fatalf("b sees a's key: %v", err)
 	}
 }
+
+// TestUnreplicatedWrite: with replica acknowledgements asked for and no
+// replica, a write is applied but not confirmed: the error says both
+// unavailable (callers needing durability fail closed) and not replicated,
+// and a counter still returns its new count.
+func TestUnreplicatedWrite(t *testing.T) {
+	srv := redistest.Start(t)
+	s, err := redis.New(redis.Config{Addr: srv.Addr, Prefix: "u:", Timeout: time.Second, ReplicaAcks: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for want := int64(1); want <= 3; want++ {
+		n, err := s.Incr(ctx, "c", time.Minute)
+		if !errors.Is(err, store.ErrNotReplicated) || !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("incr %d: %v; want not replicated and unavailable", want, err)
+		}
+		if n != want {
+			t.Fatalf("incr %d returned %d", want, n)
+		}
+	}
+	if err := s.Set(ctx, "k", "v", 0); !errors.Is(err, store.ErrNotReplicated) || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("set: %v", err)
+	}
+	if v, err := s.Get(ctx, "k"); err != nil || v != "v" {
+		t.Fatalf("the unconfirmed write was applied: %q %v", v, err)
+	}
+}
