@@ -126,8 +126,9 @@ func TestSentinelFailoverUnderCalls(t *testing.T) {
 	// With 8 the brief check once began during the failover and found no
 	// brief in its minute: it signed in again for every brief, each
 	// failed sign-in counted against the demo agents, and they were locked
-	// out (both fixed: a sign-in the store fails does not count, and the
-	// check waits a second between sign-ins).
+	// out (both fixed: a count the primary applied but no replica
+	// confirmed lets the sign-in go on, and the check waits a second
+	// between sign-ins).
 	calls := 16
 	if v := os.Getenv("CBTEST_SENTINEL_CALLS"); v != "" {
 		n, err := strconv.Atoi(v)
