@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -299,14 +300,14 @@ func errorCode(body map[string]any) string {
 // down, in its group's call-back list.
 func TestDrainDeadlineHangsUp(t *testing.T) {
 	wavPath := filepath.Join(testenv.NeedLibrivox(t), "sense_and_sensibility_01_austen_64kb-0880.wav")
-	wav, err := os.ReadFile(wavPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pcm := testenv.PCM16(t, wavPath)
+	// A minute of speech: its recognition (three 20 s turns) takes many
+	// times the drain deadline, on any machine this runs on.
+	long := pcmWAV(t, slices.Repeat(pcm, 60*16000/len(pcm)+1))
 	rd := redistest.Start(t)
-	// A drain shorter than an upload's unanswered question (2 s): the
-	// upload is certainly still in progress at the deadline.
+	// A drain much shorter than the upload's recognition: the upload is
+	// certainly still in progress at the deadline. (A 6 s reading once was;
+	// since recognition got faster it can finish inside the drain.)
 	const drain = time.Second
 	p := startProcess(t, "--set", "shutdown.drain="+drain.String(), "--set", "webrtc.turn_timeout=60s",
 		"--set", "store.redis_addr="+rd.Addr, "--set", "store.secret=node-shared-store-secret", "--set", "desk.secret=node-shared-desk-secret")
@@ -326,7 +327,7 @@ func TestDrainDeadlineHangsUp(t *testing.T) {
 	}
 	uploaded := make(chan answer, 1)
 	go func() {
-		code, _, body, err := p.upload(ctx, wav, "%2B8613900000042")
+		code, _, body, err := p.upload(ctx, long, "%2B8613900000042")
 		uploaded <- answer{code, body, err}
 	}()
 	p.awaitGauge(t, ctx, "callbrief_active_calls", 3)

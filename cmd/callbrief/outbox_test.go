@@ -187,6 +187,12 @@ func espeakWAV(t *testing.T, ctx context.Context, text string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pcmWAV(t, pcm)
+}
+
+// pcmWAV is 16 kHz mono samples as a 16-bit WAV file.
+func pcmWAV(t *testing.T, pcm []int16) []byte {
+	t.Helper()
 	data := make([]float32, len(pcm))
 	for i, v := range pcm {
 		data[i] = float32(v) / 32768
