@@ -151,22 +151,7 @@ func (failingStore) Get(context.Context, string) (string, error)                
 // TestUnavailableHidesTheCause: a store failure is 503 with a body that
 // names no address.
 func TestUnavailableHidesTheCause(t *testing.T) {
-	tx, _ := taxonomy.Load()
-	r, err := handoff.DefaultRouter(tx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ro, _ := handoff.DemoRoster(r.Groups())
-	fs := failingStore{memory.New()}
-	eng, err := handoff.NewEngine(handoff.Config{Router: r, Roster: ro, Queue: queue.NewMemory(), Store: fs, Taxonomy: tx})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := NewDesk(eng, []byte("0123456789abcdef0123456789abcdef"), time.Hour, nil).WithStore(fs)
-	mux := http.NewServeMux()
-	d.Mount(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	d, srv := deskOn(t, failingStore{memory.New()})
 	tok := d.Token("li.na", time.Now().Add(time.Hour))
 	for _, c := range []struct{ method, path, token, body string }{
 		{"POST", "/desk/api/login", "", `{"agent":"li.na","token":"demo-token-li-na-0001"}`},
@@ -208,14 +193,20 @@ func (s unconfirmedStore) Delete(ctx context.Context, keys ...string) error {
 
 func newUnconfirmedDesk(t *testing.T) (*httptest.Server, *atomic.Bool) {
 	t.Helper()
+	down := &atomic.Bool{}
+	_, srv := deskOn(t, unconfirmedStore{memory.New(), down})
+	return srv, down
+}
+
+// deskOn is a desk, its engine and its limits all on st, served over HTTP.
+func deskOn(t *testing.T, st store.Store) (*Desk, *httptest.Server) {
+	t.Helper()
 	tx, _ := taxonomy.Load()
 	r, err := handoff.DefaultRouter(tx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ro, _ := handoff.DemoRoster(r.Groups())
-	down := &atomic.Bool{}
-	st := unconfirmedStore{memory.New(), down}
 	eng, err := handoff.NewEngine(handoff.Config{Router: r, Roster: ro, Queue: queue.NewMemory(), Store: st, Taxonomy: tx})
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +216,7 @@ func newUnconfirmedDesk(t *testing.T) (*httptest.Server, *atomic.Bool) {
 	d.Mount(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return srv, down
+	return d, srv
 }
 
 // TestSignInThroughAStoreFailover: while the store applies writes but
