@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -454,11 +455,18 @@ type ASR struct {
 type SpeechServer struct {
 	// Addr is the loopback host:port it listens on; port 0 picks a free one.
 	Addr string `yaml:"addr"`
-	// Threads are its decoding threads; 0 is the server's default (2).
+	// Threads are each server's decoding threads; 0 shares the cores
+	// among the servers (at least one each).
 	Threads int `yaml:"threads"`
 	// Count is how many local servers to run (1 to 8), each on a free
 	// loopback port; utterances go to the least loaded one that is up,
 	// and fail over to another. More than one needs addr port 0.
+	// 0 (default) is one per core, at most 4: a server decodes one
+	// request at a time, and on whisper-base a second thread in one
+	// decode gains little (a 14.7 s turn: 1.39 s on one thread, 1.47 s
+	// on two), while a second server decodes a second turn, or the other
+	// half of a long one (asr.openai.split_above), at the same time
+	// (docs/load.md).
 	Count int `yaml:"count"`
 	// StartTimeout bounds the wait for it to load its model at start.
 	StartTimeout time.Duration `yaml:"start_timeout"`
@@ -499,6 +507,11 @@ type OpenAIClient struct {
 	// Prompt primes the recognizer (e.g. 以下是普通话的句子。 asks Whisper for
 	// simplified characters).
 	Prompt string `yaml:"prompt"`
+	// SplitAbove: with more than one server up, a turn longer than this
+	// is cut at its quietest points into pieces decoded at once on
+	// different servers, so a caller who speaks long without pausing
+	// waits about half as long on two servers (default 8s; 0 never cuts).
+	SplitAbove time.Duration `yaml:"split_above"`
 }
 
 // Default returns the embedded defaults: everything runs in process.
@@ -508,8 +521,8 @@ func Default() Config {
 		HTTP: HTTP{Addr: "127.0.0.1:8080"},
 		VAD:  VAD{Engine: "auto", Threads: 1, Endpoint: vad.DefaultEndpointConfig(), PauseDecode: 300 * time.Millisecond},
 		ASR: ASR{Engine: "auto", English: "multilingual", Grammars: "sphinx",
-			SpeechServer: SpeechServer{Addr: "127.0.0.1:0", Count: 1, StartTimeout: 2 * time.Minute, Window: "speech"},
-			Sphinx:       SphinxASR{ModelDir: "/usr/share/pocketsphinx/model/en-us"}, OpenAI: OpenAIClient{Model: "whisper-1", Timeout: 15 * time.Second, Retries: 2}},
+			SpeechServer: SpeechServer{Addr: "127.0.0.1:0", StartTimeout: 2 * time.Minute, Window: "speech"},
+			Sphinx:       SphinxASR{ModelDir: "/usr/share/pocketsphinx/model/en-us"}, OpenAI: OpenAIClient{Model: "whisper-1", Timeout: 15 * time.Second, Retries: 2, SplitAbove: 8 * time.Second}},
 		Shutdown: Shutdown{Drain: 60 * time.Second},
 		Desk:     Desk{TokenTTL: 12 * time.Hour, ReconnectGrace: 15 * time.Second, RingOut: 20 * time.Second},
 		SMS:      SMS{Gateway: "dev"},
@@ -907,6 +920,8 @@ func (c Config) Validate() error {
 			return bad("asr.openai.base_urls", "needs asr.openai.base_url (more local servers: asr.speechserver.count)")
 		} else if c.ASR.OpenAI.Timeout <= 0 {
 			return bad("asr.openai.timeout", "must be positive")
+		} else if err := c.ASR.OpenAI.validSplit("asr.openai"); err != nil {
+			return err
 		}
 		switch c.ASR.English {
 		case "multilingual", "sphinx":
@@ -975,6 +990,26 @@ func checkAPIKey(k string) error {
 	return nil
 }
 
+// Servers is how many local servers to run and the threads of each: Count
+// and Threads, or for 0 their defaults on this machine (one server per
+// core up to 4, the cores shared among them; one server when addr names a
+// fixed port, which only one can bind).
+func (s SpeechServer) Servers() (count, threads int) {
+	cores := runtime.NumCPU()
+	count = s.Count
+	if count == 0 {
+		count = min(max(cores, 1), 4)
+		if _, port, err := net.SplitHostPort(s.Addr); err == nil && port != "0" {
+			count = 1
+		}
+	}
+	threads = s.Threads
+	if threads == 0 {
+		threads = max(1, cores/count)
+	}
+	return count, threads
+}
+
 func (s SpeechServer) validate() error {
 	host, port, err := net.SplitHostPort(s.Addr)
 	if err != nil {
@@ -994,8 +1029,8 @@ func (s SpeechServer) validate() error {
 	if s.Nice < 0 || s.Nice > 19 {
 		return fmt.Errorf("%w: asr.speechserver.nice: %d is not between 0 and 19", ErrInvalid, s.Nice)
 	}
-	if s.Count < 1 || s.Count > 8 {
-		return fmt.Errorf("%w: asr.speechserver.count: %d is not between 1 and 8", ErrInvalid, s.Count)
+	if s.Count < 0 || s.Count > 8 {
+		return fmt.Errorf("%w: asr.speechserver.count: %d is not 0 (one per core) or between 1 and 8", ErrInvalid, s.Count)
 	}
 	if s.Window != "speech" && s.Window != "30s" {
 		return fmt.Errorf("%w: asr.speechserver.window: %q is not speech or 30s", ErrInvalid, s.Window)
@@ -1028,6 +1063,15 @@ func (o OpenAIClient) validate(prefix string) error {
 	}
 	if o.Retries < 0 || o.Retries > 10 {
 		return fmt.Errorf("%w: %s.retries: %d is not between 0 and 10", ErrInvalid, prefix, o.Retries)
+	}
+	return o.validSplit(prefix)
+}
+
+// validSplit checks split_above: 0, or long enough to leave two pieces of
+// at least 4 s and no longer than the longest utterance (60 s).
+func (o OpenAIClient) validSplit(prefix string) error {
+	if o.SplitAbove != 0 && (o.SplitAbove < 8*time.Second || o.SplitAbove > time.Minute) {
+		return fmt.Errorf("%w: %s.split_above: %s is not 0 (never) or from 8s to 1m", ErrInvalid, prefix, o.SplitAbove)
 	}
 	return nil
 }

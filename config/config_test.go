@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -78,7 +79,9 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"sip first message", "", nil, []string{"sip.addr=127.0.0.1:5060", "sip.first_message=1ms"}, "sip.first_message"},
 		{"speech server start timeout", "", nil, []string{"asr.speechserver.start_timeout=0s"}, "asr.speechserver.start_timeout"},
 		{"auto with a bad url", "", nil, []string{"asr.openai.base_url=ftp://x"}, "asr.openai.base_url"},
-		{"speech server count", "", nil, []string{"asr.speechserver.count=0"}, "asr.speechserver.count"},
+		{"speech server count", "", nil, []string{"asr.speechserver.count=-1"}, "asr.speechserver.count"},
+		{"split too short", "", nil, []string{"asr.openai.split_above=5s"}, "asr.openai.split_above"},
+		{"split past the longest turn", "", nil, []string{"asr.openai.split_above=2m"}, "asr.openai.split_above"},
 		{"speech server count past 8", "", nil, []string{"asr.speechserver.count=9"}, "asr.speechserver.count"},
 		{"speech servers on one fixed port", "", nil, []string{"asr.speechserver.count=2", "asr.speechserver.addr=127.0.0.1:8178"}, "need port 0"},
 		{"more servers without the first", "", nil, []string{"asr.openai.base_urls=http://127.0.0.1:9001/v1"}, "asr.openai.base_urls"},
@@ -137,8 +140,18 @@ func TestPooledServers(t *testing.T) {
 	if err != nil || len(c.ASR.OpenAI.BaseURLs) != 1 {
 		t.Fatalf("yaml: %+v %v", c.ASR.OpenAI, err)
 	}
-	if Default().ASR.SpeechServer.Count != 1 {
-		t.Fatal("one local server by default")
+	cores := runtime.NumCPU()
+	if n, th := Default().ASR.SpeechServer.Servers(); n != min(cores, 4) || th != max(1, cores/n) {
+		t.Fatalf("default: %d servers of %d threads on %d cores; want one per core (at most 4), the cores shared", n, th, cores)
+	}
+	ss := Default().ASR.SpeechServer
+	ss.Addr = "127.0.0.1:8178"
+	if n, _ := ss.Servers(); n != 1 {
+		t.Fatalf("a fixed port: %d servers by default, want 1 (only one can bind it)", n)
+	}
+	ss.Count, ss.Threads = 2, 3
+	if n, th := ss.Servers(); n != 2 || th != 3 {
+		t.Fatalf("set: %d servers of %d threads, want 2 of 3", n, th)
 	}
 }
 

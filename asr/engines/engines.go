@@ -92,7 +92,7 @@ func engine(a config.ASR, name string, log *slog.Logger) (asr.Recognizer, error)
 }
 
 func openaiEngine(o config.OpenAIClient, baseURL, model string, log *slog.Logger, opts ...asropenai.Option) (asr.Recognizer, error) {
-	return asropenai.New(asropenai.Config{BaseURL: baseURL, BaseURLs: o.BaseURLs, APIKey: o.APIKey, Model: model, Timeout: o.Timeout, Retries: o.Retries, Prompt: o.Prompt}, log, opts...)
+	return asropenai.New(asropenai.Config{BaseURL: baseURL, BaseURLs: o.BaseURLs, APIKey: o.APIKey, Model: model, Timeout: o.Timeout, Retries: o.Retries, Prompt: o.Prompt, SplitAbove: o.SplitAbove}, log, opts...)
 }
 
 // supervisors are the set's local speech servers.
@@ -135,14 +135,15 @@ func auto(ctx context.Context, cfg config.Config, cacheDir string, log *slog.Log
 			return set, nil
 		}
 		if err == nil {
-			sc.Addr, sc.Threads, sc.StartTimeout, sc.Nice = a.SpeechServer.Addr, a.SpeechServer.Threads, a.SpeechServer.StartTimeout, a.SpeechServer.Nice
+			count, threads := a.SpeechServer.Servers()
+			sc.Addr, sc.Threads, sc.StartTimeout, sc.Nice = a.SpeechServer.Addr, threads, a.SpeechServer.StartTimeout, a.SpeechServer.Nice
 			if a.SpeechServer.Window != "" {
 				sc.Args = append(sc.Args, "--window", a.SpeechServer.Window)
 			}
 			sctx, cancel := context.WithTimeout(ctx, a.SpeechServer.StartTimeout)
 			// The servers load their models at once: started together, the
 			// wait is one server's, not count of them.
-			sups, errs := make([]*speechd.Supervisor, max(a.SpeechServer.Count, 1)), make([]error, max(a.SpeechServer.Count, 1))
+			sups, errs := make([]*speechd.Supervisor, count), make([]error, count)
 			var wg sync.WaitGroup
 			for i := range sups {
 				wg.Add(1)

@@ -38,6 +38,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -102,6 +103,11 @@ type Config struct {
 	// Prompt is sent as the prompt field when non-empty (vocabulary,
 	// spelling of names and products).
 	Prompt string
+	// SplitAbove is the longest utterance sent whole when the pool has
+	// more than one healthy server; a longer one is cut at its quietest
+	// points into pieces (each its own final result, in order) decoded
+	// at once on different servers (split.go). 0 never cuts.
+	SplitAbove time.Duration
 }
 
 // DefaultConfig returns a Config for baseURL and model with the default
@@ -139,6 +145,9 @@ func (c Config) Validate() error {
 	}
 	if c.Retries < 0 || c.Retries > MaxRetries {
 		return fmt.Errorf("%w: Retries: %d is not between 0 and %d", ErrInvalidConfig, c.Retries, MaxRetries)
+	}
+	if c.SplitAbove != 0 && (c.SplitAbove < 2*minPiece || c.SplitAbove > MaxUtterance) {
+		return fmt.Errorf("%w: SplitAbove: %v is not 0 (never) or from %v to %v", ErrInvalidConfig, c.SplitAbove, 2*minPiece, MaxUtterance)
 	}
 	if _, err := languageHint(c.Language); err != nil {
 		return fmt.Errorf("%w: Language: %v", ErrInvalidConfig, err)
@@ -191,6 +200,7 @@ type Recognizer struct {
 	cfg        Config
 	log        *slog.Logger
 	servers    []*server // BaseURL then BaseURLs
+	pickMu     sync.Mutex
 	httpClient *http.Client
 	ownsClient bool
 	backoff    time.Duration

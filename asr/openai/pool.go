@@ -90,6 +90,18 @@ func (r *Recognizer) pick(avoid *server) *server {
 	return avoid
 }
 
+// healthyServers is how many servers may take a request now.
+func (r *Recognizer) healthyServers() int {
+	now := time.Now()
+	n := 0
+	for _, s := range r.servers {
+		if s.healthy(now) {
+			n++
+		}
+	}
+	return n
+}
+
 // ServerStats is one pool member's state, for readiness and reports.
 type ServerStats struct {
 	Index    int   `json:"index"`

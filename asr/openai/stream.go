@@ -86,7 +86,9 @@ func (s *stream) Write(ctx context.Context, f media.Frame) error {
 }
 
 // Flush transcribes the buffered utterance and emits its final result, if
-// the server returned any text. The buffer is emptied whether or not the
+// the server returned any text. A long utterance may be cut and sent to
+// several servers at once (Config.SplitAbove): then each piece with text
+// is a final result, in order. The buffer is emptied whether or not the
 // request succeeds. Flush with nothing buffered makes no request.
 func (s *stream) Flush(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
@@ -100,8 +102,7 @@ func (s *stream) Flush(ctx context.Context) error {
 	if len(s.buf) == 0 {
 		return nil
 	}
-	wav := encodeWAV(s.buf, media.Rate16k)
-	u := utterance{start: s.start, end: s.end, hint: s.lang, engine: s.r.Name()}
+	pieces := s.pieces()
 	if cap(s.buf) > keepCap {
 		s.buf = nil
 	} else {
@@ -114,22 +115,73 @@ func (s *stream) Flush(ctx context.Context) error {
 	unreg := context.AfterFunc(s.ctx, func() { cancel(context.Cause(s.ctx)) })
 	defer unreg()
 
-	resp, lp, err := s.r.transcribe(rctx, wav, s.hint)
-	if err != nil {
-		return err
+	segs := make([]call.Segment, len(pieces))
+	found := make([]bool, len(pieces))
+	var (
+		wg       sync.WaitGroup
+		failOnce sync.Once
+		failed   error
+	)
+	for i, p := range pieces {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, lp, err := s.r.transcribe(rctx, p.wav, s.hint)
+			if err != nil {
+				// The turn fails as a whole: the first failure is the
+				// one to report, and it stops the other pieces.
+				failOnce.Do(func() { failed = err; cancel(err) })
+				return
+			}
+			segs[i], found[i] = p.u.segment(resp, lp)
+		}()
 	}
-	seg, ok := u.segment(resp, lp)
-	if !ok {
-		return nil
+	wg.Wait()
+	if failed != nil {
+		return failed
 	}
-	seg.Text = normalize(s.mode, seg.Text)
-	select {
-	case s.results <- asr.Result{Segment: seg}:
-		return nil
-	case <-rctx.Done():
-		return fmt.Errorf("openai asr: final result not delivered: %w", context.Cause(rctx))
+	for i, seg := range segs {
+		if !found[i] {
+			continue
+		}
+		seg.Text = normalize(s.mode, seg.Text)
+		select {
+		case s.results <- asr.Result{Segment: seg}:
+		case <-rctx.Done():
+			return fmt.Errorf("openai asr: final result not delivered: %w", context.Cause(rctx))
+		}
 	}
+	return nil
 }
+
+// piece is one request of a Flush.
+type piece struct {
+	wav []byte
+	u   utterance
+}
+
+// pieces encodes the buffered utterance as the WAVs a Flush sends: one,
+// or several for a long utterance and a pool with servers to share it.
+func (s *stream) pieces() []piece {
+	k := 1
+	if s.mode == asr.ModeFree {
+		// Digits and yes/no answers are short and read as a whole.
+		k = pieceCount(len(s.buf), s.r.cfg.SplitAbove, s.r.healthyServers())
+	}
+	bounds := append(append([]int{0}, quietCuts(s.buf, k)...), len(s.buf))
+	out := make([]piece, 0, len(bounds)-1)
+	for i := 1; i < len(bounds); i++ {
+		a, b := bounds[i-1], bounds[i]
+		u := utterance{start: s.start + samplesDur(a), end: s.start + samplesDur(b), hint: s.lang, engine: s.r.Name()}
+		if b == len(s.buf) {
+			u.end = s.end
+		}
+		out = append(out, piece{wav: encodeWAV(s.buf[a:b], media.Rate16k), u: u})
+	}
+	return out
+}
+
+func samplesDur(n int) time.Duration { return time.Duration(n) * time.Second / media.Rate16k }
 
 // Results delivers final results only; this engine makes no partials.
 func (s *stream) Results() <-chan asr.Result { return s.results }

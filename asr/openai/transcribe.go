@@ -79,11 +79,16 @@ func (r *Recognizer) transcribe(ctx context.Context, wav []byte, lang string) (o
 		if err := ctx.Err(); err != nil {
 			return openaiapi.AudioResponse{}, langProb{}, &Error{Attempts: attempt - 1, Message: err.Error(), Err: err}
 		}
+		// Choosing and counting the request are one step, so that pieces
+		// of one turn (or calls) starting together spread over the pool
+		// rather than all see the same least-loaded server.
+		r.pickMu.Lock()
 		srv := r.pick(last)
+		done := srv.begin()
+		r.pickMu.Unlock()
 		began := time.Now()
 		actx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 		var lp langProb
-		done := srv.begin()
 		resp, err := srv.client.CreateTranscription(withLangProb(actx, &lp), r.request(wav, lang))
 		cancel()
 		if err == nil {
