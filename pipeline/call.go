@@ -504,6 +504,10 @@ type ListenTranscriber struct {
 	Recognizer  asr.Recognizer
 	Config      ListenConfig
 	RealTime    bool
+	// TurnsAtOnce is how many utterances of a recording (not paced in
+	// real time) are recognised at once (turns.go); 0 or 1: one after
+	// another.
+	TurnsAtOnce int
 	Log         *slog.Logger
 }
 
@@ -515,7 +519,11 @@ func (t ListenTranscriber) Transcribe(ctx context.Context, samples []int16, mode
 	}
 	cfg := t.Config
 	cfg.Stream.Mode = mode
-	tr, _, err := Transcribe(ctx, samples, det, t.Recognizer, cfg, FileOptions{RealTime: t.RealTime}, t.Log)
+	rec := t.Recognizer
+	if !t.RealTime && t.TurnsAtOnce > 1 {
+		rec = turnsAtOnce{Recognizer: rec, n: t.TurnsAtOnce}
+	}
+	tr, _, err := Transcribe(ctx, samples, det, rec, cfg, FileOptions{RealTime: t.RealTime}, t.Log)
 	return tr, err
 }
 

@@ -187,6 +187,13 @@ func (l *Listener) Finish(ctx context.Context) error {
 			return err
 		}
 	}
+	if w, ok := l.stream.(waiter); ok {
+		// Utterances recognised at once (turns.go): the audio has ended
+		// when their finals are out.
+		if err := w.Wait(ctx); err != nil {
+			return fmt.Errorf("pipeline: flush: %w", err)
+		}
+	}
 	return nil
 }
 
