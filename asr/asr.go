@@ -86,6 +86,14 @@ type Stream interface {
 	Close() error
 }
 
+// Independent is implemented by streams whose utterances are each
+// recognised from their own audio alone, with no state carried from one
+// to the next (an adaptation, a decoder's history), so that utterances
+// may as well be recognised on separate streams at once.
+type Independent interface {
+	IndependentUtterances() bool
+}
+
 // Errors common to engines.
 var (
 	// ErrClosed is returned by Write or Flush after Close.

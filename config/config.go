@@ -995,7 +995,7 @@ func checkAPIKey(k string) error {
 // core up to 4, the cores shared among them; one server when addr names a
 // fixed port, which only one can bind).
 func (s SpeechServer) Servers() (count, threads int) {
-	cores := runtime.NumCPU()
+	cores := runtime.GOMAXPROCS(0) // the CPUs this process may use (a container's limit), not the host's
 	count = s.Count
 	if count == 0 {
 		count = min(max(cores, 1), 4)

@@ -140,7 +140,7 @@ func TestPooledServers(t *testing.T) {
 	if err != nil || len(c.ASR.OpenAI.BaseURLs) != 1 {
 		t.Fatalf("yaml: %+v %v", c.ASR.OpenAI, err)
 	}
-	cores := runtime.NumCPU()
+	cores := runtime.GOMAXPROCS(0)
 	if n, th := Default().ASR.SpeechServer.Servers(); n != min(cores, 4) || th != max(1, cores/n) {
 		t.Fatalf("default: %d servers of %d threads on %d cores; want one per core (at most 4), the cores shared", n, th, cores)
 	}

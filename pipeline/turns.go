@@ -16,9 +16,12 @@ import (
 // stream as soon as it is cut, up to a few at once, and their finals come
 // out in order. On a pool of speech servers a three-utterance upload then
 // takes about as long as its longest utterance, not the sum of the three.
-// Every utterance is recognised from its own audio alone, as on one
-// stream (the recognizers keep no state across utterances that results
-// depend on), so the transcript is the same either way.
+// Only free speech on engines whose streams say each utterance is
+// recognised from its own audio alone (asr.Independent: the
+// OpenAI-compatible servers) is taken apart, so the transcript is the
+// same either way. pocketsphinx carries its channel estimate from one
+// utterance to the next, and its digit and yes/no answers are one short
+// utterance: those streams are used as they are.
 
 // DefaultTurnsAtOnce is how many utterances of one recording the served
 // calls recognise at once: as many as the default pool has servers on a
@@ -46,10 +49,16 @@ func (t turnsAtOnce) NewStream(ctx context.Context, cfg asr.StreamConfig) (asr.S
 	if err != nil {
 		return nil, err
 	}
+	if ind, ok := first.(asr.Independent); cfg.Mode != asr.ModeFree || !ok || !ind.IndependentUtterances() {
+		return first, nil
+	}
 	s := &turnStream{rec: t.Recognizer, cfg: cfg, first: first, sem: make(chan struct{}, t.n),
 		queue: make(chan *turn, t.n), out: make(chan asr.Result, 1), delivered: make(chan struct{})}
 	s.ctx, s.stop = context.WithCancelCause(ctx)
 	go s.deliver()
+	// As asr.Stream says, the stream lives until Close or until ctx is
+	// done: then Results is closed and nothing is left running.
+	context.AfterFunc(ctx, func() { _ = s.Close() })
 	return s, nil
 }
 
@@ -77,6 +86,7 @@ type turnStream struct {
 	queue     chan *turn // utterances in order, for deliver
 	out       chan asr.Result
 	delivered chan struct{} // closed when deliver has returned
+	complete  bool          // every utterance delivered; written by deliver before delivered closes
 
 	errMu sync.Mutex // its own lock: a failing utterance must not wait on a Flush holding mu
 	err   error
@@ -196,6 +206,7 @@ func (s *turnStream) deliver() {
 		}
 		<-s.sem
 	}
+	s.complete = true
 }
 
 // Wait returns once every flushed utterance's finals are delivered (or
@@ -212,7 +223,12 @@ func (s *turnStream) Wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return s.failed()
+	if !s.complete {
+		// Stopped before every final was out: never a transcript with
+		// utterances missing and no error.
+		return s.cause()
+	}
+	return nil
 }
 
 // Results delivers the finals of every utterance, in order (no partials:

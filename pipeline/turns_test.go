@@ -30,10 +30,11 @@ type gatedRec struct {
 	arrived  int
 	all      chan struct{}
 	others   sync.WaitGroup // utterances after the first
+	flushes  chan int       // receives how many are in flight as each arrives
 }
 
 func newGatedRec(together int) *gatedRec {
-	g := &gatedRec{together: together, all: make(chan struct{})}
+	g := &gatedRec{together: together, all: make(chan struct{}), flushes: make(chan int, 16)}
 	g.others.Add(together - 1)
 	return g
 }
@@ -71,6 +72,10 @@ func (s *gatedStream) Flush(ctx context.Context) error {
 	n := g.arrived
 	if n == g.together {
 		close(g.all)
+	}
+	select {
+	case g.flushes <- g.inFlight:
+	default:
 	}
 	g.mu.Unlock()
 	defer func() {
@@ -113,7 +118,8 @@ func (s *gatedStream) Flush(ctx context.Context) error {
 	}
 }
 
-func (s *gatedStream) Results() <-chan asr.Result { return s.out }
+func (s *gatedStream) Results() <-chan asr.Result  { return s.out }
+func (s *gatedStream) IndependentUtterances() bool { return true }
 func (s *gatedStream) Close() error {
 	s.once.Do(func() { close(s.out) })
 	return nil
@@ -185,18 +191,13 @@ func TestTurnsAtOnceCancelled(t *testing.T) {
 		_, _, err := Transcribe(ctx, make([]int16, len(threeTurns)*320), &scripted{pattern: threeTurns}, turnsAtOnce{Recognizer: g, n: 4}, turnsCfg, FileOptions{}, nil)
 		done <- err
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		g.mu.Lock()
-		n := g.inFlight
-		g.mu.Unlock()
-		if n == 3 {
-			break
-		}
-		if time.Now().After(deadline) {
+	deadline := time.After(5 * time.Second)
+	for n := 0; n < 3; {
+		select {
+		case n = <-g.flushes:
+		case <-deadline:
 			t.Fatalf("%d utterances in flight after 5 s, want 3", n)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
 	select {
@@ -206,6 +207,65 @@ func TestTurnsAtOnceCancelled(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the run did not end within 5 s of its context")
+	}
+	waitGoroutines(t, before)
+}
+
+// plainRec is a Recognizer whose streams do not say their utterances are
+// independent (as pocketsphinx's, which carry an estimate across them).
+type plainRec struct{ gatedRec }
+
+func (p *plainRec) NewStream(ctx context.Context, cfg asr.StreamConfig) (asr.Stream, error) {
+	return &plainStream{}, nil
+}
+
+type plainStream struct{ asr.Stream }
+
+// TestTurnsAtOnceOnlyIndependentFreeSpeech: digit answers, and streams of
+// an engine that carries state between utterances, are used as they are.
+func TestTurnsAtOnceOnlyIndependentFreeSpeech(t *testing.T) {
+	g := newGatedRec(1)
+	st, err := turnsAtOnce{Recognizer: g, n: 4}.NewStream(t.Context(), asr.StreamConfig{Mode: asr.ModeDigits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := st.(*gatedStream); !ok {
+		t.Errorf("a digits stream is %T, want the engine's own", st)
+	}
+	st, err = turnsAtOnce{Recognizer: &plainRec{}, n: 4}.NewStream(t.Context(), asr.StreamConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := st.(*plainStream); !ok {
+		t.Errorf("a stream that keeps state is %T, want the engine's own", st)
+	}
+	st, err = turnsAtOnce{Recognizer: g, n: 4}.NewStream(t.Context(), asr.StreamConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := st.(*turnStream); !ok {
+		t.Errorf("free speech on independent streams is %T, want utterances at once", st)
+	}
+	st.Close()
+}
+
+// TestTurnsAtOnceEndsWithContext: a stream whose context ends closes its
+// results and leaves nothing running, with no Close.
+func TestTurnsAtOnceEndsWithContext(t *testing.T) {
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(t.Context())
+	st, err := turnsAtOnce{Recognizer: newGatedRec(1), n: 4}.NewStream(ctx, asr.StreamConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case _, ok := <-st.Results():
+		if ok {
+			t.Fatal("a result from a stream that was never written")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Results still open 5 s after the context ended")
 	}
 	waitGoroutines(t, before)
 }

@@ -177,8 +177,11 @@ func auto(ctx context.Context, cfg config.Config, cacheDir string, log *slog.Log
 			}
 			o := a.OpenAI
 			o.BaseURLs = more
+			// A local server decodes one request at a time: one decoding
+			// and one sent ahead, the rest wait in the node.
 			ml, err = openaiEngine(o, set.Supervisor.BaseURL(), set.Supervisor.Model(), log,
-				asropenai.WithHealth(func(u string) bool { return health[u] == nil || health[u]() }))
+				asropenai.WithHealth(func(u string) bool { return health[u] == nil || health[u]() }),
+				asropenai.WithMaxInFlight(2))
 		}
 	}
 	if err == nil {

@@ -164,6 +164,19 @@ type options struct {
 	maxBackoff time.Duration
 	health     func(baseURL string) bool
 	coolOff    time.Duration
+	perServer  int
+}
+
+// WithMaxInFlight caps the requests in flight at n per server of the pool
+// (all servers together: n times their number); a request beyond waits
+// for a place, with its context, before its attempt and its timeout
+// begin. For servers that decode one request at a time (the local speech
+// servers): what waits in the node can still be cancelled and does not
+// spend its attempt's timeout in the server's queue, and no upload can
+// stack up more work on the servers than the cap. 0: no cap (a cloud
+// API).
+func WithMaxInFlight(n int) Option {
+	return func(o *options) { o.perServer = n }
 }
 
 // WithHealth tells the pool whether the server at a base URL can take
@@ -201,6 +214,7 @@ type Recognizer struct {
 	log        *slog.Logger
 	servers    []*server // BaseURL then BaseURLs
 	pickMu     sync.Mutex
+	slots      chan struct{} // places for requests in flight; nil: no cap
 	httpClient *http.Client
 	ownsClient bool
 	backoff    time.Duration
@@ -259,6 +273,9 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Recognizer, error) {
 			srv.up = func() bool { return o.health(b) }
 		}
 		r.servers = append(r.servers, srv)
+	}
+	if o.perServer > 0 {
+		r.slots = make(chan struct{}, o.perServer*len(r.servers))
 	}
 	return r, nil
 }

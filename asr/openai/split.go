@@ -44,11 +44,18 @@ func pieceCount(n int, splitAbove time.Duration, servers int) int {
 	return max(1, min(servers, int(d/minPiece)))
 }
 
+// pauseBelow is how much quieter than the utterance's average a stretch
+// must be to count as a pause (10 dB): a cut anywhere else would split a
+// word, which Whisper then garbles on both sides.
+const pauseBelow = 10
+
 // quietCuts returns the k-1 sample indexes where samples is cut into k
 // pieces: for each even split point, the middle of the quietest
 // quietWindow within a third of a piece of it (the nearest on a tie), and
-// no piece shorter than minPiece. The choice depends on the audio alone,
-// so a recording is cut the same way every time it is heard.
+// no piece shorter than minPiece. When one of them finds no pause there,
+// it returns nil: the utterance is sent whole. The choice depends on the
+// audio alone, so a recording is cut the same way every time it is heard
+// (as long as the pool has as many servers up).
 func quietCuts(samples []int16, k int) []int {
 	n := len(samples)
 	if k < 2 || n == 0 {
@@ -62,6 +69,8 @@ func quietCuts(samples []int16, k int) []int {
 	for i, s := range samples {
 		energy[i+1] = energy[i] + int64(s)*int64(s)
 	}
+	// A window's energy at the utterance's average, over pauseBelow.
+	pause := energy[n] / int64(n) * int64(win) / pauseBelow
 	piece := n / k
 	reach := piece / 3
 	cuts := make([]int, 0, k-1)
@@ -78,6 +87,9 @@ func quietCuts(samples []int16, k int) []int {
 			if bestE < 0 || e < bestE || e == bestE && dist < bestDist {
 				best, bestE, bestDist = mid, e, dist
 			}
+		}
+		if bestE < 0 || bestE > pause {
+			return nil
 		}
 		best = min(max(best, prev+1), n-1)
 		cuts = append(cuts, best)

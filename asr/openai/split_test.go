@@ -1,11 +1,13 @@
 package openai
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,17 +49,20 @@ func TestQuietCuts(t *testing.T) {
 			[][2]time.Duration{{5200 * time.Millisecond, 5500 * time.Millisecond}}},
 		{"two pauses", speechWithPauses(13500*time.Millisecond, 4300*time.Millisecond, 8900*time.Millisecond), 3,
 			[][2]time.Duration{{4300 * time.Millisecond, 4600 * time.Millisecond}, {8900 * time.Millisecond, 9200 * time.Millisecond}}},
-		// Pieces of at least minPiece outweigh a pause: 12 s in three
-		// is cut every 4 s whatever the pauses.
-		{"no room to move", speechWithPauses(12*time.Second, 3500*time.Millisecond, 8300*time.Millisecond), 3,
-			[][2]time.Duration{{4 * time.Second, 4 * time.Second}, {8 * time.Second, 8 * time.Second}}},
-		// A pause too near the start would leave a piece under minPiece:
-		// the cut goes elsewhere.
-		{"pause too early", speechWithPauses(10*time.Second, 2*time.Second), 2,
-			[][2]time.Duration{{minPiece, 10*time.Second - minPiece}}},
+		// No pause where a cut may go (a piece under minPiece, or far
+		// from an even split): not cut at all, rather than inside a word.
+		{"pause too early", speechWithPauses(10*time.Second, 2*time.Second), 2, nil},
+		{"no room to move", speechWithPauses(12*time.Second, 3500*time.Millisecond, 8300*time.Millisecond), 3, nil},
+		{"no pause", speechWithPauses(12 * time.Second), 2, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cuts := quietCuts(c.audio, c.k)
+			if c.within == nil {
+				if cuts != nil {
+					t.Fatalf("cut at %v; want no cut", cuts)
+				}
+				return
+			}
 			if len(cuts) != c.k-1 {
 				t.Fatalf("%d cuts, want %d", len(cuts), c.k-1)
 			}
@@ -114,7 +119,7 @@ type splitFake struct {
 	samples []int
 }
 
-func newSplitFakes(t *testing.T, n int, status int) []*splitFake {
+func newSplitFakes(t *testing.T, n int, statuses ...int) []*splitFake {
 	t.Log("no OpenAI-compatible server can run on this machine; these fakes (httptest.Server) answer with the length of the WAV they were sent")
 	var arrived sync.WaitGroup
 	arrived.Add(n)
@@ -122,6 +127,10 @@ func newSplitFakes(t *testing.T, n int, status int) []*splitFake {
 	go func() { arrived.Wait(); close(all) }()
 	out := make([]*splitFake, n)
 	for i := range out {
+		status := http.StatusOK
+		if i < len(statuses) {
+			status = statuses[i]
+		}
 		f := &splitFake{}
 		var once sync.Once
 		f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -206,7 +215,7 @@ func splitRecognizer(t *testing.T, fakes []*splitFake) *Recognizer {
 // pieces at once, one to each, cut in its pause, and comes back as two
 // finals in order with their own times.
 func TestFlushSplitsOverServers(t *testing.T) {
-	fakes := newSplitFakes(t, 2, http.StatusOK)
+	fakes := newSplitFakes(t, 2)
 	audio := speechWithPauses(12*time.Second, 5200*time.Millisecond)
 	offset := 3 * time.Second
 	segs, err := flushAudio(t, splitRecognizer(t, fakes), asr.ModeFree, offset, audio)
@@ -253,7 +262,7 @@ func TestFlushWholeWhenNothingGained(t *testing.T) {
 		{"short turn", 2, asr.ModeFree, 7 * time.Second},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			fakes := newSplitFakes(t, 1, http.StatusOK)
+			fakes := newSplitFakes(t, 1)
 			srvs := fakes
 			if c.servers == 2 {
 				// A second server that must not be needed: the group's
@@ -283,13 +292,50 @@ func TestFlushWholeWhenNothingGained(t *testing.T) {
 	}
 }
 
-// TestFlushSplitFails: a piece the server refuses fails the turn, and no
-// final of the other piece is delivered alone.
+// TestFlushSplitFails: a piece the server refuses fails the turn, and the
+// other piece's final, though its server answered, is not delivered alone.
 func TestFlushSplitFails(t *testing.T) {
-	fakes := newSplitFakes(t, 2, http.StatusBadRequest)
-	segs, err := flushAudio(t, splitRecognizer(t, fakes), asr.ModeFree, 0, speechWithPauses(12*time.Second, 6*time.Second))
-	var e *Error
-	if !errors.As(err, &e) || e.StatusCode != http.StatusBadRequest || len(segs) != 0 {
-		t.Fatalf("err %v, %d finals; want the 400 and none", err, len(segs))
+	for _, bad := range []int{0, 1} {
+		statuses := []int{http.StatusOK, http.StatusOK}
+		statuses[bad] = http.StatusBadRequest
+		fakes := newSplitFakes(t, 2, statuses...)
+		segs, err := flushAudio(t, splitRecognizer(t, fakes), asr.ModeFree, 0, speechWithPauses(12*time.Second, 6*time.Second))
+		var e *Error
+		if !errors.As(err, &e) || e.StatusCode != http.StatusBadRequest || len(segs) != 0 || !strings.Contains(err.Error(), "piece ") {
+			t.Fatalf("server %d refusing: err %v, %d finals; want the 400, naming the piece, and no final", bad, err, len(segs))
+		}
+	}
+}
+
+// TestMaxInFlight: with a cap of one per server, a second request waits
+// in the node while the first is answered, and a wait past its context
+// fails naming why.
+func TestMaxInFlight(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"text":"ok"}`)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	r, err := New(Config{BaseURL: srv.URL + "/v1", Model: "whisper-1", Timeout: 10 * time.Second}, nil, WithMaxInFlight(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _, _ = r.transcribe(t.Context(), encodeWAV(make([]int16, 160), media.Rate16k), "") }()
+	<-arrived
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	_, _, err = r.transcribe(ctx, encodeWAV(make([]int16, 160), media.Rate16k), "")
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "waiting for a free server") {
+		t.Fatalf("err %v; want the wait for a free server to end with its context", err)
+	}
+	select {
+	case <-arrived:
+		t.Fatal("a second request reached the server past the cap")
+	default:
 	}
 }

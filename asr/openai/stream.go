@@ -130,6 +130,9 @@ func (s *stream) Flush(ctx context.Context) error {
 			if err != nil {
 				// The turn fails as a whole: the first failure is the
 				// one to report, and it stops the other pieces.
+				if len(pieces) > 1 {
+					err = fmt.Errorf("openai asr: piece %d of %d (%v-%v): %w", i+1, len(pieces), p.u.start, p.u.end, err)
+				}
 				failOnce.Do(func() { failed = err; cancel(err) })
 				return
 			}
@@ -168,6 +171,7 @@ func (s *stream) pieces() []piece {
 		// Digits and yes/no answers are short and read as a whole.
 		k = pieceCount(len(s.buf), s.r.cfg.SplitAbove, s.r.healthyServers())
 	}
+	// No pause where a cut may go: quietCuts gives none, one piece.
 	bounds := append(append([]int{0}, quietCuts(s.buf, k)...), len(s.buf))
 	out := make([]piece, 0, len(bounds)-1)
 	for i := 1; i < len(bounds); i++ {
@@ -182,6 +186,10 @@ func (s *stream) pieces() []piece {
 }
 
 func samplesDur(n int) time.Duration { return time.Duration(n) * time.Second / media.Rate16k }
+
+// IndependentUtterances implements asr.Independent: each Flush is one
+// request carrying only its own audio.
+func (s *stream) IndependentUtterances() bool { return true }
 
 // Results delivers final results only; this engine makes no partials.
 func (s *stream) Results() <-chan asr.Result { return s.results }

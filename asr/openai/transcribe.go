@@ -79,6 +79,13 @@ func (r *Recognizer) transcribe(ctx context.Context, wav []byte, lang string) (o
 		if err := ctx.Err(); err != nil {
 			return openaiapi.AudioResponse{}, langProb{}, &Error{Attempts: attempt - 1, Message: err.Error(), Err: err}
 		}
+		if r.slots != nil {
+			select {
+			case r.slots <- struct{}{}:
+			case <-ctx.Done():
+				return openaiapi.AudioResponse{}, langProb{}, &Error{Attempts: attempt - 1, Message: "waiting for a free server: " + ctx.Err().Error(), Err: ctx.Err()}
+			}
+		}
 		// Choosing and counting the request are one step, so that pieces
 		// of one turn (or calls) starting together spread over the pool
 		// rather than all see the same least-loaded server.
@@ -91,6 +98,9 @@ func (r *Recognizer) transcribe(ctx context.Context, wav []byte, lang string) (o
 		var lp langProb
 		resp, err := srv.client.CreateTranscription(withLangProb(actx, &lp), r.request(wav, lang))
 		cancel()
+		if r.slots != nil {
+			<-r.slots
+		}
 		if err == nil {
 			done(true)
 			r.log.Debug("openai asr: transcribed", "attempt", attempt, "latency", time.Since(began), "bytes", len(wav), "server", srv.index)
