@@ -38,6 +38,7 @@ targets=(
   "FuzzParsePeoplesDaily ./nlu/relevance"
   "FuzzUnmarshalBackground ./nlu/relevance"
   "FuzzGrounded ./handoff"
+  "FuzzQuietCuts ./asr/openai"
   "FuzzParseHistogram ./internal/loadgen"
   "FuzzProc ./internal/loadgen"
   "FuzzParseRamp ./internal/loadgen"

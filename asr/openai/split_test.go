@@ -339,3 +339,41 @@ func TestMaxInFlight(t *testing.T) {
 	default:
 	}
 }
+
+// FuzzQuietCuts: for any caller's audio and piece count, the cuts are in
+// order inside the audio, leave no piece under minPiece, and are the same
+// the second time; or there are none.
+func FuzzQuietCuts(f *testing.F) {
+	f.Add([]byte{1, 2, 3}, uint8(2), uint16(9000))
+	f.Add([]byte{0, 0, 0, 0}, uint8(3), uint16(14000))
+	f.Fuzz(func(t *testing.T, pattern []byte, k uint8, ms uint16) {
+		if len(pattern) == 0 {
+			return
+		}
+		n := int(ms) * media.Rate16k / 1000
+		audio := make([]int16, n)
+		for i := range audio {
+			b := pattern[(i/160)%len(pattern)]
+			audio[i] = int16(int(b)*int(b)*(i%7-3)) + int16(b)
+		}
+		kk := int(k%8) + 1
+		cuts := quietCuts(audio, kk)
+		if cuts == nil {
+			return
+		}
+		minLen := int(minPiece * media.Rate16k / time.Second)
+		if len(cuts) != kk-1 {
+			t.Fatalf("%d cuts for %d pieces", len(cuts), kk)
+		}
+		prev := 0
+		for _, c := range append(cuts, n) {
+			if c-prev < minLen {
+				t.Fatalf("cuts %v in %d samples leave a piece of %d", cuts, n, c-prev)
+			}
+			prev = c
+		}
+		if again := quietCuts(audio, kk); fmt.Sprint(again) != fmt.Sprint(cuts) {
+			t.Fatalf("cut at %v, then %v", cuts, again)
+		}
+	})
+}
