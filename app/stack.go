@@ -301,7 +301,7 @@ func BuildStack(ctx context.Context, e *Engines) (*Stack, error) {
 func (st *Stack) CallConfig(e *Engines, rec asr.Recognizer, realTime bool, log *slog.Logger) pipeline.CallConfig {
 	return pipeline.CallConfig{
 		Transcriber: pipeline.ListenTranscriber{NewDetector: e.NewDetector, Recognizer: rec,
-			Config: pipeline.ListenConfig{Endpoint: e.cfg.VAD.Endpoint}, RealTime: realTime, TurnsAtOnce: pipeline.DefaultTurnsAtOnce, Log: log},
+			Config: pipeline.ListenConfig{Endpoint: e.cfg.VAD.Endpoint}, RealTime: realTime, TurnsAtOnce: pipeline.TurnsAtOnceFor(e.cfg.ASR.RecognitionServers()), Log: log},
 		Understander:  st.Under,
 		Verifier:      st.Verifier,
 		Handoff:       st.Engine,

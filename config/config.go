@@ -990,6 +990,17 @@ func checkAPIKey(k string) error {
 	return nil
 }
 
+// RecognitionServers is how many servers recognise free speech: the
+// OpenAI-compatible pool when base_url is set, else the local speech
+// servers auto runs.
+func (a ASR) RecognitionServers() int {
+	if a.OpenAI.BaseURL != "" {
+		return 1 + len(a.OpenAI.BaseURLs)
+	}
+	n, _ := a.SpeechServer.Servers()
+	return n
+}
+
 // Servers is how many local servers to run and the threads of each: Count
 // and Threads, or for 0 their defaults on this machine (one server per
 // core up to 4, the cores shared among them; one server when addr names a

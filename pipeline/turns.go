@@ -23,10 +23,11 @@ import (
 // utterance to the next, and its digit and yes/no answers are one short
 // utterance: those streams are used as they are.
 
-// DefaultTurnsAtOnce is how many utterances of one recording the served
-// calls recognise at once: as many as the default pool has servers on a
-// machine of up to 4 cores; more would only queue at the servers.
-const DefaultTurnsAtOnce = 4
+// TurnsAtOnceFor is how many utterances of one recording to recognise at
+// once on a pool of servers: one per server, so that one upload (each of
+// its utterances maybe cut into a piece per server) does not take every
+// place in the pool from the other calls.
+func TurnsAtOnceFor(servers int) int { return max(1, servers) }
 
 // waiter is a stream whose Flush returns before its final is out; Wait
 // returns once every flushed utterance's finals are delivered, with the
@@ -58,7 +59,7 @@ func (t turnsAtOnce) NewStream(ctx context.Context, cfg asr.StreamConfig) (asr.S
 	go s.deliver()
 	// As asr.Stream says, the stream lives until Close or until ctx is
 	// done: then Results is closed and nothing is left running.
-	context.AfterFunc(ctx, func() { _ = s.Close() })
+	s.unreg = context.AfterFunc(ctx, func() { _ = s.Close() })
 	return s, nil
 }
 
@@ -75,6 +76,9 @@ type turnStream struct {
 	ctx  context.Context
 	stop context.CancelCauseFunc
 	sem  chan struct{} // a slot per utterance in flight or awaiting delivery
+	// unreg stops the AfterFunc that closes the stream with its context,
+	// so a closed stream leaves nothing registered on a long-lived one.
+	unreg func() bool
 
 	mu     sync.Mutex
 	first  asr.Stream // for the first utterance; nil once taken
@@ -238,6 +242,9 @@ func (s *turnStream) Results() <-chan asr.Result { return s.out }
 // Close stops utterances in flight and closes Results. It may be called
 // from another goroutine to end a Flush waiting for a slot.
 func (s *turnStream) Close() error {
+	if s.unreg != nil {
+		s.unreg()
+	}
 	s.stop(asr.ErrClosed)
 	s.mu.Lock()
 	if s.closed {

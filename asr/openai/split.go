@@ -70,7 +70,9 @@ func quietCuts(samples []int16, k int) []int {
 		energy[i+1] = energy[i] + int64(s)*int64(s)
 	}
 	// A window's energy at the utterance's average, over pauseBelow.
-	pause := energy[n] / int64(n) * int64(win) / pauseBelow
+	// (Multiplied before dividing: near-silent audio keeps its threshold.
+	// 60 s at full scale sums to about 1e15, times win about 2.5e18.)
+	pause := energy[n] * int64(win) / (int64(n) * pauseBelow)
 	piece := n / k
 	reach := piece / 3
 	cuts := make([]int, 0, k-1)

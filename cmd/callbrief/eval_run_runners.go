@@ -360,7 +360,7 @@ func runScenarios(ctx context.Context, c *common, scs []evals.CallScenario, mode
 		defer rec.Close()
 		cfg.Engine = rec.Name()
 		cfg.Transcriber = pipeline.ListenTranscriber{NewDetector: eng.NewDetector, Recognizer: rec,
-			Config: pipeline.ListenConfig{Endpoint: c.cfg.VAD.Endpoint}, TurnsAtOnce: pipeline.DefaultTurnsAtOnce, Log: c.log}
+			Config: pipeline.ListenConfig{Endpoint: c.cfg.VAD.Endpoint}, TurnsAtOnce: pipeline.TurnsAtOnceFor(c.cfg.ASR.RecognitionServers()), Log: c.log}
 		break
 	}
 	return evals.RunScenarios(ctx, cfg, scs)
